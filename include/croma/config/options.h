@@ -1,0 +1,130 @@
+#pragma once
+// Every option croma understands, grouped as on the command line (data, model, meta,
+// distributed, output, evaluation). One struct per group; the groups are plain values so
+// they can be copied into the run directory's config.json and read back by `croma eval`.
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+namespace croma {
+
+// Raised for anything wrong with the command line or a config file. The message names
+// the option and the allowed range; main() prints it as one line and exits non-zero.
+class OptionError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// The built-in synthetic "concept world" (see data/concept_world.h).
+struct WorldOptions {
+  std::int64_t concepts = 48;             // classes
+  std::int64_t latent_dim = 16;           // shared concept latent
+  std::int64_t nuisance_dim = 16;         // modality-specific latent, one per modality
+  std::int64_t source_dim = 96;
+  std::int64_t target_dim = 64;
+  std::int64_t samples_per_concept = 60;  // items per class in each modality
+  std::int64_t clusters_per_concept = 2;  // weak-pair clusters inside a class
+  double concept_spread = 1.0;            // std of class centres in the latent
+  double cluster_spread = 0.5;            // std of cluster offsets around a class centre
+  double within_spread = 0.6;             // std of items around their cluster
+  double nuisance_scale = 2.5;            // std of the modality-specific nuisance latent
+  double noise = 0.1;                     // std of additive feature noise
+  double pair_noise = 0.0;                // std of latent disagreement inside a strong pair
+  double train_fraction = 0.6;            // meta-train classes
+  double val_fraction = 0.2;              // meta-val classes; the rest is meta-test
+};
+
+struct ModelOptions {
+  std::int64_t hidden = 128;             // encoder hidden width
+  std::int64_t embed_dim = 64;           // aligned space
+  std::int64_t classifier_hidden = 128;  // meta-classifier hidden width
+};
+
+enum class PairKind { kStrong, kWeak };
+enum class AlignLossKind { kMargin, kInfoNce };
+
+struct MetaOptions {
+  std::int64_t steps = 2000;          // meta-steps
+  std::int64_t ways = 5;              // N of source-classification and alignment episodes
+  std::int64_t shots = 5;             // K per class in an episode
+  std::int64_t inner_steps = 5;       // inner Adam steps per episode
+  std::int64_t inner_batch = 8;       // classification minibatch per inner step
+  std::int64_t align_batch = 8;       // alignment minibatch per inner step
+  double inner_lr = 1e-2;         // the paper: 1e-3; see docs/algorithm.md
+  double adam_beta1 = 0.9;
+  double adam_beta2 = 0.999;
+  double meta_lr = 0.1;               // Reptile epsilon
+  PairKind pairs = PairKind::kStrong;
+  AlignLossKind align_loss = AlignLossKind::kMargin;
+  double margin = 0.1;
+  double temperature = 0.1;
+  std::int64_t tasks_per_rank = 1;    // T: episodes of each kind per rank per meta-step
+};
+
+struct DistributedOptions {
+  std::string device = "auto";        // auto | cpu | cuda | cuda:N
+  std::int64_t check_every = 50;      // meta-steps between cross-rank parameter checksums
+  std::int64_t threads = 1;           // intra-op threads per rank
+};
+
+struct OutputOptions {
+  std::string run_dir = "runs/default";
+  std::int64_t log_every = 25;
+  std::int64_t checkpoint_every = 100;
+  std::int64_t val_every = 500;       // meta-val few-shot accuracy; 0 disables
+  bool quiet = false;                 // no progress on stderr
+  bool overwrite = false;             // replace a run already in run_dir
+};
+
+struct EvalOptions {
+  std::int64_t ways = 5;
+  std::vector<std::int64_t> shots = {5};
+  std::int64_t tasks = 16;
+  std::int64_t queries = 10;          // query items per class
+  std::int64_t steps = 50;            // fine-tuning Adam steps
+  double lr = 1e-3;
+  bool head_only = false;             // fine-tune phi only (else e_t and phi)
+};
+
+struct TrainOptions {
+  std::uint64_t seed = 1;
+  WorldOptions world;
+  ModelOptions model;
+  MetaOptions meta;
+  DistributedOptions dist;
+  OutputOptions out;
+  EvalOptions eval;
+};
+
+struct EvalCommandOptions {
+  std::string run_dir;
+  std::string checkpoint = "final";   // final | best | initial | a path
+  std::string split = "test";         // val | test
+  std::uint64_t eval_seed = 0;        // 0: the run's seed
+  std::string device = "auto";
+  std::int64_t threads = 1;
+  EvalOptions eval;
+  bool eval_overridden = false;       // any --eval-* given on the command line
+};
+
+// Parse `croma train` arguments (argv[0] is the subcommand name). Returns false when
+// --help was printed.
+bool parse_train_options(int argc, const char* const argv[], TrainOptions& options);
+bool parse_eval_options(int argc, const char* const argv[], EvalCommandOptions& options);
+
+// Range checks that need no data; throws OptionError naming the option.
+void validate(const TrainOptions& options);
+void validate(const EvalOptions& options);
+
+std::string to_string(PairKind kind);
+std::string to_string(AlignLossKind kind);
+
+void to_json(nlohmann::json& j, const TrainOptions& o);
+void from_json(const nlohmann::json& j, TrainOptions& o);
+void to_json(nlohmann::json& j, const EvalOptions& o);
+void from_json(const nlohmann::json& j, EvalOptions& o);
+
+}  // namespace croma

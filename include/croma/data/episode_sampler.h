@@ -1,0 +1,64 @@
+#pragma once
+// Draws the episodes of meta-training and the few-shot tasks of evaluation as item ids.
+// Sampling works on ids only (cheap, and testable without tensors); gather_rows() turns ids
+// into feature batches on a device.
+#include <cstdint>
+#include <vector>
+
+#include "croma/config/options.h"
+#include "croma/data/cross_modal_dataset.h"
+#include "croma/data/meta_split.h"
+#include "croma/util/rng.h"
+
+namespace croma {
+
+// N-way K-shot source-modality task: labels are 0..N-1 in a random class order.
+struct ClassificationEpisode {
+  std::vector<std::int64_t> items;   // source item ids, N*K
+  std::vector<std::int64_t> labels;  // episode labels in [0, N)
+  std::vector<std::int64_t> classes; // dataset class of each episode label
+};
+
+// Alignment task: rows of the source and target batches; a source row and a target row are
+// a positive pair when their groups are equal, and negatives otherwise. Strong pairs give
+// each pair its own group; weak pairs give every item of one cluster the same group.
+struct AlignmentEpisode {
+  std::vector<std::int64_t> source_items, target_items;
+  std::vector<std::int64_t> source_groups, target_groups;
+};
+
+// N-way k-shot target-modality task with disjoint support and query items.
+struct FewShotTask {
+  std::vector<std::int64_t> support_items, support_labels;
+  std::vector<std::int64_t> query_items, query_labels;
+};
+
+class EpisodeSampler {
+ public:
+  EpisodeSampler(const CrossModalDataset& data, MetaSplit split);
+
+  ClassificationEpisode sample_classification(Rng& rng, std::int64_t ways, std::int64_t shots) const;
+  // Strong: N classes, K pairs each. Weak: N clusters, K source and K target items each
+  // (drawn with replacement when a cluster is smaller than K).
+  AlignmentEpisode sample_alignment(Rng& rng, PairKind kind, std::int64_t ways,
+                                    std::int64_t shots) const;
+  FewShotTask sample_target_task(Rng& rng, Split split, std::int64_t ways, std::int64_t shots,
+                                 std::int64_t queries) const;
+
+  // Throws std::runtime_error naming the option when the split cannot supply these episodes.
+  void check_meta_training(const MetaOptions& meta) const;
+  void check_evaluation(Split split, const EvalOptions& eval) const;
+
+  const MetaSplit& split() const { return split_; }
+  const CrossModalDataset& data() const { return data_; }
+
+ private:
+  const CrossModalDataset& data_;
+  MetaSplit split_;
+};
+
+// rows[i] = features[ids[i]], as one float tensor on `device`.
+torch::Tensor gather_rows(const torch::Tensor& features, const std::vector<std::int64_t>& ids);
+torch::Tensor to_index_tensor(const std::vector<std::int64_t>& ids, const torch::Device& device);
+
+}  // namespace croma

@@ -1,0 +1,42 @@
+#pragma once
+// The run directory that rank 0 of `croma train` writes:
+//   config.json         resolved configuration (every option, plus world size and versions)
+//   metrics.jsonl       one JSON object per logged meta-step
+//   checkpoints/*.h5    meta-parameters (see io/checkpoint.h): initial, best, final, step_N
+//   eval.json           written by `croma eval`
+// JSON files are written to a temporary file and renamed into place.
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace croma {
+
+void write_text_atomically(const std::filesystem::path& path, const std::string& text);
+nlohmann::json read_json_file(const std::filesystem::path& path);
+
+class RunDirectory {
+ public:
+  // Creates root and root/checkpoints. Refuses a directory that already holds a run
+  // (config.json present) unless overwrite is set, and fails clearly when not writable.
+  static RunDirectory create(const std::filesystem::path& root, bool overwrite);
+  // An existing run, for reading.
+  static RunDirectory open(const std::filesystem::path& root);
+
+  const std::filesystem::path& root() const { return root_; }
+  std::filesystem::path checkpoint(const std::string& name) const;
+  std::filesystem::path file(const std::string& name) const { return root_ / name; }
+
+  void write_json(const std::string& name, const nlohmann::json& value) const;
+  nlohmann::json read_json(const std::string& name) const;
+  // Appends one line to metrics.jsonl and flushes it.
+  void append_metrics(const nlohmann::json& line);
+
+ private:
+  explicit RunDirectory(std::filesystem::path root) : root_(std::move(root)) {}
+  std::filesystem::path root_;
+  std::ofstream metrics_;
+};
+
+}  // namespace croma

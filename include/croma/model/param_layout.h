@@ -1,0 +1,47 @@
+#pragma once
+// Named tensors laid out back to back in one flat float buffer.
+//
+// croma keeps all parameters of a model in a single contiguous 1-D tensor and reads layers
+// as views into it. A Reptile delta, the meta-update, the MPI allreduce, the cross-rank
+// checksum, a checkpoint and the inner optimizer then each touch one buffer, and a fast
+// weight copy is one memcpy that cannot alias the meta-weights.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace croma {
+
+struct ParamEntry {
+  std::string name;               // e.g. "e_s/layer0/weight"
+  std::vector<std::int64_t> shape;
+  std::int64_t offset = 0;
+  std::int64_t numel = 0;
+};
+
+// Half-open range [begin, end) of a flat buffer.
+struct ParamRange {
+  std::int64_t begin = 0;
+  std::int64_t end = 0;
+  std::int64_t size() const { return end - begin; }
+};
+
+class ParamLayout {
+ public:
+  // Appends an entry; returns its index.
+  std::size_t add(const std::string& name, std::vector<std::int64_t> shape);
+  const std::vector<ParamEntry>& entries() const { return entries_; }
+  const ParamEntry& entry(std::size_t i) const { return entries_.at(i); }
+  std::int64_t numel() const { return numel_; }
+  // View of entry i inside `flat` (shares storage, keeps autograd history).
+  torch::Tensor view(const torch::Tensor& flat, std::size_t i) const;
+
+ private:
+  std::vector<ParamEntry> entries_;
+  std::int64_t numel_ = 0;
+};
+
+inline torch::Tensor slice(const torch::Tensor& flat, ParamRange r) {
+  return flat.narrow(0, r.begin, r.size());
+}
+
+}  // namespace croma

@@ -1,0 +1,25 @@
+#pragma once
+// Progress lines on stderr: step, losses, rate and time left.
+#include <chrono>
+#include <cstdint>
+#include <ostream>
+
+namespace croma {
+
+class ProgressReporter {
+ public:
+  ProgressReporter(std::int64_t total_steps, std::ostream& out, bool enabled);
+  void report(std::int64_t step, double align_loss, double class_loss);
+  double elapsed_seconds() const;
+
+ private:
+  std::int64_t total_;
+  std::ostream& out_;
+  bool enabled_;
+  std::chrono::steady_clock::time_point start_;
+};
+
+// "1:02:03" / "2:03"
+std::string format_duration(double seconds);
+
+}  // namespace croma

@@ -1,0 +1,12 @@
+# Sourced by the scripts: settings every croma process on this machine wants.
+# Open MPI refuses to start as root unless told that this is intended (containers, CI).
+if [ "$(id -u)" -eq 0 ]; then
+  export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+fi
+# One intra-op thread per rank: ranks, not threads, use the cores for networks this small.
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+CROMA_BUILD_DIR=${CROMA_BUILD_DIR:-build}
+croma_build() {
+  cmake -S . -B "$CROMA_BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build "$CROMA_BUILD_DIR" -j "$(nproc)" "$@"
+}

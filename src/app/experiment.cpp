@@ -1,0 +1,21 @@
+#include "croma/app/experiment.h"
+
+#include "croma/data/concept_world.h"
+#include "croma/data/meta_split.h"
+
+namespace croma {
+
+Experiment::Experiment(const TrainOptions& o) : data_(generate_concept_world(o.world, o.seed)) {
+  sampler_ = std::make_unique<EpisodeSampler>(
+      data_, make_meta_split(data_, o.world.train_fraction, o.world.val_fraction, o.seed));
+  ModelShape shape;
+  shape.source_dim = data_.source.dim();
+  shape.target_dim = data_.target.dim();
+  shape.hidden = o.model.hidden;
+  shape.embed_dim = o.model.embed_dim;
+  shape.classifier_hidden = o.model.classifier_hidden;
+  shape.ways = o.meta.ways;
+  model_ = std::make_unique<CromaModel>(shape);
+}
+
+}  // namespace croma

@@ -1,0 +1,130 @@
+#include "croma/data/meta_split.h"
+
+#include <cmath>
+#include <map>
+#include <stdexcept>
+
+#include "croma/util/rng.h"
+
+namespace croma {
+
+const char* to_string(Split split) {
+  switch (split) {
+    case Split::kTrain: return "meta-train";
+    case Split::kVal: return "meta-val";
+    case Split::kTest: return "meta-test";
+  }
+  return "?";
+}
+
+const std::vector<std::int64_t>& MetaSplit::classes(Split split) const {
+  switch (split) {
+    case Split::kTrain: return train_classes;
+    case Split::kVal: return val_classes;
+    case Split::kTest: break;
+  }
+  return test_classes;
+}
+
+const std::vector<std::vector<std::int64_t>>& MetaSplit::target_items(Split split) const {
+  if (split == Split::kTrain) {
+    throw std::logic_error("target items of meta-train classes are not exposed: their labels are "
+                           "not available to cross-modal methods");
+  }
+  return split == Split::kVal ? val_target_items : test_target_items;
+}
+
+MetaSplit make_meta_split(const CrossModalDataset& data, double train_fraction,
+                          double val_fraction, std::uint64_t seed) {
+  const auto c = data.num_classes;
+  const auto n_train = static_cast<std::int64_t>(std::llround(train_fraction * static_cast<double>(c)));
+  const auto n_val = static_cast<std::int64_t>(std::llround(val_fraction * static_cast<double>(c)));
+  const auto n_test = c - n_train - n_val;
+  if (n_train < 1 || n_val < 1 || n_test < 1) {
+    throw std::runtime_error("class split of " + std::to_string(c) + " classes gives " +
+                             std::to_string(n_train) + " meta-train, " + std::to_string(n_val) +
+                             " meta-val and " + std::to_string(n_test) +
+                             " meta-test classes; each needs at least one");
+  }
+  Rng rng(seed, streams::kSplit);
+  std::vector<std::int64_t> order(static_cast<std::size_t>(c));
+  for (std::int64_t i = 0; i < c; ++i) order[static_cast<std::size_t>(i)] = i;
+  rng.shuffle(order);
+
+  MetaSplit split;
+  split.train_classes.assign(order.begin(), order.begin() + n_train);
+  split.val_classes.assign(order.begin() + n_train, order.begin() + n_train + n_val);
+  split.test_classes.assign(order.begin() + n_train + n_val, order.end());
+
+  // Position of each class inside its split (-1: not in that split).
+  auto position_in = [c](const std::vector<std::int64_t>& classes) {
+    std::vector<std::int64_t> pos(static_cast<std::size_t>(c), -1);
+    for (std::size_t i = 0; i < classes.size(); ++i) pos[static_cast<std::size_t>(classes[i])] = static_cast<std::int64_t>(i);
+    return pos;
+  };
+  const auto train_pos = position_in(split.train_classes);
+  const auto val_pos = position_in(split.val_classes);
+  const auto test_pos = position_in(split.test_classes);
+
+  // Halve each meta-train class's source items between alignment and classification.
+  std::vector<std::vector<std::int64_t>> source_by_class(split.train_classes.size());
+  for (std::int64_t i = 0; i < data.source.size(); ++i) {
+    const auto p = train_pos[static_cast<std::size_t>(data.source.labels[static_cast<std::size_t>(i)])];
+    if (p >= 0) source_by_class[static_cast<std::size_t>(p)].push_back(i);
+  }
+  std::vector<char> source_aligns(static_cast<std::size_t>(data.source.size()), 0);
+  split.classify_source_items.resize(split.train_classes.size());
+  for (std::size_t k = 0; k < source_by_class.size(); ++k) {
+    auto items = source_by_class[k];
+    rng.shuffle(items);
+    const auto half = items.size() / 2;
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      if (i < half) {
+        source_aligns[static_cast<std::size_t>(items[i])] = 1;
+      } else {
+        split.classify_source_items[k].push_back(items[i]);
+      }
+    }
+  }
+
+  split.align_pairs.resize(split.train_classes.size());
+  for (std::size_t p = 0; p < data.pairs.size(); ++p) {
+    const auto s = data.pairs[p].first;
+    if (!source_aligns[static_cast<std::size_t>(s)]) continue;
+    const auto pos = train_pos[static_cast<std::size_t>(data.source.labels[static_cast<std::size_t>(s)])];
+    split.align_pairs[static_cast<std::size_t>(pos)].push_back(static_cast<std::int64_t>(p));
+  }
+
+  // Weak clusters: alignment-half source items and meta-train target items, by cluster id.
+  std::map<std::int64_t, WeakCluster> clusters;
+  for (std::int64_t i = 0; i < data.source.size(); ++i) {
+    if (!source_aligns[static_cast<std::size_t>(i)]) continue;
+    const auto id = data.source.clusters[static_cast<std::size_t>(i)];
+    clusters[id].cluster = id;
+    clusters[id].source_items.push_back(i);
+  }
+  std::vector<std::vector<std::int64_t>> val_items(split.val_classes.size());
+  std::vector<std::vector<std::int64_t>> test_items(split.test_classes.size());
+  for (std::int64_t i = 0; i < data.target.size(); ++i) {
+    const auto label = static_cast<std::size_t>(data.target.labels[static_cast<std::size_t>(i)]);
+    if (train_pos[label] >= 0) {
+      const auto id = data.target.clusters[static_cast<std::size_t>(i)];
+      auto it = clusters.find(id);
+      if (it != clusters.end()) it->second.target_items.push_back(i);
+    } else if (val_pos[label] >= 0) {
+      val_items[static_cast<std::size_t>(val_pos[label])].push_back(i);
+    } else {
+      test_items[static_cast<std::size_t>(test_pos[label])].push_back(i);
+    }
+  }
+  for (auto& [id, cluster] : clusters) {
+    if (!cluster.source_items.empty() && !cluster.target_items.empty()) {
+      split.align_clusters.push_back(std::move(cluster));
+    }
+  }
+  split.val_target_items = std::move(val_items);
+  split.test_target_items = std::move(test_items);
+  return split;
+}
+
+}  // namespace croma

@@ -1,0 +1,107 @@
+#include "croma/distributed/communicator.h"
+
+#include <cstdlib>
+#include <stdexcept>
+
+namespace croma {
+namespace {
+
+void check(int code, const char* what) {
+  if (code != MPI_SUCCESS) {
+    char text[MPI_MAX_ERROR_STRING];
+    int len = 0;
+    MPI_Error_string(code, text, &len);
+    throw std::runtime_error(std::string(what) + " failed: " + std::string(text, static_cast<std::size_t>(len)));
+  }
+}
+
+void require_cpu_float(const torch::Tensor& t, const char* what) {
+  if (!t.is_contiguous() || t.device().type() != torch::kCPU || t.scalar_type() != torch::kFloat32) {
+    throw std::logic_error(std::string(what) + ": needs a contiguous float32 CPU tensor");
+  }
+  if (t.numel() > INT32_MAX) throw std::logic_error(std::string(what) + ": buffer too large for one MPI call");
+}
+
+}  // namespace
+
+MpiSession::MpiSession(int* argc, char*** argv) {
+  int initialised = 0;
+  MPI_Initialized(&initialised);
+  if (!initialised) check(MPI_Init(argc, argv), "MPI_Init");
+  // Errors come back as codes so they become exceptions with a message, not silent aborts.
+  MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+}
+
+MpiSession::~MpiSession() {
+  int finalised = 0;
+  MPI_Finalized(&finalised);
+  if (!finalised) MPI_Finalize();
+}
+
+Communicator::Communicator(MPI_Comm comm) : comm_(comm) {
+  check(MPI_Comm_rank(comm_, &rank_), "MPI_Comm_rank");
+  check(MPI_Comm_size(comm_, &size_), "MPI_Comm_size");
+  MPI_Comm node;
+  check(MPI_Comm_split_type(comm_, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node),
+        "MPI_Comm_split_type");
+  MPI_Comm_rank(node, &local_rank_);
+  MPI_Comm_free(&node);
+}
+
+Communicator Communicator::world() { return Communicator(MPI_COMM_WORLD); }
+Communicator Communicator::self() { return Communicator(MPI_COMM_SELF); }
+
+void Communicator::broadcast(torch::Tensor& t, int root) const {
+  require_cpu_float(t, "broadcast");
+  if (size_ == 1) return;
+  check(MPI_Bcast(t.data_ptr<float>(), static_cast<int>(t.numel()), MPI_FLOAT, root, comm_),
+        "MPI_Bcast");
+}
+
+void Communicator::allreduce_sum(torch::Tensor& t) const {
+  require_cpu_float(t, "allreduce_sum");
+  if (size_ == 1) return;
+  check(MPI_Allreduce(MPI_IN_PLACE, t.data_ptr<float>(), static_cast<int>(t.numel()), MPI_FLOAT,
+                      MPI_SUM, comm_),
+        "MPI_Allreduce");
+}
+
+bool Communicator::all_equal(std::uint64_t value) const {
+  if (size_ == 1) return true;
+  unsigned long long lo = value, hi = value;
+  check(MPI_Allreduce(MPI_IN_PLACE, &lo, 1, MPI_UNSIGNED_LONG_LONG, MPI_MIN, comm_), "MPI_Allreduce");
+  check(MPI_Allreduce(MPI_IN_PLACE, &hi, 1, MPI_UNSIGNED_LONG_LONG, MPI_MAX, comm_), "MPI_Allreduce");
+  return lo == hi;
+}
+
+double Communicator::max(double value) const {
+  if (size_ == 1) return value;
+  check(MPI_Allreduce(MPI_IN_PLACE, &value, 1, MPI_DOUBLE, MPI_MAX, comm_), "MPI_Allreduce");
+  return value;
+}
+
+void Communicator::barrier() const {
+  if (size_ > 1) check(MPI_Barrier(comm_), "MPI_Barrier");
+}
+
+void Communicator::abort(int exit_code) {
+  int initialised = 0, finalised = 0;
+  MPI_Initialized(&initialised);
+  MPI_Finalized(&finalised);
+  if (initialised && !finalised) MPI_Abort(MPI_COMM_WORLD, exit_code);
+  std::_Exit(exit_code);
+}
+
+std::uint64_t bitwise_checksum(const torch::Tensor& t) {
+  const auto cpu = t.detach().to(torch::kCPU).contiguous();
+  const auto* bytes = static_cast<const unsigned char*>(cpu.data_ptr());
+  const auto n = static_cast<std::size_t>(cpu.numel()) * cpu.element_size();
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  for (std::size_t i = 0; i < n; ++i) {
+    h ^= bytes[i];
+    h *= 0x100000001b3ULL;
+  }
+  return h;
+}
+
+}  // namespace croma

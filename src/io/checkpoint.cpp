@@ -1,0 +1,187 @@
+#include "croma/io/checkpoint.h"
+
+#include <hdf5.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <stdexcept>
+#include <utility>
+
+namespace croma {
+namespace {
+
+constexpr const char* kFormat = "croma-checkpoint";
+constexpr std::int64_t kFormatVersion = 1;
+
+// Owns one HDF5 identifier and closes it with the matching H5?close.
+class Handle {
+ public:
+  Handle(hid_t id, herr_t (*close)(hid_t)) : id_(id), close_(close) {}
+  ~Handle() {
+    if (id_ >= 0) close_(id_);
+  }
+  Handle(const Handle&) = delete;
+  Handle& operator=(const Handle&) = delete;
+  hid_t get() const { return id_; }
+  bool ok() const { return id_ >= 0; }
+
+ private:
+  hid_t id_;
+  herr_t (*close_)(hid_t);
+};
+
+// HDF5 prints its own error stack to stderr by default; croma reports one line instead.
+struct SilenceHdf5 {
+  H5E_auto2_t func = nullptr;
+  void* data = nullptr;
+  SilenceHdf5() {
+    H5Eget_auto2(H5E_DEFAULT, &func, &data);
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  }
+  ~SilenceHdf5() { H5Eset_auto2(H5E_DEFAULT, func, data); }
+};
+
+[[noreturn]] void fail(const std::string& path, const std::string& what) {
+  throw std::runtime_error("checkpoint '" + path + "': " + what);
+}
+
+void write_string_attribute(hid_t target, const char* name, const std::string& value) {
+  Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
+  H5Tset_size(type.get(), value.empty() ? 1 : value.size());
+  H5Tset_strpad(type.get(), H5T_STR_NULLTERM);
+  Handle space(H5Screate(H5S_SCALAR), H5Sclose);
+  Handle attr(H5Acreate2(target, name, type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+  if (!attr.ok() || H5Awrite(attr.get(), type.get(), value.c_str()) < 0) {
+    throw std::runtime_error(std::string("cannot write attribute ") + name);
+  }
+}
+
+void write_int_attribute(hid_t target, const char* name, std::int64_t value) {
+  Handle space(H5Screate(H5S_SCALAR), H5Sclose);
+  Handle attr(H5Acreate2(target, name, H5T_STD_I64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+  if (!attr.ok() || H5Awrite(attr.get(), H5T_NATIVE_INT64, &value) < 0) {
+    throw std::runtime_error(std::string("cannot write attribute ") + name);
+  }
+}
+
+bool read_string_attribute(hid_t target, const char* name, std::string& out) {
+  if (H5Aexists(target, name) <= 0) return false;
+  Handle attr(H5Aopen(target, name, H5P_DEFAULT), H5Aclose);
+  Handle type(H5Aget_type(attr.get()), H5Tclose);
+  if (H5Tget_class(type.get()) != H5T_STRING || H5Tis_variable_str(type.get()) > 0) return false;
+  const auto size = H5Tget_size(type.get());
+  std::string buffer(size, '\0');
+  Handle mem(H5Tcopy(H5T_C_S1), H5Tclose);
+  H5Tset_size(mem.get(), size);
+  if (H5Aread(attr.get(), mem.get(), buffer.data()) < 0) return false;
+  out = buffer.substr(0, buffer.find('\0'));
+  return true;
+}
+
+bool read_int_attribute(hid_t target, const char* name, std::int64_t& out) {
+  if (H5Aexists(target, name) <= 0) return false;
+  Handle attr(H5Aopen(target, name, H5P_DEFAULT), H5Aclose);
+  Handle type(H5Aget_type(attr.get()), H5Tclose);
+  if (H5Tget_class(type.get()) != H5T_INTEGER) return false;
+  return H5Aread(attr.get(), H5T_NATIVE_INT64, &out) >= 0;
+}
+
+}  // namespace
+
+void write_checkpoint(const std::string& path, const ParamLayout& layout, const Checkpoint& ck) {
+  SilenceHdf5 quiet;
+  const auto params = ck.parameters.to(torch::kCPU, torch::kFloat32).contiguous();
+  if (params.numel() != layout.numel()) {
+    fail(path, "has " + std::to_string(params.numel()) + " parameters for a layout of " +
+                   std::to_string(layout.numel()));
+  }
+  const std::string tmp = path + ".tmp";
+  {
+    Handle file(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose);
+    if (!file.ok()) fail(path, "cannot create '" + tmp + "' (is the directory writable?)");
+    try {
+      write_string_attribute(file.get(), "format", kFormat);
+      write_int_attribute(file.get(), "format_version", kFormatVersion);
+      write_int_attribute(file.get(), "step", ck.step);
+      write_string_attribute(file.get(), "config", ck.config_json);
+    } catch (const std::exception& e) {
+      std::remove(tmp.c_str());
+      fail(path, e.what());
+    }
+    Handle link_props(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
+    H5Pset_create_intermediate_group(link_props.get(), 1);
+    const float* base = params.data_ptr<float>();
+    for (const auto& e : layout.entries()) {
+      std::vector<hsize_t> dims(e.shape.begin(), e.shape.end());
+      Handle space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), H5Sclose);
+      Handle dset(H5Dcreate2(file.get(), e.name.c_str(), H5T_IEEE_F32LE, space.get(),
+                             link_props.get(), H5P_DEFAULT, H5P_DEFAULT),
+                  H5Dclose);
+      if (!dset.ok() ||
+          H5Dwrite(dset.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, base + e.offset) < 0) {
+        std::remove(tmp.c_str());
+        fail(path, "cannot write dataset '" + e.name + "' (disk full?)");
+      }
+    }
+    if (H5Fflush(file.get(), H5F_SCOPE_GLOBAL) < 0) {
+      std::remove(tmp.c_str());
+      fail(path, "cannot flush '" + tmp + "' (disk full?)");
+    }
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    std::remove(tmp.c_str());
+    fail(path, "cannot rename the temporary file into place: " + ec.message());
+  }
+}
+
+Checkpoint read_checkpoint(const std::string& path, const ParamLayout& layout) {
+  SilenceHdf5 quiet;
+  if (!std::filesystem::is_regular_file(path)) fail(path, "no such file");
+  if (H5Fis_hdf5(path.c_str()) <= 0) fail(path, "is not an HDF5 file");
+  Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+  if (!file.ok()) fail(path, "cannot be opened as HDF5 (truncated or corrupt?)");
+  std::string format;
+  std::int64_t version = 0;
+  Checkpoint ck;
+  if (!read_string_attribute(file.get(), "format", format) || format != kFormat) {
+    fail(path, "is not a croma checkpoint (attribute format != \"croma-checkpoint\")");
+  }
+  if (!read_int_attribute(file.get(), "format_version", version) || version != kFormatVersion) {
+    fail(path, "has format_version " + std::to_string(version) + "; this croma reads version " +
+                   std::to_string(kFormatVersion));
+  }
+  if (!read_int_attribute(file.get(), "step", ck.step)) fail(path, "lacks the step attribute");
+  read_string_attribute(file.get(), "config", ck.config_json);
+
+  ck.parameters = torch::empty({layout.numel()}, torch::kFloat32);
+  float* base = ck.parameters.data_ptr<float>();
+  for (const auto& e : layout.entries()) {
+    if (H5Lexists(file.get(), e.name.c_str(), H5P_DEFAULT) <= 0) {
+      // Intermediate groups may be missing too; H5Lexists on a nested path then fails.
+      fail(path, "lacks dataset '" + e.name + "' (written for another model shape?)");
+    }
+    Handle dset(H5Dopen2(file.get(), e.name.c_str(), H5P_DEFAULT), H5Dclose);
+    if (!dset.ok()) fail(path, "cannot open dataset '" + e.name + "'");
+    Handle space(H5Dget_space(dset.get()), H5Sclose);
+    const int rank = H5Sget_simple_extent_ndims(space.get());
+    std::vector<hsize_t> dims(static_cast<std::size_t>(std::max(rank, 0)));
+    H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+    const std::vector<hsize_t> want(e.shape.begin(), e.shape.end());
+    if (dims != want) {
+      std::string got, expected;
+      for (auto d : dims) got += (got.empty() ? "" : "x") + std::to_string(d);
+      for (auto d : want) expected += (expected.empty() ? "" : "x") + std::to_string(d);
+      fail(path, "dataset '" + e.name + "' has shape " + got + ", expected " + expected +
+                     " (written for another model shape?)");
+    }
+    if (H5Dread(dset.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, base + e.offset) < 0) {
+      fail(path, "cannot read dataset '" + e.name + "' (truncated or corrupt?)");
+    }
+  }
+  if (!torch::isfinite(ck.parameters).all().item<bool>()) fail(path, "holds NaN or Inf parameters");
+  return ck;
+}
+
+}  // namespace croma

@@ -1,0 +1,94 @@
+#include "croma/io/run_directory.h"
+
+#include <stdexcept>
+
+namespace croma {
+
+namespace fs = std::filesystem;
+
+void write_text_atomically(const fs::path& path, const std::string& text) {
+  const fs::path tmp = path.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) throw std::runtime_error("cannot write '" + tmp.string() + "'");
+    out << text;
+    out.flush();
+    if (!out) {
+      out.close();
+      fs::remove(tmp);
+      throw std::runtime_error("cannot write '" + tmp.string() + "' (disk full?)");
+    }
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) {
+    fs::remove(tmp);
+    throw std::runtime_error("cannot move '" + tmp.string() + "' into place: " + ec.message());
+  }
+}
+
+nlohmann::json read_json_file(const fs::path& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("cannot read '" + path.string() + "'");
+  try {
+    return nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    throw std::runtime_error("'" + path.string() + "' is not valid JSON: " + e.what());
+  }
+}
+
+RunDirectory RunDirectory::create(const fs::path& root, bool overwrite) {
+  std::error_code ec;
+  if (fs::exists(root / "config.json") && !overwrite) {
+    throw std::runtime_error("run directory '" + root.string() +
+                             "' already holds a run (config.json); choose another --run-dir "
+                             "or pass --overwrite");
+  }
+  fs::create_directories(root / "checkpoints", ec);
+  if (ec) {
+    throw std::runtime_error("cannot create run directory '" + root.string() + "': " + ec.message());
+  }
+  // Probe writability now rather than after the first hour of training.
+  const auto probe = root / ".write-test";
+  {
+    std::ofstream out(probe);
+    if (!out) throw std::runtime_error("run directory '" + root.string() + "' is not writable");
+  }
+  fs::remove(probe, ec);
+  if (overwrite) {
+    for (const char* stale : {"metrics.jsonl", "eval.json", "summary.json"}) fs::remove(root / stale, ec);
+    for (const auto& entry : fs::directory_iterator(root / "checkpoints")) fs::remove(entry.path(), ec);
+  }
+  RunDirectory dir(root);
+  dir.metrics_.open(root / "metrics.jsonl", std::ios::trunc);
+  if (!dir.metrics_) throw std::runtime_error("cannot open '" + (root / "metrics.jsonl").string() + "'");
+  return dir;
+}
+
+RunDirectory RunDirectory::open(const fs::path& root) {
+  if (!fs::is_directory(root)) throw std::runtime_error("run directory '" + root.string() + "' does not exist");
+  if (!fs::exists(root / "config.json")) {
+    throw std::runtime_error("'" + root.string() + "' is not a croma run directory (no config.json)");
+  }
+  return RunDirectory(root);
+}
+
+fs::path RunDirectory::checkpoint(const std::string& name) const {
+  return root_ / "checkpoints" / (name + ".h5");
+}
+
+void RunDirectory::write_json(const std::string& name, const nlohmann::json& value) const {
+  write_text_atomically(root_ / name, value.dump(2) + "\n");
+}
+
+nlohmann::json RunDirectory::read_json(const std::string& name) const {
+  return read_json_file(root_ / name);
+}
+
+void RunDirectory::append_metrics(const nlohmann::json& line) {
+  metrics_ << line.dump() << '\n';
+  metrics_.flush();
+  if (!metrics_) throw std::runtime_error("cannot append to '" + (root_ / "metrics.jsonl").string() + "' (disk full?)");
+}
+
+}  // namespace croma

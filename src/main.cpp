@@ -1,0 +1,70 @@
+// croma: cross-modal generalization by meta-alignment. main() only dispatches subcommands
+// and turns any error into one line on stderr and a non-zero exit (aborting the MPI job, so
+// no rank is left waiting for one that failed).
+#include <cstring>
+#include <iostream>
+#include <string>
+
+#include "croma/app/commands.h"
+#include "croma/config/options.h"
+#include "croma/distributed/communicator.h"
+#include "croma/util/runtime.h"
+
+namespace {
+
+constexpr int kUsageError = 2;
+constexpr int kRuntimeError = 1;
+
+void print_usage(std::ostream& out) {
+  out << "usage: croma <command> [options]\n\n"
+         "commands:\n"
+         "  train   meta-train CroMA (Algorithm 1) on the built-in concept world\n"
+         "  eval    few-shot classification in the target modality from a run's checkpoint\n\n"
+         "`croma <command> --help` lists a command's options.\n";
+}
+
+int world_rank() {
+  int rank = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  return rank;
+}
+
+int world_size() {
+  int size = 1;
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  return size;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  croma::keep_freed_memory_in_heap();
+  croma::MpiSession mpi(&argc, &argv);
+  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
+    if (world_rank() == 0) print_usage(argc < 2 ? std::cerr : std::cout);
+    return argc < 2 ? kUsageError : 0;
+  }
+  if (!std::strcmp(argv[1], "--version")) {
+    if (world_rank() == 0) std::cout << "croma " << CROMA_VERSION << "\n";
+    return 0;
+  }
+  const std::string command = argv[1];
+  try {
+    if (command == "train") return croma::run_train_command(argc - 1, argv + 1);
+    if (command == "eval") return croma::run_eval_command(argc - 1, argv + 1);
+    if (world_rank() == 0) {
+      std::cerr << "croma: error: unknown command '" << command << "' (commands: train, eval; see croma --help)\n";
+    }
+    return kUsageError;
+  } catch (const croma::OptionError& e) {
+    // Every rank parses the same arguments and fails the same way: one report is enough.
+    if (world_rank() == 0) std::cerr << "croma " << command << ": error: " << e.what() << "\n";
+    return kUsageError;
+  } catch (const std::exception& e) {
+    std::cerr << "croma " << command << ": error"
+              << (world_size() > 1 ? " (rank " + std::to_string(world_rank()) + ")" : "") << ": "
+              << e.what() << std::endl;
+    if (world_size() > 1) croma::Communicator::abort(kRuntimeError);
+    return kRuntimeError;
+  }
+}

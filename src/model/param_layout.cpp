@@ -1,0 +1,26 @@
+#include "croma/model/param_layout.h"
+
+#include <stdexcept>
+
+namespace croma {
+
+std::size_t ParamLayout::add(const std::string& name, std::vector<std::int64_t> shape) {
+  std::int64_t n = 1;
+  for (auto d : shape) {
+    if (d <= 0) throw std::invalid_argument("parameter '" + name + "' has a non-positive dimension");
+    n *= d;
+  }
+  for (const auto& e : entries_) {
+    if (e.name == name) throw std::invalid_argument("duplicate parameter name '" + name + "'");
+  }
+  entries_.push_back({name, std::move(shape), numel_, n});
+  numel_ += n;
+  return entries_.size() - 1;
+}
+
+torch::Tensor ParamLayout::view(const torch::Tensor& flat, std::size_t i) const {
+  const auto& e = entries_.at(i);
+  return flat.narrow(0, e.offset, e.numel).view(e.shape);
+}
+
+}  // namespace croma

@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# The croma executable as users meet it: bad input gives one clear error line, a non-zero
+# exit and no files; a 2-rank run under mpirun writes a run directory that h5py can read and
+# that `croma eval` evaluates; the last stdout line of each command is one JSON object.
+# usage: cli_test.sh CROMA MPIRUN
+set -uo pipefail
+croma=$1
+mpirun=$2
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+failures=0
+passed=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+ok() { passed=$((passed + 1)); }
+
+# expect_error "expected message" args... : exit code 2 or 1, message on stderr, nothing in run dir.
+expect_error() {
+  local want=$1; shift
+  local out err code
+  out=$("$croma" "$@" 2>"$work/stderr"); code=$?
+  err=$(cat "$work/stderr")
+  if [ $code -eq 0 ]; then fail "croma $* exited 0"; return; fi
+  if ! grep -qF -- "$want" <<<"$err"; then fail "croma $*: stderr lacks '$want': $err"; return; fi
+  if [ "$(wc -l <<<"$err")" -ne 1 ]; then fail "croma $*: expected one error line, got: $err"; return; fi
+  if [ -n "$out" ]; then fail "croma $*: printed on stdout: $out"; return; fi
+  ok
+}
+
+world=(--concepts 20 --samples-per-concept 24 --latent-dim 6 --nuisance-dim 4 --source-dim 24
+       --target-dim 16 --hidden 32 --embed-dim 16 --classifier-hidden 16 --shots 3
+       --eval-ways 4 --eval-shots 3 --eval-tasks 4 --eval-queries 5 --eval-steps 10 --quiet)
+small=("${world[@]}" --ways 4)
+
+# --- bad options ----------------------------------------------------------------------
+expect_error "invalid value for --shots: 0 (must be >= 1)" train --run-dir "$work/bad1" --shots 0
+expect_error "invalid value for --inner-lr: -1 (must be a finite number > 0)" train --run-dir "$work/bad2" --inner-lr -1
+expect_error "invalid value for --device: 'gpu7'" train --run-dir "$work/bad3" --device gpu7
+expect_error "--ways 30 exceeds the 12 meta-train classes" train --run-dir "$work/bad4" "${world[@]}" --ways 30
+expect_error "unrecognised option '--bogus'" train --bogus 1
+expect_error "unknown command 'trian'" trian
+expect_error "is not a croma run directory" eval --run-dir "$work"
+expect_error "run directory '$work/none' does not exist" eval --run-dir "$work/none"
+for d in bad1 bad2 bad3 bad4; do
+  [ -e "$work/$d" ] && fail "a failed run left $work/$d behind" || ok
+done
+# CUDA requested where LibTorch has none (or no GPU is visible): a clear error, no run dir.
+if ! nvidia-smi >/dev/null 2>&1; then
+  expect_error "--device cuda:0: this LibTorch has no CUDA or no GPU is visible" train --run-dir "$work/bad5" "${small[@]}" --device cuda:0
+  [ -e "$work/bad5/config.json" ] && fail "--device cuda:0 left a config.json" || ok
+fi
+# An unwritable run directory is reported before training.
+touch "$work/file"
+expect_error "cannot create run directory '$work/file/run'" train --run-dir "$work/file/run" "${small[@]}"
+
+# --- a real 2-rank run ------------------------------------------------------------------
+run="$work/run"
+out=$("$mpirun" --oversubscribe -np 2 "$croma" train --run-dir "$run" "${small[@]}" --steps 20 \
+      --log-every 5 --checkpoint-every 10 --val-every 10 2>"$work/train.err")
+code=$?
+[ $code -eq 0 ] || fail "2-rank train exited $code: $(cat "$work/train.err")"
+last=$(tail -n 1 <<<"$out")
+/usr/bin/python3 - "$last" "$run" <<'PY' && ok || fail "train summary / run directory check"
+import json, sys, os
+s = json.loads(sys.argv[1]); run = sys.argv[2]
+assert s["command"] == "train" and s["world_size"] == 2 and s["steps"] == 20, s
+assert s["episodes"] == 20 * 2 * 2, s          # 2 ranks x (1 alignment + 1 classification)
+cfg = json.load(open(os.path.join(run, "config.json")))
+assert cfg["meta"]["shots"] == 3 and cfg["runtime"]["world_size"] == 2, cfg
+lines = [json.loads(l) for l in open(os.path.join(run, "metrics.jsonl"))]
+steps = [l["step"] for l in lines if "align_loss" in l]
+assert steps == [5, 10, 15, 20], steps
+for name in ("initial", "best", "final", "step_10", "step_20"):
+    assert os.path.exists(os.path.join(run, "checkpoints", name + ".h5")), name
+assert not [f for f in os.listdir(os.path.join(run, "checkpoints")) if f.endswith(".tmp")]
+PY
+# Exactly one JSON line on stdout (rank 1 prints nothing).
+[ "$(grep -c . <<<"$out")" -eq 1 ] || fail "expected one stdout line from the 2-rank run, got: $out"
+# Progress went to stderr only when not --quiet: here it is quiet, so only the banner.
+grep -q "2 rank(s)" "$work/train.err" || fail "banner missing from stderr"
+
+# Checkpoints are plain HDF5: h5py reads one dataset per tensor with the documented shapes.
+/usr/bin/python3 - "$run/checkpoints/final.h5" <<'PY' && ok || fail "h5py could not read the checkpoint"
+import sys, h5py
+with h5py.File(sys.argv[1], "r") as f:
+    assert f.attrs["format"] in (b"croma-checkpoint", "croma-checkpoint"), f.attrs["format"]
+    assert int(f.attrs["step"]) == 20
+    assert f["e_s/layer0/weight"].shape == (32, 24)
+    assert f["e_t/layer0/weight"].shape == (32, 16)
+    assert f["phi/layer1/weight"].shape == (4, 16)
+PY
+if command -v h5dump >/dev/null; then
+  h5dump -H "$run/checkpoints/final.h5" | grep -q 'DATASET "weight"' && ok || fail "h5dump cannot list the checkpoint"
+fi
+
+# A second train into the same directory is refused unless --overwrite.
+expect_error "already holds a run" train --run-dir "$run" "${small[@]}" --steps 1
+
+# --- eval ---------------------------------------------------------------------------------
+out=$("$croma" eval --run-dir "$run" --eval-shots 1,3 2>"$work/eval.err")
+code=$?
+[ $code -eq 0 ] || fail "eval exited $code: $(cat "$work/eval.err")"
+/usr/bin/python3 - "$(tail -n 1 <<<"$out")" "$run" <<'PY' && ok || fail "eval summary check"
+import json, sys, os
+s = json.loads(sys.argv[1])
+assert s["command"] == "eval" and s["split"] == "meta-test" and s["checkpoint_step"] == 20, s
+assert [r["shots"] for r in s["results"]] == [1, 3], s
+for r in s["results"]:
+    assert len(r["task_accuracy"]) == 4 and 0 <= r["accuracy_mean"] <= 1, r
+assert json.load(open(os.path.join(sys.argv[2], "eval.json"))) == s
+PY
+# Corrupt checkpoint: one clear error naming the file.
+head -c 100 "$run/checkpoints/final.h5" > "$work/torn.h5"
+expect_error "checkpoint '$work/torn.h5'" eval --run-dir "$run" --checkpoint "$work/torn.h5"
+expect_error "--eval-ways 5 exceeds the 4 meta-test classes" eval --run-dir "$run" --eval-ways 5 --eval-shots 1
+
+echo "cli: $passed passed, $failures failed"
+[ $failures -eq 0 ]

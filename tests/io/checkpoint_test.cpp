@@ -1,0 +1,77 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "croma/io/checkpoint.h"
+#include "croma/model/croma_model.h"
+
+namespace croma {
+namespace {
+
+namespace fs = std::filesystem;
+
+class CheckpointTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir = fs::path(::testing::TempDir()) / ("croma_ck_" + std::to_string(::getpid()));
+    fs::create_directories(dir);
+  }
+  void TearDown() override { fs::remove_all(dir); }
+  std::string path(const std::string& name) const { return (dir / name).string(); }
+
+  fs::path dir;
+  CromaModel model{{12, 8, 16, 6, 10, 3}};
+};
+
+TEST_F(CheckpointTest, RoundTripIsExactAndLeavesNoTemporaryFile) {
+  const auto params = model.initial_parameters(3);
+  write_checkpoint(path("a.h5"), model.layout(), {params, 42, "{\"seed\":3}"});
+  EXPECT_FALSE(fs::exists(path("a.h5.tmp")));
+  const auto back = read_checkpoint(path("a.h5"), model.layout());
+  EXPECT_TRUE(back.parameters.equal(params));
+  EXPECT_EQ(back.step, 42);
+  EXPECT_EQ(back.config_json, "{\"seed\":3}");
+}
+
+TEST_F(CheckpointTest, WrongModelShapeIsRefusedNamingTheDataset) {
+  write_checkpoint(path("a.h5"), model.layout(), {model.initial_parameters(1), 1, ""});
+  CromaModel wider({12, 8, 32, 6, 10, 3});
+  try {
+    read_checkpoint(path("a.h5"), wider.layout());
+    FAIL() << "expected an error";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("dataset 'e_s/layer0/weight' has shape 16x12, expected 32x12"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+TEST_F(CheckpointTest, NonHdf5AndTruncatedFilesAreRefused) {
+  {
+    std::ofstream out(path("junk.h5"));
+    out << "not an hdf5 file";
+  }
+  EXPECT_THROW(read_checkpoint(path("junk.h5"), model.layout()), std::runtime_error);
+  EXPECT_THROW(read_checkpoint(path("missing.h5"), model.layout()), std::runtime_error);
+  write_checkpoint(path("a.h5"), model.layout(), {model.initial_parameters(1), 1, ""});
+  fs::resize_file(path("a.h5"), fs::file_size(path("a.h5")) / 2);
+  EXPECT_THROW(read_checkpoint(path("a.h5"), model.layout()), std::runtime_error);
+}
+
+TEST_F(CheckpointTest, NonFiniteParametersAreRefused) {
+  auto params = model.initial_parameters(1);
+  params[5] = std::numeric_limits<float>::quiet_NaN();
+  write_checkpoint(path("nan.h5"), model.layout(), {params, 1, ""});
+  EXPECT_THROW(read_checkpoint(path("nan.h5"), model.layout()), std::runtime_error);
+}
+
+TEST_F(CheckpointTest, UnwritableDirectoryFailsWithoutLeavingFiles) {
+  EXPECT_THROW(write_checkpoint((dir / "no" / "such" / "dir.h5").string(), model.layout(),
+                                {model.initial_parameters(1), 1, ""}),
+               std::runtime_error);
+  EXPECT_TRUE(fs::is_empty(dir));
+}
+
+}  // namespace
+}  // namespace croma

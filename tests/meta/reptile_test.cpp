@@ -1,0 +1,75 @@
+// Reptile arithmetic and the fused flat Adam, against hand-computed values.
+#include <gtest/gtest.h>
+
+#include "croma/meta/flat_adam.h"
+#include "croma/meta/reptile.h"
+
+namespace croma {
+namespace {
+
+torch::Tensor vec(std::vector<float> v) { return torch::tensor(v); }
+
+TEST(Reptile, AccumulatesDeltaOnlyInsideItsRange) {
+  auto meta = vec({1, 2, 3, 4});
+  auto fast = vec({2, 4, 6, 8});
+  auto delta = torch::zeros({4});
+  accumulate_reptile_delta(delta, fast, meta, {1, 3});
+  EXPECT_TRUE(delta.equal(vec({0, 2, 3, 0})));
+  accumulate_reptile_delta(delta, fast, meta, {0, 4});
+  EXPECT_TRUE(delta.equal(vec({1, 4, 6, 4})));
+}
+
+TEST(Reptile, UpdateMovesMetaByEpsilonTimesMeanDelta) {
+  auto meta = vec({1, 1, 1});
+  auto delta_sum = vec({2, -4, 0});  // two tasks
+  apply_reptile_update(meta, delta_sum, 2.0, 0.5);
+  // meta + 0.5 * [1, -2, 0]
+  EXPECT_TRUE(torch::allclose(meta, vec({1.5f, 0.0f, 1.0f})));
+  EXPECT_THROW(apply_reptile_update(meta, delta_sum, 0.0, 0.5), std::invalid_argument);
+}
+
+TEST(FlatAdam, FirstStepsMoveByLearningRateTimesSignOfGradient) {
+  // With bias correction, Adam's first step is lr * g / (|g| + eps): a step of lr against g.
+  FlatAdam adam;
+  adam.reset(2, torch::kCPU);
+  auto p = vec({1, 2});
+  const auto g = vec({0.5f, -2.0f});
+  const AdamSettings s{0.1, 0.9, 0.999, 1e-8};
+  adam.step(p, g, s);
+  EXPECT_NEAR(p[0].item<double>(), 0.9, 1e-6);
+  EXPECT_NEAR(p[1].item<double>(), 2.1, 1e-6);
+  // A constant gradient keeps m_hat = g and v_hat = g^2: again lr per step.
+  adam.step(p, g, s);
+  EXPECT_NEAR(p[0].item<double>(), 0.8, 1e-6);
+  EXPECT_NEAR(p[1].item<double>(), 2.2, 1e-6);
+  EXPECT_EQ(adam.steps_taken(), 2);
+}
+
+TEST(FlatAdam, SecondStepMatchesTheAdamFormula) {
+  FlatAdam adam;
+  adam.reset(1, torch::kCPU);
+  auto p = vec({0});
+  const AdamSettings s{0.01, 0.9, 0.999, 1e-8};
+  adam.step(p, vec({1}), s);
+  adam.step(p, vec({3}), s);
+  // m = 0.9*0.1 + 0.1*3 = 0.39, v = 0.999*0.001 + 0.001*9 = 0.009999
+  // m_hat = 0.39/0.19, v_hat = 0.009999/0.001999; p = -0.01 - 0.01 * m_hat / sqrt(v_hat)
+  const double m_hat = 0.39 / (1 - 0.81), v_hat = 0.009999 / (1 - 0.999 * 0.999);
+  EXPECT_NEAR(p[0].item<double>(), -0.01 - 0.01 * m_hat / (std::sqrt(v_hat) + 1e-8), 1e-7);
+}
+
+TEST(FlatAdam, ResetForgetsMoments) {
+  FlatAdam adam;
+  adam.reset(1, torch::kCPU);
+  auto p = vec({0});
+  const AdamSettings s{0.1, 0.9, 0.999, 1e-8};
+  adam.step(p, vec({1}), s);
+  adam.reset(1, torch::kCPU);
+  auto q = vec({0});
+  adam.step(q, vec({-1}), s);  // a fresh first step: exactly +lr, no memory of the +1 gradient
+  EXPECT_NEAR(q[0].item<double>(), 0.1, 1e-6);
+  EXPECT_THROW(adam.step(vec({0, 0}), vec({1, 1}), s), std::logic_error);
+}
+
+}  // namespace
+}  // namespace croma

@@ -1,0 +1,58 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "croma/model/croma_model.h"
+
+namespace croma {
+namespace {
+
+TEST(CromaModel, LayoutIsEncodersThenClassifierInContiguousRanges) {
+  CromaModel m({10, 6, 8, 4, 5, 3});
+  // e_s: 8x10 + 8 + 4x8 + 4 = 124; e_t: 8x6 + 8 + 4x8 + 4 = 92; phi: 5x4 + 5 + 3x5 + 3 = 43
+  EXPECT_EQ(m.source_encoder().size(), 124);
+  EXPECT_EQ(m.target_encoder().size(), 92);
+  EXPECT_EQ(m.classifier().size(), 43);
+  EXPECT_EQ(m.numel(), 124 + 92 + 43);
+  EXPECT_EQ(m.target_encoder().begin, m.source_encoder().end);
+  EXPECT_EQ(m.classifier().begin, m.target_encoder().end);
+  EXPECT_EQ(m.target_and_classifier().size(), 92 + 43);
+  EXPECT_EQ(m.layout().entry(0).name, "e_s/layer0/weight");
+  EXPECT_EQ(m.layout().entries().back().name, "phi/layer1/bias");
+}
+
+TEST(CromaModel, InitialisationFollowsTheFanInBoundAndTheSeed) {
+  CromaModel m({100, 6, 50, 4, 5, 3});
+  const auto p = m.initial_parameters(1);
+  EXPECT_TRUE(p.equal(m.initial_parameters(1)));
+  EXPECT_FALSE(p.equal(m.initial_parameters(2)));
+  const auto w = m.layout().view(p, 0);  // e_s/layer0/weight, fan-in 100
+  EXPECT_LE(w.abs().max().item<double>(), 0.1);
+  EXPECT_GT(w.abs().max().item<double>(), 0.09);
+  const auto b = m.layout().view(p, 1);  // its bias shares the bound
+  EXPECT_LE(b.abs().max().item<double>(), 0.1);
+}
+
+TEST(CromaModel, EmbeddingsAreUnitLengthAndLogitsHaveOnePerWay) {
+  CromaModel m({10, 6, 8, 4, 5, 3});
+  const auto p = m.initial_parameters(1);
+  const auto zs = m.embed_source(p, torch::randn({7, 10}));
+  const auto zt = m.embed_target(p, torch::randn({7, 6}));
+  EXPECT_TRUE(torch::allclose(zs.norm(2, 1), torch::ones({7}), 1e-5, 1e-6));
+  EXPECT_TRUE(torch::allclose(zt.norm(2, 1), torch::ones({7}), 1e-5, 1e-6));
+  EXPECT_EQ(m.classify(p, zt).sizes(), (std::vector<std::int64_t>{7, 3}));
+}
+
+TEST(CromaModel, ForwardIsTheMlpWrittenOut) {
+  CromaModel m({3, 2, 4, 2, 3, 2});
+  const auto p = m.initial_parameters(5);
+  const auto x = torch::randn({2, 3});
+  const auto& L = m.layout();
+  auto h = torch::relu(x.matmul(L.view(p, 0).t()) + L.view(p, 1));
+  auto z = h.matmul(L.view(p, 2).t()) + L.view(p, 3);
+  z = z / z.norm(2, 1, true);
+  EXPECT_TRUE(torch::allclose(m.embed_source(p, x), z, 1e-5, 1e-6));
+}
+
+}  // namespace
+}  // namespace croma
