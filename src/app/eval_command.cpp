@@ -8,6 +8,7 @@
 #include "croma/config/options.h"
 #include "croma/distributed/communicator.h"
 #include "croma/eval/few_shot.h"
+#include "croma/eval/retrieval.h"
 #include "croma/io/checkpoint.h"
 #include "croma/io/run_directory.h"
 #include "croma/util/runtime.h"
@@ -15,14 +16,42 @@
 namespace croma {
 namespace {
 
-nlohmann::json result_json(const FewShotResult& trained, const FewShotResult& initial) {
-  return {{"shots", trained.shots},
-          {"accuracy_mean", trained.mean},
-          {"accuracy_std", trained.std},
-          {"initial_accuracy_mean", initial.mean},
-          {"initial_accuracy_std", initial.std},
-          {"task_accuracy", trained.task_accuracy},
-          {"initial_task_accuracy", initial.task_accuracy}};
+nlohmann::json summary_json(const FewShotSummary& s) {
+  nlohmann::json seeds = nlohmann::json::array();
+  for (const auto& r : s.per_seed) {
+    seeds.push_back({{"seed", r.seed},
+                     {"accuracy_mean", r.mean},
+                     {"accuracy_std", r.std},
+                     {"task_accuracy", r.task_accuracy}});
+  }
+  return {{"accuracy_mean", s.mean}, {"accuracy_std", s.std}, {"seeds", seeds}};
+}
+
+nlohmann::json metrics_json(const RetrievalMetrics& m) {
+  return {{"recall_at_1", m.recall_at_1},
+          {"recall_at_5", m.recall_at_5},
+          {"recall_at_10", m.recall_at_10},
+          {"median_rank", m.median_rank},
+          {"mean_cosine_loss", m.mean_cosine_loss}};
+}
+
+nlohmann::json retrieval_json(const RetrievalResult& r) {
+  nlohmann::json st = metrics_json(r.source_to_target), ts = metrics_json(r.target_to_source);
+  nlohmann::json st_seeds = nlohmann::json::array(), ts_seeds = nlohmann::json::array();
+  std::vector<double> r1_st, r1_ts;
+  for (const auto& m : r.per_seed_source_to_target) {
+    st_seeds.push_back(metrics_json(m));
+    r1_st.push_back(m.recall_at_1);
+  }
+  for (const auto& m : r.per_seed_target_to_source) {
+    ts_seeds.push_back(metrics_json(m));
+    r1_ts.push_back(m.recall_at_1);
+  }
+  st["recall_at_1_std"] = mean_and_std(r1_st).second;
+  ts["recall_at_1_std"] = mean_and_std(r1_ts).second;
+  st["seeds"] = st_seeds;
+  ts["seeds"] = ts_seeds;
+  return {{"shots", r.shots}, {"source_to_target", st}, {"target_to_source", ts}};
 }
 
 }  // namespace
@@ -47,6 +76,7 @@ int run_eval_command(int argc, const char* const argv[]) {
 
   Experiment exp(o);
   exp.sampler().check_evaluation(split, e.eval);
+  if (e.eval.retrieval) exp.sampler().check_retrieval(split, e.eval);
   const bool named = e.checkpoint == "final" || e.checkpoint == "best" || e.checkpoint == "initial";
   const auto path = named ? run.checkpoint(e.checkpoint).string() : e.checkpoint;
   const auto checkpoint = read_checkpoint(path, exp.model().layout());
@@ -55,32 +85,79 @@ int run_eval_command(int argc, const char* const argv[]) {
 
   FewShotEvaluator evaluator(exp.model(), exp.sampler(), device);
   nlohmann::json results = nlohmann::json::array();
-  std::cerr << "croma eval: " << e.eval.ways << "-way, " << e.eval.tasks << " tasks on "
-            << to_string(split) << " classes, checkpoint " << path << " (step " << checkpoint.step
-            << ")\n";
-  for (auto k : e.eval.shots) {
-    const auto trained = evaluator.evaluate_shots(checkpoint.parameters, split, e.eval, k, seed);
-    const auto untrained = evaluator.evaluate_shots(initial, split, e.eval, k, seed);
-    char line[160];
-    std::snprintf(line, sizeof line, "  %2lld-shot: %.1f%% +- %.1f (untrained start %.1f%% +- %.1f)\n",
-                  static_cast<long long>(k), 100 * trained.mean, 100 * trained.std,
-                  100 * untrained.mean, 100 * untrained.std);
-    std::cerr << line;
-    results.push_back(result_json(trained, untrained));
+  std::cerr << "croma eval: " << o.meta.method << ", " << e.eval.ways << "-way, " << e.eval.repeats
+            << " seeds x " << e.eval.tasks << " tasks on " << to_string(split)
+            << " classes, checkpoint " << path << " (step " << checkpoint.step << ")\n";
+  for (double noise : e.eval.label_noise) {
+    for (auto k : e.eval.shots) {
+      const auto trained = evaluator.evaluate_repeated(checkpoint.parameters, split, e.eval, k, seed, noise);
+      const auto untrained = evaluator.evaluate_repeated(initial, split, e.eval, k, seed, noise);
+      char line[200];
+      std::snprintf(line, sizeof line,
+                    "  %2lld-shot, label noise %.2f: %.1f%% +- %.1f (untrained start %.1f%% +- %.1f)\n",
+                    static_cast<long long>(k), noise, 100 * trained.mean, 100 * trained.std,
+                    100 * untrained.mean, 100 * untrained.std);
+      std::cerr << line;
+      results.push_back({{"shots", k},
+                         {"label_noise", noise},
+                         {"accuracy_mean", trained.mean},
+                         {"accuracy_std", trained.std},
+                         {"initial_accuracy_mean", untrained.mean},
+                         {"initial_accuracy_std", untrained.std},
+                         {"trained", summary_json(trained)},
+                         {"initial", summary_json(untrained)}});
+    }
+  }
+  nlohmann::json retrieval = nlohmann::json::array();
+  if (e.eval.retrieval) {
+    RetrievalEvaluator retriever(exp.model(), exp.sampler(), o.meta, device);
+    for (auto k : e.eval.shots) {
+      const auto r = retriever.evaluate(checkpoint.parameters, split, e.eval, k, seed);
+      char line[200];
+      std::snprintf(line, sizeof line,
+                    "  %2lld-shot retrieval, source->target: R@1 %.1f%% R@5 %.1f%% R@10 %.1f%% median rank %.1f\n",
+                    static_cast<long long>(k), 100 * r.source_to_target.recall_at_1,
+                    100 * r.source_to_target.recall_at_5, 100 * r.source_to_target.recall_at_10,
+                    r.source_to_target.median_rank);
+      std::cerr << line;
+      retrieval.push_back(retrieval_json(r));
+    }
   }
   nlohmann::json summary = {{"command", "eval"},
+                            {"method", o.meta.method},
                             {"run_dir", e.run_dir},
                             {"checkpoint", path},
                             {"checkpoint_step", checkpoint.step},
                             {"split", to_string(split)},
                             {"ways", e.eval.ways},
                             {"tasks", e.eval.tasks},
+                            {"repeats", e.eval.repeats},
                             {"queries", e.eval.queries},
                             {"eval_seed", seed},
                             {"head_only", e.eval.head_only},
                             {"results", results}};
+  if (e.eval.retrieval) summary["retrieval"] = retrieval;
+  // What meta-training read of the target modality (Table 2's last column).
+  if (std::filesystem::exists(run.file("summary.json"))) {
+    const auto train_summary = run.read_json("summary.json");
+    for (const char* key : {"target_samples_used", "target_labels_used"}) {
+      if (train_summary.contains(key)) summary[key] = train_summary[key];
+    }
+  }
   run.write_json("eval.json", summary);
-  std::cout << summary.dump() << std::endl;
+  // stdout carries the aggregate only; per-seed detail is in eval.json.
+  nlohmann::json brief = summary;
+  for (auto& r : brief["results"]) {
+    r.erase("trained");
+    r.erase("initial");
+  }
+  if (brief.contains("retrieval")) {
+    for (auto& r : brief["retrieval"]) {
+      r["source_to_target"].erase("seeds");
+      r["target_to_source"].erase("seeds");
+    }
+  }
+  std::cout << brief.dump() << std::endl;
   return 0;
 }
 

@@ -2,6 +2,7 @@
 
 #include "croma/data/concept_world.h"
 #include "croma/data/meta_split.h"
+#include "croma/meta/method.h"
 
 namespace croma {
 
@@ -15,6 +16,7 @@ Experiment::Experiment(const TrainOptions& o) : data_(generate_concept_world(o.w
   shape.embed_dim = o.model.embed_dim;
   shape.classifier_hidden = o.model.classifier_hidden;
   shape.ways = o.meta.ways;
+  configure_model(parse_method(o.meta.method), shape);
   model_ = std::make_unique<CromaModel>(shape);
 }
 

@@ -12,6 +12,7 @@
 #include "croma/io/checkpoint.h"
 #include "croma/io/run_directory.h"
 #include "croma/meta/meta_trainer.h"
+#include "croma/meta/method.h"
 #include "croma/util/progress.h"
 #include "croma/util/runtime.h"
 
@@ -60,15 +61,21 @@ int run_train_command(int argc, const char* const argv[]) {
               << " parameters, BLAS " << loaded_blas() << "\n";
   }
 
+  const auto method = parse_method(o.meta.method);
+  const auto phases = plan_method(method, o, sampler);
+  std::int64_t total_steps = 0;
+  for (const auto& phase : phases) total_steps += phase.steps;
   MetaTrainer trainer(model, sampler, o.meta, o.seed, comm, device);
   trainer.set_meta_parameters(model.initial_parameters(o.seed));
   FewShotEvaluator evaluator(model, sampler, device);
-  // Model selection uses meta-val classes only, at the first --eval-shots value.
+  // Model selection uses meta-val classes only, at the first --eval-shots value, one seed,
+  // clean labels.
   EvalOptions val_options = o.eval;
   val_options.shots = {o.eval.shots.front()};
   auto validate_now = [&]() {
-    return evaluator.evaluate(trainer.meta_parameters_on_device(), Split::kVal, val_options, o.seed)
-        .front()
+    return evaluator
+        .evaluate_shots(trainer.meta_parameters_on_device(), Split::kVal, val_options,
+                        val_options.shots[0], o.seed)
         .mean;
   };
   auto save = [&](const std::string& name, std::int64_t step) {
@@ -87,11 +94,22 @@ int run_train_command(int argc, const char* const argv[]) {
     }
   }
 
-  ProgressReporter progress(o.meta.steps, std::cerr, comm.is_root() && !o.out.quiet);
+  ProgressReporter progress(total_steps, std::cerr, comm.is_root() && !o.out.quiet);
   StepStats last;
   std::int64_t episodes = 0;
   std::vector<std::int64_t> step_checkpoints;
-  for (std::int64_t step = 1; step <= o.meta.steps; ++step) {
+  std::size_t phase_index = 0;
+  std::int64_t phase_end = 0;
+  for (std::int64_t step = 1; step <= total_steps; ++step) {
+    if (step > phase_end) {
+      const auto& phase = phases[phase_index++];
+      trainer.set_tasks(phase.make_tasks(trainer.context()), phase.epsilon);
+      phase_end += phase.steps;
+      if (comm.is_root() && !o.out.quiet) {
+        std::cerr << "phase " << phase.name << ": " << phase.steps << " steps, epsilon "
+                  << phase.epsilon << "\n";
+      }
+    }
     last = trainer.step();
     episodes += last.episodes;
     if (o.dist.check_every > 0 && step % o.dist.check_every == 0 && !trainer.replicas_agree()) {
@@ -99,15 +117,13 @@ int run_train_command(int argc, const char* const argv[]) {
                                std::to_string(step) + " (checksums differ)");
     }
     if (!comm.is_root()) continue;
-    if (step % o.out.log_every == 0 || step == o.meta.steps) {
-      run->append_metrics({{"step", step},
-                           {"align_loss", last.align_loss},
-                           {"class_loss", last.class_loss},
-                           {"episodes", episodes},
-                           {"wall_s", progress.elapsed_seconds()}});
-      progress.report(step, last.align_loss, last.class_loss);
+    if (step % o.out.log_every == 0 || step == total_steps) {
+      nlohmann::json line = {{"step", step}, {"episodes", episodes}, {"wall_s", progress.elapsed_seconds()}};
+      for (const auto& [name, value] : last.losses) line[name + "_loss"] = value;
+      run->append_metrics(line);
+      progress.report(step, last.losses);
     }
-    if (validating && (step % o.out.val_every == 0 || step == o.meta.steps)) {
+    if (validating && (step % o.out.val_every == 0 || step == total_steps)) {
       const double val = validate_now();
       run->append_metrics({{"step", step}, {"val_accuracy", val}, {"val_shots", val_options.shots[0]}});
       if (val > best_val) {
@@ -128,21 +144,24 @@ int run_train_command(int argc, const char* const argv[]) {
   if (!trainer.replicas_agree()) {
     throw std::runtime_error("meta-parameters of the ranks differ at the end of training");
   }
+  const auto [target_items_used, target_labels_used] = trainer.target_usage();
   if (!comm.is_root()) return 0;
 
-  save("final", o.meta.steps);
+  save("final", total_steps);
   const double wall = progress.elapsed_seconds();
   nlohmann::json summary = {
       {"command", "train"},
       {"run_dir", o.out.run_dir},
-      {"steps", o.meta.steps},
+      {"method", o.meta.method},
+      {"steps", total_steps},
       {"world_size", comm.size()},
       {"tasks_per_rank", o.meta.tasks_per_rank},
       {"episodes", episodes},
       {"wall_s", wall},
-      {"steps_per_s", wall > 0 ? static_cast<double>(o.meta.steps) / wall : 0.0},
-      {"final_align_loss", last.align_loss},
-      {"final_class_loss", last.class_loss}};
+      {"steps_per_s", wall > 0 ? static_cast<double>(total_steps) / wall : 0.0},
+      {"target_samples_used", target_items_used},
+      {"target_labels_used", target_labels_used}};
+  for (const auto& [name, value] : last.losses) summary["final_" + name + "_loss"] = value;
   if (validating) {
     summary["val_shots"] = val_options.shots[0];
     summary["val_accuracy_initial"] = val_initial;

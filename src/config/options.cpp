@@ -50,6 +50,34 @@ std::vector<std::int64_t> parse_shot_list(const std::string& option, const std::
   return values;
 }
 
+std::vector<double> parse_rate_list(const std::string& option, const std::string& text) {
+  std::vector<double> values;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    std::size_t used = 0;
+    double value = 0;
+    try {
+      value = std::stod(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used == 0 || used != item.size()) {
+      throw OptionError("invalid value for --" + option + ": '" + text +
+                        "' (expected a comma-separated list of rates in [0, 1), e.g. 0,0.2,0.4)");
+    }
+    values.push_back(value);
+  }
+  if (values.empty()) throw OptionError("invalid value for --" + option + ": empty list");
+  return values;
+}
+
+std::string join_rates(const std::vector<double>& values) {
+  std::ostringstream out;
+  for (std::size_t i = 0; i < values.size(); ++i) out << (i ? "," : "") << values[i];
+  return out.str();
+}
+
 std::string join(const std::vector<std::int64_t>& values) {
   std::string text;
   for (std::size_t i = 0; i < values.size(); ++i) text += (i ? "," : "") + std::to_string(values[i]);
@@ -150,7 +178,9 @@ po::options_description meta_group(MetaOptions& m, std::string& pairs, std::stri
       ("align-loss", po::value(&loss)->default_value(loss), "alignment loss: margin | infonce")
       ("margin", po::value(&m.margin)->default_value(m.margin), "margin of the ranking alignment loss")
       ("temperature", po::value(&m.temperature)->default_value(m.temperature), "temperature of the InfoNCE alignment loss")
-      ("tasks-per-rank", po::value(&m.tasks_per_rank)->default_value(m.tasks_per_rank), "episodes of each kind per rank per meta-step (T)");
+      ("tasks-per-rank", po::value(&m.tasks_per_rank)->default_value(m.tasks_per_rank), "episodes of each kind per rank per meta-step (T)")
+      ("method", po::value(&m.method)->default_value(m.method), "croma | unimodal-pretrain | unsup-meta-recon | unsup-meta-weak | align-classify | align-meta-classify | oracle | shared | shared-align | shared-confusion | shared-target-labels")
+      ("label-noise", po::value(&m.label_noise)->default_value(m.label_noise), "symmetric noise rate on target labels (meta-train labels a method reads; default for --eval-label-noise)");
   return g;
 }
 
@@ -175,7 +205,7 @@ po::options_description output_group(OutputOptions& o) {
   return g;
 }
 
-po::options_description eval_group(EvalOptions& e, std::string& shots) {
+po::options_description eval_group(EvalOptions& e, std::string& shots, std::string& noise) {
   po::options_description g("Few-shot evaluation");
   g.add_options()
       ("eval-ways", po::value(&e.ways)->default_value(e.ways), "classes per evaluation task")
@@ -184,7 +214,10 @@ po::options_description eval_group(EvalOptions& e, std::string& shots) {
       ("eval-queries", po::value(&e.queries)->default_value(e.queries), "query items per class")
       ("eval-steps", po::value(&e.steps)->default_value(e.steps), "fine-tuning Adam steps")
       ("eval-lr", po::value(&e.lr)->default_value(e.lr), "fine-tuning learning rate")
-      ("head-only", po::bool_switch(&e.head_only), "fine-tune the classifier only");
+      ("head-only", po::bool_switch(&e.head_only), "fine-tune the classifier only")
+      ("eval-repeats", po::value(&e.repeats)->default_value(e.repeats), "evaluation seeds (task sets); results are mean +- std over them")
+      ("eval-label-noise", po::value(&noise)->default_value(noise), "symmetric noise rates on support labels, a list: 0,0.2,0.4")
+      ("retrieval", po::bool_switch(&e.retrieval), "also evaluate few-shot cross-modal retrieval");
   return g;
 }
 
@@ -229,6 +262,7 @@ bool parse_train_options(int argc, const char* const argv[], TrainOptions& o) {
   std::string pairs = to_string(o.meta.pairs);
   std::string loss = to_string(o.meta.align_loss);
   std::string shots = join(o.eval.shots);
+  std::string noise = join_rates(o.eval.label_noise);
   std::uint64_t seed = o.seed;
   po::options_description all;
   po::options_description run("Run");
@@ -239,19 +273,23 @@ bool parse_train_options(int argc, const char* const argv[], TrainOptions& o) {
       .add(meta_group(o.meta, pairs, loss))
       .add(dist_group(o.dist))
       .add(output_group(o.out))
-      .add(eval_group(o.eval, shots));
+      .add(eval_group(o.eval, shots, noise));
   po::variables_map vm;
   if (!parse_with("usage: croma train [options]", all, argc, argv, vm)) return false;
   o.seed = seed;
   o.meta.pairs = parse_pair_kind(pairs);
   o.meta.align_loss = parse_align_loss(loss);
   o.eval.shots = parse_shot_list("eval-shots", shots);
+  o.eval.label_noise = parse_rate_list("eval-label-noise", noise);
+  // Noisy target labels reach a method at meta-test too, unless told otherwise.
+  if (vm["eval-label-noise"].defaulted()) o.eval.label_noise = {o.meta.label_noise};
   validate(o);
   return true;
 }
 
 bool parse_eval_options(int argc, const char* const argv[], EvalCommandOptions& o) {
   std::string shots = join(o.eval.shots);
+  std::string noise = join_rates(o.eval.label_noise);
   po::options_description all;
   po::options_description run("Evaluation input");
   run.add_options()
@@ -261,12 +299,13 @@ bool parse_eval_options(int argc, const char* const argv[], EvalCommandOptions& 
       ("eval-seed", po::value(&o.eval_seed)->default_value(o.eval_seed), "seed of the evaluation tasks (0: the run's seed)")
       ("device", po::value(&o.device)->default_value(o.device), "auto | cpu | cuda | cuda:N")
       ("threads", po::value(&o.threads)->default_value(o.threads), "intra-op threads");
-  all.add(run).add(eval_group(o.eval, shots));
+  all.add(run).add(eval_group(o.eval, shots, noise));
   po::variables_map vm;
   if (!parse_with("usage: croma eval --run-dir DIR [options]", all, argc, argv, vm)) return false;
   o.eval.shots = parse_shot_list("eval-shots", shots);
+  o.eval.label_noise = parse_rate_list("eval-label-noise", noise);
   for (const char* name : {"eval-ways", "eval-shots", "eval-tasks", "eval-queries", "eval-steps",
-                           "eval-lr", "head-only"}) {
+                           "eval-lr", "head-only", "eval-repeats", "eval-label-noise", "retrieval"}) {
     if (vm.count(name) && !vm[name].defaulted()) o.eval_overridden = true;
   }
   if (o.split != "val" && o.split != "test") {
@@ -285,6 +324,8 @@ void validate(const EvalOptions& e) {
   require_at_least("eval-queries", e.queries, 1);
   require_at_least("eval-steps", e.steps, 0);
   require_positive("eval-lr", e.lr);
+  require_at_least("eval-repeats", e.repeats, 1);
+  for (double p : e.label_noise) require_open_unit("eval-label-noise", p, true);
 }
 
 void validate(const TrainOptions& o) {
@@ -326,6 +367,8 @@ void validate(const TrainOptions& o) {
   require_non_negative("margin", m.margin);
   require_positive("temperature", m.temperature);
   require_at_least("tasks-per-rank", m.tasks_per_rank, 1);
+  require_open_unit("label-noise", m.label_noise, true);
+  // --method is checked against the method table by parse_method (meta/method.h).
   validate_device(o.dist.device);
   require_at_least("check-every", o.dist.check_every, 0);
   require_at_least("threads", o.dist.threads, 1);
@@ -340,7 +383,8 @@ void validate(const TrainOptions& o) {
 
 void to_json(nlohmann::json& j, const EvalOptions& e) {
   j = {{"ways", e.ways},   {"shots", e.shots}, {"tasks", e.tasks}, {"queries", e.queries},
-       {"steps", e.steps}, {"lr", e.lr},       {"head_only", e.head_only}};
+       {"steps", e.steps}, {"lr", e.lr},       {"head_only", e.head_only}, {"repeats", e.repeats},
+       {"label_noise", e.label_noise}, {"retrieval", e.retrieval}};
 }
 
 void from_json(const nlohmann::json& j, EvalOptions& e) {
@@ -351,6 +395,9 @@ void from_json(const nlohmann::json& j, EvalOptions& e) {
   j.at("steps").get_to(e.steps);
   j.at("lr").get_to(e.lr);
   j.at("head_only").get_to(e.head_only);
+  j.at("repeats").get_to(e.repeats);
+  j.at("label_noise").get_to(e.label_noise);
+  j.at("retrieval").get_to(e.retrieval);
 }
 
 void to_json(nlohmann::json& j, const TrainOptions& o) {
@@ -394,7 +441,9 @@ void to_json(nlohmann::json& j, const TrainOptions& o) {
         {"align_loss", to_string(m.align_loss)},
         {"margin", m.margin},
         {"temperature", m.temperature},
-        {"tasks_per_rank", m.tasks_per_rank}}},
+        {"tasks_per_rank", m.tasks_per_rank},
+        {"method", m.method},
+        {"label_noise", m.label_noise}}},
       {"distributed",
        {{"device", o.dist.device}, {"check_every", o.dist.check_every}, {"threads", o.dist.threads}}},
       {"output",
@@ -447,6 +496,8 @@ void from_json(const nlohmann::json& j, TrainOptions& o) {
     mt.at("margin").get_to(m.margin);
     mt.at("temperature").get_to(m.temperature);
     mt.at("tasks_per_rank").get_to(m.tasks_per_rank);
+    mt.at("method").get_to(m.method);
+    mt.at("label_noise").get_to(m.label_noise);
     const auto& ds = j.at("distributed");
     ds.at("device").get_to(o.dist.device);
     ds.at("check_every").get_to(o.dist.check_every);

@@ -28,28 +28,37 @@ std::size_t smallest(const std::vector<std::vector<std::int64_t>>& pools) {
 
 }  // namespace
 
+ClassificationEpisode sample_from_pools(Rng& rng, const std::vector<std::vector<std::int64_t>>& pools,
+                                        std::int64_t ways, std::int64_t shots) {
+  std::vector<std::int64_t> eligible;
+  for (std::size_t i = 0; i < pools.size(); ++i) {
+    if (static_cast<std::int64_t>(pools[i].size()) >= shots) eligible.push_back(static_cast<std::int64_t>(i));
+  }
+  if (static_cast<std::int64_t>(eligible.size()) < ways) {
+    throw OptionError("--ways " + std::to_string(ways) + " with --shots " + std::to_string(shots) +
+                      " needs that many groups with enough items; only " +
+                      std::to_string(eligible.size()) + " have " + std::to_string(shots));
+  }
+  ClassificationEpisode ep;
+  const auto picked = rng.sample_without_replacement(static_cast<std::int64_t>(eligible.size()), ways);
+  for (std::int64_t label = 0; label < ways; ++label) {
+    const auto pool_index = eligible[static_cast<std::size_t>(picked[static_cast<std::size_t>(label)])];
+    ep.classes.push_back(pool_index);
+    for (auto item : draw(rng, pools[static_cast<std::size_t>(pool_index)], shots)) {
+      ep.items.push_back(item);
+      ep.labels.push_back(label);
+    }
+  }
+  return ep;
+}
+
 EpisodeSampler::EpisodeSampler(const CrossModalDataset& data, MetaSplit split)
     : data_(data), split_(std::move(split)) {}
 
 ClassificationEpisode EpisodeSampler::sample_classification(Rng& rng, std::int64_t ways,
                                                             std::int64_t shots) const {
-  ClassificationEpisode ep;
-  const auto picked = rng.sample_without_replacement(
-      static_cast<std::int64_t>(split_.train_classes.size()), ways);
-  for (std::int64_t label = 0; label < ways; ++label) {
-    const auto pos = static_cast<std::size_t>(picked[static_cast<std::size_t>(label)]);
-    ep.classes.push_back(split_.train_classes[pos]);
-    const auto& pool = split_.classify_source_items[pos];
-    if (static_cast<std::int64_t>(pool.size()) < shots) {
-      throw std::runtime_error("class " + std::to_string(split_.train_classes[pos]) + " has " +
-                               std::to_string(pool.size()) + " classification items, fewer than --shots " +
-                               std::to_string(shots));
-    }
-    for (auto item : draw(rng, pool, shots)) {
-      ep.items.push_back(item);
-      ep.labels.push_back(label);
-    }
-  }
+  auto ep = sample_from_pools(rng, split_.classify_source_items, ways, shots);
+  for (auto& c : ep.classes) c = split_.train_classes[static_cast<std::size_t>(c)];
   return ep;
 }
 
@@ -111,6 +120,29 @@ FewShotTask EpisodeSampler::sample_target_task(Rng& rng, Split split, std::int64
   return task;
 }
 
+RetrievalTask EpisodeSampler::sample_retrieval_task(Rng& rng, Split split, std::int64_t ways,
+                                                   std::int64_t shots, std::int64_t queries) const {
+  const auto& pools = split_.pairs(split);
+  RetrievalTask task;
+  const auto picked = rng.sample_without_replacement(static_cast<std::int64_t>(pools.size()), ways);
+  for (std::int64_t c = 0; c < ways; ++c) {
+    const auto& pool = pools[static_cast<std::size_t>(picked[static_cast<std::size_t>(c)])];
+    const auto chosen = rng.sample_without_replacement(static_cast<std::int64_t>(pool.size()), shots + queries);
+    for (std::int64_t i = 0; i < shots + queries; ++i) {
+      const auto& pair = data_.pairs[static_cast<std::size_t>(pool[static_cast<std::size_t>(chosen[static_cast<std::size_t>(i)])])];
+      if (i < shots) {
+        task.support_groups.push_back(static_cast<std::int64_t>(task.support_source.size()));
+        task.support_source.push_back(pair.first);
+        task.support_target.push_back(pair.second);
+      } else {
+        task.query_source.push_back(pair.first);
+        task.query_target.push_back(pair.second);
+      }
+    }
+  }
+  return task;
+}
+
 void EpisodeSampler::check_meta_training(const MetaOptions& meta) const {
   const auto n_train = static_cast<std::int64_t>(split_.train_classes.size());
   if (meta.ways > n_train) {
@@ -149,6 +181,22 @@ void EpisodeSampler::check_evaluation(Split split, const EvalOptions& eval) cons
                                std::to_string(eval.queries) + " exceeds the smallest " +
                                to_string(split) + " class, which has " + std::to_string(fewest) +
                                " target items");
+    }
+  }
+}
+
+void EpisodeSampler::check_retrieval(Split split, const EvalOptions& eval) const {
+  const auto& pools = split_.pairs(split);
+  if (eval.ways > static_cast<std::int64_t>(pools.size())) {
+    throw OptionError("--eval-ways " + std::to_string(eval.ways) + " exceeds the " +
+                      std::to_string(pools.size()) + " " + to_string(split) + " classes with strong pairs");
+  }
+  const auto fewest = static_cast<std::int64_t>(smallest(pools));
+  for (auto k : eval.shots) {
+    if (k + eval.queries > fewest) {
+      throw OptionError("retrieval with --eval-shots " + std::to_string(k) + " plus --eval-queries " +
+                        std::to_string(eval.queries) + " needs that many strong pairs per class; the smallest " +
+                        to_string(split) + " class has " + std::to_string(fewest));
     }
   }
 }

@@ -34,6 +34,11 @@ const std::vector<std::vector<std::int64_t>>& MetaSplit::target_items(Split spli
   return split == Split::kVal ? val_target_items : test_target_items;
 }
 
+const std::vector<std::vector<std::int64_t>>& MetaSplit::pairs(Split split) const {
+  if (split == Split::kTrain) throw std::logic_error("meta-train pairs are served by align_pairs");
+  return split == Split::kVal ? val_pairs : test_pairs;
+}
+
 MetaSplit make_meta_split(const CrossModalDataset& data, double train_fraction,
                           double val_fraction, std::uint64_t seed) {
   const auto c = data.num_classes;
@@ -105,12 +110,16 @@ MetaSplit make_meta_split(const CrossModalDataset& data, double train_fraction,
   }
   std::vector<std::vector<std::int64_t>> val_items(split.val_classes.size());
   std::vector<std::vector<std::int64_t>> test_items(split.test_classes.size());
+  split.train_target_items.resize(split.train_classes.size());
+  std::map<std::int64_t, std::vector<std::int64_t>> target_clusters;
   for (std::int64_t i = 0; i < data.target.size(); ++i) {
     const auto label = static_cast<std::size_t>(data.target.labels[static_cast<std::size_t>(i)]);
     if (train_pos[label] >= 0) {
       const auto id = data.target.clusters[static_cast<std::size_t>(i)];
       auto it = clusters.find(id);
       if (it != clusters.end()) it->second.target_items.push_back(i);
+      split.train_target_items[static_cast<std::size_t>(train_pos[label])].push_back(i);
+      target_clusters[id].push_back(i);
     } else if (val_pos[label] >= 0) {
       val_items[static_cast<std::size_t>(val_pos[label])].push_back(i);
     } else {
@@ -124,6 +133,14 @@ MetaSplit make_meta_split(const CrossModalDataset& data, double train_fraction,
   }
   split.val_target_items = std::move(val_items);
   split.test_target_items = std::move(test_items);
+  for (auto& [id, items] : target_clusters) split.train_target_clusters.push_back(std::move(items));
+  split.val_pairs.resize(split.val_classes.size());
+  split.test_pairs.resize(split.test_classes.size());
+  for (std::size_t p = 0; p < data.pairs.size(); ++p) {
+    const auto label = static_cast<std::size_t>(data.source.labels[static_cast<std::size_t>(data.pairs[p].first)]);
+    if (val_pos[label] >= 0) split.val_pairs[static_cast<std::size_t>(val_pos[label])].push_back(static_cast<std::int64_t>(p));
+    if (test_pos[label] >= 0) split.test_pairs[static_cast<std::size_t>(test_pos[label])].push_back(static_cast<std::int64_t>(p));
+  }
   return split;
 }
 

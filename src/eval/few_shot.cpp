@@ -3,36 +3,62 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "croma/data/label_noise.h"
 #include "croma/meta/flat_adam.h"
 #include "croma/model/losses.h"
 #include "croma/util/rng.h"
 
 namespace croma {
 
+std::pair<double, double> mean_and_std(const std::vector<double>& values) {
+  if (values.empty()) return {0.0, 0.0};
+  double sum = 0;
+  for (double v : values) sum += v;
+  const double mean = sum / static_cast<double>(values.size());
+  if (values.size() < 2) return {mean, 0.0};
+  double sq = 0;
+  for (double v : values) sq += (v - mean) * (v - mean);
+  return {mean, std::sqrt(sq / static_cast<double>(values.size() - 1))};
+}
+
+std::uint64_t repeat_seed(std::uint64_t seed, std::int64_t repeat) {
+  return repeat == 0 ? seed : splitmix64(seed ^ (0x9E3779B97F4A7C15ULL * static_cast<std::uint64_t>(repeat)));
+}
+
 FewShotEvaluator::FewShotEvaluator(const CromaModel& model, const EpisodeSampler& sampler,
                                    const torch::Device& device)
     : model_(model), sampler_(sampler), device_(device),
       target_features_(sampler.data().target.features.to(device)) {}
 
-std::vector<FewShotResult> FewShotEvaluator::evaluate(const torch::Tensor& parameters, Split split,
-                                                      const EvalOptions& eval,
-                                                      std::uint64_t seed) const {
-  std::vector<FewShotResult> results;
-  for (auto k : eval.shots) results.push_back(evaluate_shots(parameters, split, eval, k, seed));
-  return results;
+FewShotSummary FewShotEvaluator::evaluate_repeated(const torch::Tensor& parameters, Split split,
+                                                   const EvalOptions& eval, std::int64_t shots,
+                                                   std::uint64_t seed, double label_noise) const {
+  FewShotSummary summary;
+  summary.shots = shots;
+  summary.label_noise = label_noise;
+  std::vector<double> means;
+  for (std::int64_t r = 0; r < eval.repeats; ++r) {
+    summary.per_seed.push_back(
+        evaluate_shots(parameters, split, eval, shots, repeat_seed(seed, r), label_noise));
+    means.push_back(summary.per_seed.back().mean);
+  }
+  std::tie(summary.mean, summary.std) = mean_and_std(means);
+  return summary;
 }
 
 FewShotResult FewShotEvaluator::evaluate_shots(const torch::Tensor& parameters, Split split,
                                                const EvalOptions& eval, std::int64_t shots,
-                                               std::uint64_t seed) const {
+                                               std::uint64_t seed, double label_noise) const {
   if (eval.ways > model_.shape().ways) {
-    throw std::runtime_error("--eval-ways " + std::to_string(eval.ways) +
-                             " exceeds the classifier's " + std::to_string(model_.shape().ways) +
-                             " outputs (the --ways it was meta-trained with)");
+    throw OptionError("--eval-ways " + std::to_string(eval.ways) + " exceeds the classifier's " +
+                      std::to_string(model_.shape().ways) +
+                      " outputs (the --ways it was meta-trained with)");
   }
-  // Tasks depend on (seed, split, k) only, never on the parameters being evaluated.
-  Rng rng(seed, streams::kEvalTasks + static_cast<std::uint64_t>(split) * 1000 +
-                    static_cast<std::uint64_t>(shots));
+  // Tasks depend on (seed, split, k) only, never on the parameters being evaluated; the
+  // noise has a stream of its own so that p = 0 and p > 0 see the same tasks.
+  const auto stream = static_cast<std::uint64_t>(split) * 1000 + static_cast<std::uint64_t>(shots);
+  Rng rng(seed, streams::kEvalTasks + stream);
+  Rng noise_rng(seed, streams::kEvalNoise + stream);
   const auto range = eval.head_only ? model_.classifier() : model_.target_and_classifier();
   const auto meta = parameters.to(device_, torch::kFloat32);
   auto fast = torch::empty_like(meta).requires_grad_(true);
@@ -41,10 +67,13 @@ FewShotResult FewShotEvaluator::evaluate_shots(const torch::Tensor& parameters, 
 
   FewShotResult result;
   result.shots = shots;
+  result.label_noise = label_noise;
+  result.seed = seed;
   for (std::int64_t task_index = 0; task_index < eval.tasks; ++task_index) {
     const auto task = sampler_.sample_target_task(rng, split, eval.ways, shots, eval.queries);
+    const auto support_labels = symmetric_label_noise(task.support_labels, eval.ways, label_noise, noise_rng);
     const auto xs = target_features_.index_select(0, to_index_tensor(task.support_items, device_));
-    const auto ys = to_index_tensor(task.support_labels, device_);
+    const auto ys = to_index_tensor(support_labels, device_);
     const auto xq = target_features_.index_select(0, to_index_tensor(task.query_items, device_));
     const auto yq = to_index_tensor(task.query_labels, device_);
     {
@@ -63,13 +92,7 @@ FewShotResult FewShotEvaluator::evaluate_shots(const torch::Tensor& parameters, 
     const auto logits = model_.classify(fast, model_.embed_target(fast, xq)).narrow(1, 0, eval.ways);
     result.task_accuracy.push_back(accuracy(logits, yq));
   }
-  double sum = 0, sq = 0;
-  for (double a : result.task_accuracy) sum += a;
-  result.mean = sum / static_cast<double>(result.task_accuracy.size());
-  for (double a : result.task_accuracy) sq += (a - result.mean) * (a - result.mean);
-  result.std = result.task_accuracy.size() > 1
-                   ? std::sqrt(sq / static_cast<double>(result.task_accuracy.size() - 1))
-                   : 0.0;
+  std::tie(result.mean, result.std) = mean_and_std(result.task_accuracy);
   return result;
 }
 

@@ -4,25 +4,46 @@
 #include <stdexcept>
 
 #include "croma/meta/reptile.h"
-#include "croma/model/losses.h"
+#include "croma/tasks/alignment_task.h"
+#include "croma/tasks/source_classification_task.h"
 
 namespace croma {
+
+double StepStats::loss(const std::string& name) const {
+  for (const auto& [n, v] : losses) {
+    if (n == name) return v;
+  }
+  throw std::out_of_range("no task '" + name + "' in this step");
+}
 
 MetaTrainer::MetaTrainer(const CromaModel& model, const EpisodeSampler& sampler,
                          const MetaOptions& meta, std::uint64_t seed, const Communicator& comm,
                          const torch::Device& device)
-    : model_(model), sampler_(sampler), options_(meta), comm_(comm), device_(device) {
-  source_features_ = sampler.data().source.features.to(device_);
-  target_features_ = sampler.data().target.features.to(device_);
+    : model_(model), options_(meta), comm_(comm), device_(device) {
+  usage_ = std::make_unique<TargetUsage>(sampler.data().target.size());
+  context_ = std::unique_ptr<TaskContext>(new TaskContext{
+      model, sampler, options_, device_, sampler.data().source.features.to(device_),
+      sampler.data().target.features.to(device_), usage_.get()});
   auto opts = torch::TensorOptions().dtype(torch::kFloat32).device(device_);
   meta_ = torch::zeros({model.numel()}, opts);
   fast_ = torch::zeros({model.numel()}, opts).requires_grad_(true);
   delta_ = torch::zeros({model.numel()}, opts);
-  host_buffer_ = torch::zeros({model.numel() + 2}, torch::kFloat32);
   adam_settings_ = {meta.inner_lr, meta.adam_beta1, meta.adam_beta2, 1e-8};
   for (std::int64_t t = 0; t < meta.tasks_per_rank; ++t) {
     slots_.emplace_back(seed, static_cast<std::uint64_t>(comm.rank() * meta.tasks_per_rank + t));
   }
+  InnerTaskList croma_tasks;
+  croma_tasks.push_back(std::make_unique<AlignmentTask>(*context_));
+  croma_tasks.push_back(std::make_unique<SourceClassificationTask>(*context_, false));
+  set_tasks(std::move(croma_tasks), meta.meta_lr);
+}
+
+void MetaTrainer::set_tasks(InnerTaskList tasks, double epsilon) {
+  if (tasks.empty()) throw std::invalid_argument("MetaTrainer::set_tasks: no tasks");
+  if (!(epsilon > 0)) throw std::invalid_argument("MetaTrainer::set_tasks: epsilon must be > 0");
+  tasks_ = std::move(tasks);
+  epsilon_ = epsilon;
+  host_buffer_ = torch::zeros({model_.numel() + static_cast<std::int64_t>(tasks_.size())}, torch::kFloat32);
 }
 
 void MetaTrainer::set_meta_parameters(torch::Tensor cpu_parameters) {
@@ -40,66 +61,23 @@ torch::Tensor MetaTrainer::meta_parameters() const { return meta_.to(torch::kCPU
 
 bool MetaTrainer::replicas_agree() const { return comm_.all_equal(bitwise_checksum(meta_)); }
 
-std::vector<std::int64_t> MetaTrainer::minibatch(Rng& rng, std::int64_t rows, std::int64_t batch) const {
-  return rng.sample_without_replacement(rows, std::min(rows, batch));
+std::pair<std::int64_t, std::int64_t> MetaTrainer::target_usage() const {
+  auto flags = usage_->as_tensor();
+  comm_.allreduce_sum(flags);
+  return TargetUsage::count(flags);
 }
 
-double MetaTrainer::alignment_episode(Rng& rng) {
-  const auto ep = sampler_.sample_alignment(rng, options_.pairs, options_.ways, options_.shots);
-  const auto xs = gather_rows(source_features_, ep.source_items);
-  const auto xt = gather_rows(target_features_, ep.target_items);
-  const auto gs = to_index_tensor(ep.source_groups, device_);
-  const auto gt = to_index_tensor(ep.target_groups, device_);
-  const auto range = model_.encoders();
+double MetaTrainer::run_episode(InnerTask& task, Rng& rng) {
+  const auto range = task.range();
   {
     at::NoGradGuard no_grad;
     fast_.copy_(meta_);  // a true copy: the episode never writes into the meta-parameters
   }
+  task.sample(rng, meta_);
   adam_.reset(range.size(), device_);
   auto loss_sum = torch::zeros({}, meta_.options());
-  const auto n_s = static_cast<std::int64_t>(ep.source_items.size());
-  const auto n_t = static_cast<std::int64_t>(ep.target_items.size());
   for (std::int64_t s = 0; s < options_.inner_steps; ++s) {
-    // Strong pairs keep rows matched; weak pairs draw source and target rows independently.
-    const auto rows_s = to_index_tensor(minibatch(rng, n_s, options_.align_batch), device_);
-    const auto rows_t = options_.pairs == PairKind::kStrong
-                            ? rows_s
-                            : to_index_tensor(minibatch(rng, n_t, options_.align_batch), device_);
-    const auto zs = model_.embed_source(fast_, xs.index_select(0, rows_s));
-    const auto zt = model_.embed_target(fast_, xt.index_select(0, rows_t));
-    const auto bs = gs.index_select(0, rows_s);
-    const auto bt = gt.index_select(0, rows_t);
-    auto loss = options_.align_loss == AlignLossKind::kMargin
-                    ? alignment_margin_loss(zs, zt, bs, bt, options_.margin)
-                    : alignment_infonce_loss(zs, zt, bs, bt, options_.temperature);
-    loss.backward();
-    auto grad = fast_.mutable_grad();
-    adam_.step(slice(fast_, range), slice(grad, range), adam_settings_);
-    grad.zero_();
-    loss_sum += loss.detach();
-  }
-  accumulate_reptile_delta(delta_, fast_, meta_, range);
-  return loss_sum.item<double>() / static_cast<double>(options_.inner_steps);
-}
-
-double MetaTrainer::classification_episode(Rng& rng) {
-  const auto ep = sampler_.sample_classification(rng, options_.ways, options_.shots);
-  const auto labels = to_index_tensor(ep.labels, device_);
-  torch::Tensor embedding;
-  const auto range = model_.classifier();
-  {
-    at::NoGradGuard no_grad;
-    // Algorithm 1 adapts only phi here; the source encoder is read at its meta value.
-    embedding = model_.embed_source(meta_, gather_rows(source_features_, ep.items));
-    slice(fast_, range).copy_(slice(meta_, range));
-  }
-  adam_.reset(range.size(), device_);
-  auto loss_sum = torch::zeros({}, meta_.options());
-  const auto n = static_cast<std::int64_t>(ep.items.size());
-  for (std::int64_t s = 0; s < options_.inner_steps; ++s) {
-    const auto rows = to_index_tensor(minibatch(rng, n, options_.inner_batch), device_);
-    auto loss = cross_entropy(model_.classify(fast_, embedding.index_select(0, rows)),
-                              labels.index_select(0, rows));
+    auto loss = task.step_loss(fast_, rng);
     loss.backward();
     auto grad = fast_.mutable_grad();
     adam_.step(slice(fast_, range), slice(grad, range), adam_settings_);
@@ -115,34 +93,33 @@ StepStats MetaTrainer::step() {
     at::NoGradGuard no_grad;
     delta_.zero_();
   }
-  double align_sum = 0, class_sum = 0;
+  std::vector<double> loss_sums(tasks_.size(), 0.0);
   for (auto& rng : slots_) {
-    align_sum += alignment_episode(rng);
-    class_sum += classification_episode(rng);
+    for (std::size_t k = 0; k < tasks_.size(); ++k) loss_sums[k] += run_episode(*tasks_[k], rng);
   }
   // One collective carries the deltas and the loss statistics.
   const auto p = model_.numel();
   host_buffer_.narrow(0, 0, p).copy_(delta_);
   auto* tail = host_buffer_.data_ptr<float>() + p;
-  tail[0] = static_cast<float>(align_sum);
-  tail[1] = static_cast<float>(class_sum);
+  for (std::size_t k = 0; k < tasks_.size(); ++k) tail[k] = static_cast<float>(loss_sums[k]);
   comm_.allreduce_sum(host_buffer_);
-  const double tasks = static_cast<double>(comm_.size()) * static_cast<double>(options_.tasks_per_rank);
+  const double count = static_cast<double>(comm_.size()) * static_cast<double>(options_.tasks_per_rank);
   StepStats stats;
-  stats.align_loss = tail[0] / tasks;
-  stats.class_loss = tail[1] / tasks;
-  stats.episodes = static_cast<std::int64_t>(2 * tasks);
+  stats.episodes = static_cast<std::int64_t>(count) * static_cast<std::int64_t>(tasks_.size());
   ++steps_done_;
-  if (!std::isfinite(stats.align_loss) || !std::isfinite(stats.class_loss)) {
-    throw std::runtime_error("non-finite loss at meta-step " + std::to_string(steps_done_) +
-                             " (alignment " + std::to_string(stats.align_loss) + ", classification " +
-                             std::to_string(stats.class_loss) + "); lower --inner-lr or --meta-lr");
+  for (std::size_t k = 0; k < tasks_.size(); ++k) {
+    const double mean = tail[k] / count;
+    stats.losses.emplace_back(tasks_[k]->name(), mean);
+    if (!std::isfinite(mean)) {
+      throw std::runtime_error("non-finite " + tasks_[k]->name() + " loss at meta-step " +
+                               std::to_string(steps_done_) + "; lower --inner-lr or --meta-lr");
+    }
   }
   {
     at::NoGradGuard no_grad;
     delta_.copy_(host_buffer_.narrow(0, 0, p));
   }
-  apply_reptile_update(meta_, delta_, tasks, options_.meta_lr);
+  apply_reptile_update(meta_, delta_, count, epsilon_);
   return stats;
 }
 

@@ -7,16 +7,54 @@
 
 namespace croma {
 
+namespace {
+torch::Tensor normalise(const torch::Tensor& z) { return z / z.norm(2, 1, true).clamp_min(1e-12); }
+}  // namespace
+
 CromaModel::CromaModel(const ModelShape& s) : shape_(s) {
   if (s.source_dim < 1 || s.target_dim < 1 || s.hidden < 1 || s.embed_dim < 1 ||
       s.classifier_hidden < 1 || s.ways < 2) {
     throw std::invalid_argument("CromaModel: every dimension must be positive and ways >= 2");
   }
-  source_ = add_mlp("e_s", {s.source_dim, s.hidden, s.embed_dim});
-  target_begin_ = layout_.numel();
-  target_ = add_mlp("e_t", {s.target_dim, s.hidden, s.embed_dim});
+  if (s.shared_encoder) {
+    target_ = add_mlp("map_t", {s.target_dim, s.source_dim});
+    target_range_ = {0, layout_.numel()};
+    source_ = add_mlp("e_s", {s.source_dim, s.hidden, s.embed_dim});
+    source_range_ = {target_range_.end, layout_.numel()};
+  } else {
+    source_ = add_mlp("e_s", {s.source_dim, s.hidden, s.embed_dim});
+    source_range_ = {0, layout_.numel()};
+    target_ = add_mlp("e_t", {s.target_dim, s.hidden, s.embed_dim});
+    target_range_ = {source_range_.end, layout_.numel()};
+  }
   classifier_begin_ = layout_.numel();
   classifier_ = add_mlp("phi", {s.embed_dim, s.classifier_hidden, s.ways});
+  classifier_end_ = layout_.numel();
+  if (s.decoder) decoder_ = add_mlp("decoder", {s.embed_dim, s.hidden, s.target_dim});
+  decoder_end_ = layout_.numel();
+  if (s.domain_head) domain_ = add_mlp("domain", {s.embed_dim, s.classifier_hidden, 2});
+}
+
+ParamRange CromaModel::target_and_classifier() const {
+  return shape_.shared_encoder ? ParamRange{0, classifier_end_}
+                               : ParamRange{target_range_.begin, classifier_end_};
+}
+
+ParamRange CromaModel::source_and_classifier() const {
+  if (!shape_.shared_encoder) {
+    throw std::logic_error("source_and_classifier: e_s and phi are contiguous only with a shared encoder");
+  }
+  return {source_range_.begin, classifier_end_};
+}
+
+ParamRange CromaModel::decoder() const {
+  if (!shape_.decoder) throw std::logic_error("this model has no decoder");
+  return {classifier_end_, decoder_end_};
+}
+
+ParamRange CromaModel::domain_head() const {
+  if (!shape_.domain_head) throw std::logic_error("this model has no domain head");
+  return {decoder_end_, layout_.numel()};
 }
 
 CromaModel::Mlp CromaModel::add_mlp(const std::string& prefix, const std::vector<std::int64_t>& dims) {
@@ -54,19 +92,32 @@ torch::Tensor CromaModel::initial_parameters(std::uint64_t seed) const {
 }
 
 torch::Tensor CromaModel::embed_source(const torch::Tensor& flat, const torch::Tensor& x) const {
-  auto z = run_mlp(source_, flat, x);
-  return z / z.norm(2, 1, true).clamp_min(1e-12);
+  return normalise(run_mlp(source_, flat, x));
 }
 
 torch::Tensor CromaModel::embed_target(const torch::Tensor& flat, const torch::Tensor& x) const {
-  auto z = run_mlp(target_, flat, x);
-  return z / z.norm(2, 1, true).clamp_min(1e-12);
+  if (shape_.shared_encoder) return normalise(run_mlp(source_, flat, run_mlp(target_, flat, x)));
+  return normalise(run_mlp(target_, flat, x));
+}
+
+torch::Tensor CromaModel::scaled(const torch::Tensor& embedding) const {
+  // Unit vectors have coordinates of size ~1/sqrt(d); rescale them to ~1, the input scale
+  // the heads' initialisation and learning rate assume.
+  return embedding * std::sqrt(static_cast<double>(shape_.embed_dim));
 }
 
 torch::Tensor CromaModel::classify(const torch::Tensor& flat, const torch::Tensor& embedding) const {
-  // Unit vectors have coordinates of size ~1/sqrt(d); rescale them to ~1, the input scale
-  // phi's initialisation and learning rate assume.
-  return run_mlp(classifier_, flat, embedding * std::sqrt(static_cast<double>(shape_.embed_dim)));
+  return run_mlp(classifier_, flat, scaled(embedding));
+}
+
+torch::Tensor CromaModel::decode(const torch::Tensor& flat, const torch::Tensor& embedding) const {
+  if (!shape_.decoder) throw std::logic_error("this model has no decoder");
+  return run_mlp(decoder_, flat, scaled(embedding));
+}
+
+torch::Tensor CromaModel::domain_logits(const torch::Tensor& flat, const torch::Tensor& embedding) const {
+  if (!shape_.domain_head) throw std::logic_error("this model has no domain head");
+  return run_mlp(domain_, flat, scaled(embedding));
 }
 
 }  // namespace croma

@@ -25,16 +25,20 @@ double ProgressReporter::elapsed_seconds() const {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
 }
 
-void ProgressReporter::report(std::int64_t step, double align_loss, double class_loss) {
+void ProgressReporter::report(std::int64_t step,
+                              const std::vector<std::pair<std::string, double>>& losses) {
   if (!enabled_) return;
   const double elapsed = elapsed_seconds();
   const double rate = elapsed > 0 ? static_cast<double>(step) / elapsed : 0.0;
   const double eta = rate > 0 ? static_cast<double>(total_ - step) / rate : NAN;
-  char buf[200];
-  std::snprintf(buf, sizeof buf, "step %lld/%lld | align %.4f | class %.4f | %.1f steps/s | ETA %s",
-                static_cast<long long>(step), static_cast<long long>(total_), align_loss, class_loss,
-                rate, format_duration(eta).c_str());
-  out_ << buf << std::endl;
+  std::string line = "step " + std::to_string(step) + "/" + std::to_string(total_);
+  char buf[96];
+  for (const auto& [name, value] : losses) {
+    std::snprintf(buf, sizeof buf, " | %s %.4f", name.c_str(), value);
+    line += buf;
+  }
+  std::snprintf(buf, sizeof buf, " | %.1f steps/s | ETA %s", rate, format_duration(eta).c_str());
+  out_ << line << buf << std::endl;
 }
 
 }  // namespace croma

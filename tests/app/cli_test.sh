@@ -96,17 +96,22 @@ fi
 expect_error "already holds a run" train --run-dir "$run" "${small[@]}" --steps 1
 
 # --- eval ---------------------------------------------------------------------------------
-out=$("$croma" eval --run-dir "$run" --eval-shots 1,3 2>"$work/eval.err")
+out=$("$croma" eval --run-dir "$run" --eval-shots 1,3 --eval-repeats 2 2>"$work/eval.err")
 code=$?
 [ $code -eq 0 ] || fail "eval exited $code: $(cat "$work/eval.err")"
 /usr/bin/python3 - "$(tail -n 1 <<<"$out")" "$run" <<'PY' && ok || fail "eval summary check"
 import json, sys, os
 s = json.loads(sys.argv[1])
 assert s["command"] == "eval" and s["split"] == "meta-test" and s["checkpoint_step"] == 20, s
+assert s["method"] == "croma" and s["target_labels_used"] == 0 and s["target_samples_used"] > 0, s
 assert [r["shots"] for r in s["results"]] == [1, 3], s
-for r in s["results"]:
-    assert len(r["task_accuracy"]) == 4 and 0 <= r["accuracy_mean"] <= 1, r
-assert json.load(open(os.path.join(sys.argv[2], "eval.json"))) == s
+full = json.load(open(os.path.join(sys.argv[2], "eval.json")))
+assert full["repeats"] == 2, full["repeats"]
+for brief, r in zip(s["results"], full["results"]):
+    assert 0 <= r["accuracy_mean"] <= 1 and r["accuracy_mean"] == brief["accuracy_mean"], r
+    assert len(r["trained"]["seeds"]) == 2 and len(r["trained"]["seeds"][0]["task_accuracy"]) == 4, r
+    means = [x["accuracy_mean"] for x in r["trained"]["seeds"]]
+    assert abs(sum(means) / 2 - r["accuracy_mean"]) < 1e-12, r
 PY
 # Corrupt checkpoint: one clear error naming the file.
 head -c 100 "$run/checkpoints/final.h5" > "$work/torn.h5"

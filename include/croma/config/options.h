@@ -62,6 +62,8 @@ struct MetaOptions {
   double margin = 0.1;
   double temperature = 0.1;
   std::int64_t tasks_per_rank = 1;    // T: episodes of each kind per rank per meta-step
+  std::string method = "croma";       // croma or a baseline (meta/method.h)
+  double label_noise = 0.0;           // symmetric noise on meta-train target labels a method reads
 };
 
 struct DistributedOptions {
@@ -87,6 +89,9 @@ struct EvalOptions {
   std::int64_t steps = 50;            // fine-tuning Adam steps
   double lr = 1e-3;
   bool head_only = false;             // fine-tune phi only (else e_t and phi)
+  std::int64_t repeats = 10;          // evaluation seeds; mean +- std over their task means
+  std::vector<double> label_noise = {0.0};  // symmetric noise rates on support labels
+  bool retrieval = false;             // also few-shot cross-modal retrieval
 };
 
 struct TrainOptions {

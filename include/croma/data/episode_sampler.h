@@ -33,6 +33,18 @@ struct FewShotTask {
   std::vector<std::int64_t> query_items, query_labels;
 };
 
+// Few-shot retrieval task: support and query strong pairs of N classes (k and Q per class).
+struct RetrievalTask {
+  std::vector<std::int64_t> support_source, support_target, support_groups;
+  std::vector<std::int64_t> query_source, query_target;  // query i pairs with query i
+};
+
+// N distinct pools with at least `shots` items each, `shots` items from each, labelled
+// 0..N-1 in draw order; `classes` holds the pool indices. Throws OptionError when fewer than
+// N pools are large enough.
+ClassificationEpisode sample_from_pools(Rng& rng, const std::vector<std::vector<std::int64_t>>& pools,
+                                        std::int64_t ways, std::int64_t shots);
+
 class EpisodeSampler {
  public:
   EpisodeSampler(const CrossModalDataset& data, MetaSplit split);
@@ -45,9 +57,13 @@ class EpisodeSampler {
   FewShotTask sample_target_task(Rng& rng, Split split, std::int64_t ways, std::int64_t shots,
                                  std::int64_t queries) const;
 
-  // Throws std::runtime_error naming the option when the split cannot supply these episodes.
+  RetrievalTask sample_retrieval_task(Rng& rng, Split split, std::int64_t ways, std::int64_t shots,
+                                      std::int64_t queries) const;
+
+  // Throws OptionError naming the option when the split cannot supply these episodes.
   void check_meta_training(const MetaOptions& meta) const;
   void check_evaluation(Split split, const EvalOptions& eval) const;
+  void check_retrieval(Split split, const EvalOptions& eval) const;
 
   const MetaSplit& split() const { return split_; }
   const CrossModalDataset& data() const { return data_; }

@@ -31,9 +31,18 @@ struct MetaSplit {
   std::vector<WeakCluster> align_clusters;
   // Target items of each meta-val / meta-test class, indexed like val_classes / test_classes.
   std::vector<std::vector<std::int64_t>> val_target_items, test_target_items;
+  // Target items of each meta-train class, indexed like train_classes. Only the baselines
+  // that are allowed target data in meta-training read these (the oracle also their labels).
+  std::vector<std::vector<std::int64_t>> train_target_items;
+  // Target items of meta-train classes grouped by weak cluster (unsupervised weak labels).
+  std::vector<std::vector<std::int64_t>> train_target_clusters;
+  // Strong pairs (indices into dataset.pairs) whose items belong to each meta-val / meta-test
+  // class, for few-shot retrieval.
+  std::vector<std::vector<std::int64_t>> val_pairs, test_pairs;
 
   const std::vector<std::int64_t>& classes(Split split) const;
   const std::vector<std::vector<std::int64_t>>& target_items(Split split) const;
+  const std::vector<std::vector<std::int64_t>>& pairs(Split split) const;
 };
 
 // Deterministic in seed. Throws std::runtime_error when a split would be empty.

@@ -1,11 +1,14 @@
 #pragma once
-// Few-shot classification in the target modality (the paper's meta-test protocol).
+// Few-shot classification in the target modality (the paper's meta-test protocol, §5.1).
 //
-// For each of a fixed set of N-way k-shot tasks drawn from a seed, start from the target
-// encoder e_t and the classifier phi of the given parameters, fine-tune them (or phi only)
-// with a fresh Adam on the k*N labelled support items, and measure accuracy on the query
-// items. The same seed gives the same tasks, so two parameter sets (say, the untrained start
-// and the meta-trained result) are compared on identical tasks.
+// For each of a fixed set of N-way k-shot tasks drawn from a seed, start from the target path
+// (e_t, or the shared encoder and its input map) and the classifier phi of the given
+// parameters, fine-tune them (or phi only) with a fresh Adam on the k*N labelled support items,
+// and measure accuracy on the query items. Support labels may carry symmetric noise (§5.4);
+// query labels never do. The same seed gives the same tasks and the same noise, so two
+// parameter sets (say, the untrained start and the meta-trained result) are compared on
+// identical tasks. The protocol is repeated over several seeds and reported as mean +- std of
+// the per-seed means.
 #include <cstdint>
 #include <vector>
 
@@ -15,22 +18,42 @@
 
 namespace croma {
 
+// One seed's task set.
 struct FewShotResult {
   std::int64_t shots = 0;
+  double label_noise = 0;
+  std::uint64_t seed = 0;
   double mean = 0;
   double std = 0;  // over tasks
   std::vector<double> task_accuracy;
 };
 
+// Several seeds.
+struct FewShotSummary {
+  std::int64_t shots = 0;
+  double label_noise = 0;
+  double mean = 0;  // of the per-seed means
+  double std = 0;   // of the per-seed means (sample std; 0 for one seed)
+  std::vector<FewShotResult> per_seed;
+};
+
+// Sample mean and standard deviation (n - 1 denominator; 0 for fewer than two values).
+std::pair<double, double> mean_and_std(const std::vector<double>& values);
+
+// The seed of repeat r of an evaluation seeded by `seed`.
+std::uint64_t repeat_seed(std::uint64_t seed, std::int64_t repeat);
+
 class FewShotEvaluator {
  public:
   FewShotEvaluator(const CromaModel& model, const EpisodeSampler& sampler, const torch::Device& device);
 
-  // One result per value of eval.shots. `parameters` may live on any device.
-  std::vector<FewShotResult> evaluate(const torch::Tensor& parameters, Split split,
-                                      const EvalOptions& eval, std::uint64_t seed) const;
+  // One task set (seed), `eval.tasks` tasks. `parameters` may live on any device.
   FewShotResult evaluate_shots(const torch::Tensor& parameters, Split split, const EvalOptions& eval,
-                               std::int64_t shots, std::uint64_t seed) const;
+                               std::int64_t shots, std::uint64_t seed, double label_noise = 0.0) const;
+  // eval.repeats task sets, seeds repeat_seed(seed, r).
+  FewShotSummary evaluate_repeated(const torch::Tensor& parameters, Split split,
+                                   const EvalOptions& eval, std::int64_t shots, std::uint64_t seed,
+                                   double label_noise) const;
 
  private:
   const CromaModel& model_;

@@ -1,21 +1,24 @@
 #pragma once
-// CroMA meta-training (Algorithm 1 of the paper), distributed over MPI ranks.
+// Reptile meta-training over a set of inner tasks, distributed over MPI ranks. With the
+// default tasks it is CroMA (Algorithm 1 of the paper):
 //
 // One meta-step on each of R ranks, with T = tasks_per_rank:
-//   for each of the rank's T task slots:
-//     alignment episode:      fast [e_s|e_t] := meta, inner Adam steps on the alignment loss,
-//                             delta[e_s|e_t] += fast - meta
-//     classification episode: fast phi := meta, inner Adam steps on cross-entropy of phi over
-//                             source embeddings from the meta e_s, delta[phi] += fast - meta
+//   for each of the rank's T task slots, for each task kind (CroMA: alignment, then source
+//   classification):
+//     fast := meta (a copy), the task draws an episode, inner Adam steps on its loss over its
+//     parameter range, delta[range] += fast - meta
 //   one MPI_Allreduce sums delta (and the loss statistics) over ranks, then every rank applies
 //   meta += epsilon * delta / (R * T).
-// So a meta-step averages R*T alignment and R*T classification deltas. Algorithm 1 updates the
-// encoders before sampling the classification task; here both episodes of a step start from
-// the same meta-parameters, which is what lets one collective carry the whole update.
+// So a meta-step averages R*T deltas of each task kind. Algorithm 1 updates the encoders
+// before sampling the classification task; here every episode of a step starts from the same
+// meta-parameters, which is what lets one collective carry the whole update.
 //
 // Task slot t of rank r draws its episodes from the stream Rng(seed, r*T + t). Two ranks with
 // one task each therefore see exactly the episodes of one rank with two tasks.
 #include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "croma/config/options.h"
@@ -23,20 +26,27 @@
 #include "croma/distributed/communicator.h"
 #include "croma/meta/flat_adam.h"
 #include "croma/model/croma_model.h"
+#include "croma/tasks/inner_task.h"
 #include "croma/util/rng.h"
 
 namespace croma {
 
 struct StepStats {
-  double align_loss = 0;  // mean inner-step alignment loss over the step's episodes, all ranks
-  double class_loss = 0;  // mean inner-step classification loss, all ranks
-  std::int64_t episodes = 0;  // alignment + classification episodes in this step, all ranks
+  // Mean inner-step loss of each task kind over the step's episodes on all ranks.
+  std::vector<std::pair<std::string, double>> losses;
+  std::int64_t episodes = 0;  // episodes in this step, all ranks
+  double loss(const std::string& name) const;
 };
 
 class MetaTrainer {
  public:
+  // Starts with CroMA's tasks (alignment, source classification) and epsilon = meta.meta_lr.
   MetaTrainer(const CromaModel& model, const EpisodeSampler& sampler, const MetaOptions& meta,
               std::uint64_t seed, const Communicator& comm, const torch::Device& device);
+
+  // Replace the tasks and the meta step size (a new phase of a multi-phase method).
+  void set_tasks(InnerTaskList tasks, double epsilon);
+  const TaskContext& context() const { return *context_; }
 
   // Adopt root's parameters on every rank (a CPU float tensor of model.numel()).
   void set_meta_parameters(torch::Tensor cpu_parameters);
@@ -48,20 +58,22 @@ class MetaTrainer {
   std::int64_t steps_done() const { return steps_done_; }
   // Collective: true when every rank holds bit-identical meta-parameters.
   bool replicas_agree() const;
+  // Collective: target items and labels read by meta-training so far, over all ranks.
+  std::pair<std::int64_t, std::int64_t> target_usage() const;
 
  private:
-  double alignment_episode(Rng& rng);
-  double classification_episode(Rng& rng);
-  std::vector<std::int64_t> minibatch(Rng& rng, std::int64_t rows, std::int64_t batch) const;
+  double run_episode(InnerTask& task, Rng& rng);
 
   const CromaModel& model_;
-  const EpisodeSampler& sampler_;
   MetaOptions options_;
   const Communicator& comm_;
   torch::Device device_;
-  torch::Tensor source_features_, target_features_;  // on device_
-  torch::Tensor meta_, fast_, delta_;                 // on device_, numel each
-  torch::Tensor host_buffer_;                         // CPU: delta + 2 loss sums, for the allreduce
+  std::unique_ptr<TargetUsage> usage_;
+  std::unique_ptr<TaskContext> context_;
+  InnerTaskList tasks_;
+  double epsilon_ = 0.1;
+  torch::Tensor meta_, fast_, delta_;  // on device_, numel each
+  torch::Tensor host_buffer_;          // CPU: delta + one loss sum per task, for the allreduce
   FlatAdam adam_;
   AdamSettings adam_settings_;
   std::vector<Rng> slots_;

@@ -1,10 +1,19 @@
 #pragma once
-// The CroMA model as pure functions of a flat parameter buffer:
+// The CroMA model, and the variants the baselines need, as pure functions of one flat
+// parameter buffer:
 //   e_s : source features -> aligned space   (MLP, its own weights)
 //   e_t : target features -> aligned space   (MLP, its own weights)
 //   phi : aligned space  -> N class logits   (the meta-classifier, shared by both modalities)
-// The buffer is laid out [e_s | e_t | phi], so "both encoders", "target encoder and
-// classifier" and "classifier" are each one contiguous range.
+// Optional parts, appended after phi when a method needs them:
+//   decoder : aligned space -> target features (autoencoder and reconstruction baselines)
+//   domain  : aligned space -> {source, target} (domain-confusion baseline)
+// With `shared_encoder` (the domain-adaptation baselines) there is one encoder for both
+// modalities: e_t is only a linear map from target features into the source feature space,
+// and the target path is e_s(map(x_t)).
+//
+// The buffer is laid out so that every group a task adapts is one contiguous range:
+//   separate encoders: [e_s | e_t | phi | decoder | domain]
+//   shared encoder:    [map_t | e_s | phi | decoder | domain]
 //
 // Embeddings are L2-normalised before they enter phi and the alignment loss: the alignment
 // loss only constrains directions, so phi must see the same normalised space for a source
@@ -24,6 +33,9 @@ struct ModelShape {
   std::int64_t embed_dim = 64;
   std::int64_t classifier_hidden = 128;
   std::int64_t ways = 5;
+  bool shared_encoder = false;
+  bool decoder = false;
+  bool domain_head = false;
 };
 
 class CromaModel {
@@ -34,11 +46,19 @@ class CromaModel {
   const ModelShape& shape() const { return shape_; }
   std::int64_t numel() const { return layout_.numel(); }
 
-  ParamRange source_encoder() const { return {0, target_begin_}; }
-  ParamRange target_encoder() const { return {target_begin_, classifier_begin_}; }
+  // Parameters only the source path uses (e_s; with a shared encoder, e_s is also on the
+  // target path).
+  ParamRange source_encoder() const { return source_range_; }
+  // Parameters only the target path uses (e_t, or the input map with a shared encoder).
+  ParamRange target_encoder() const { return target_range_; }
   ParamRange encoders() const { return {0, classifier_begin_}; }
-  ParamRange classifier() const { return {classifier_begin_, layout_.numel()}; }
-  ParamRange target_and_classifier() const { return {target_begin_, layout_.numel()}; }
+  ParamRange classifier() const { return {classifier_begin_, classifier_end_}; }
+  // Everything the target path reads: what few-shot fine-tuning adapts.
+  ParamRange target_and_classifier() const;
+  // Shared encoder only: e_s and phi, what source classification adapts there.
+  ParamRange source_and_classifier() const;
+  ParamRange decoder() const;
+  ParamRange domain_head() const;
 
   // Fresh parameters: PyTorch's nn.Linear default, U(-1/sqrt(fan_in), 1/sqrt(fan_in)),
   // drawn from the (seed, init) stream on the CPU.
@@ -49,6 +69,10 @@ class CromaModel {
   torch::Tensor embed_target(const torch::Tensor& flat, const torch::Tensor& x) const;
   // Logits [rows, ways] from normalised embeddings.
   torch::Tensor classify(const torch::Tensor& flat, const torch::Tensor& embedding) const;
+  // Target features reconstructed from normalised embeddings (needs shape.decoder).
+  torch::Tensor decode(const torch::Tensor& flat, const torch::Tensor& embedding) const;
+  // Two logits, source vs target, from normalised embeddings (needs shape.domain_head).
+  torch::Tensor domain_logits(const torch::Tensor& flat, const torch::Tensor& embedding) const;
 
  private:
   struct Mlp {
@@ -56,11 +80,13 @@ class CromaModel {
   };
   Mlp add_mlp(const std::string& prefix, const std::vector<std::int64_t>& dims);
   torch::Tensor run_mlp(const Mlp& mlp, const torch::Tensor& flat, torch::Tensor x) const;
+  torch::Tensor scaled(const torch::Tensor& embedding) const;
 
   ModelShape shape_;
   ParamLayout layout_;
-  Mlp source_, target_, classifier_;
-  std::int64_t target_begin_ = 0, classifier_begin_ = 0;
+  Mlp source_, target_, classifier_, decoder_, domain_;
+  ParamRange source_range_, target_range_;
+  std::int64_t classifier_begin_ = 0, classifier_end_ = 0, decoder_end_ = 0;
 };
 
 }  // namespace croma

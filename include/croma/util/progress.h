@@ -3,13 +3,17 @@
 #include <chrono>
 #include <cstdint>
 #include <ostream>
+#include <string>
+#include <utility>
+#include <vector>
 
 namespace croma {
 
 class ProgressReporter {
  public:
   ProgressReporter(std::int64_t total_steps, std::ostream& out, bool enabled);
-  void report(std::int64_t step, double align_loss, double class_loss);
+  // `losses`: (task name, mean loss) of the step.
+  void report(std::int64_t step, const std::vector<std::pair<std::string, double>>& losses);
   double elapsed_seconds() const;
 
  private:

@@ -20,6 +20,8 @@ constexpr std::uint64_t kWorld = 0x57'0000'0000ULL;
 constexpr std::uint64_t kInit = 0x49'0000'0000ULL;
 constexpr std::uint64_t kEvalTasks = 0x45'0000'0000ULL;
 constexpr std::uint64_t kSplit = 0x53'0000'0000ULL;
+constexpr std::uint64_t kLabelNoise = 0x4C'0000'0000ULL;
+constexpr std::uint64_t kEvalNoise = 0x4E'0000'0000ULL;
 // Meta-training task slots use stream ids 0 .. (ranks * tasks_per_rank - 1).
 }  // namespace streams
 

@@ -1,0 +1,54 @@
+#pragma once
+// The training methods croma can run: CroMA and the baselines of the paper's Table 2
+// (§5.1 "Baselines", Appendix D.2). A method is a sequence of phases; each phase runs a
+// number of meta-steps over a set of inner tasks and moves the meta-parameters by
+// epsilon times the mean task delta. epsilon = 1 is plain training (each episode continues
+// from the previous one's weights: no meta-learning); epsilon = --meta-lr is Reptile.
+//
+// Every method gets the same budget: 2 * --steps episodes per task slot, the number CroMA
+// spends (one alignment and one classification episode per step).
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "croma/config/options.h"
+#include "croma/model/croma_model.h"
+#include "croma/tasks/inner_task.h"
+
+namespace croma {
+
+enum class Method {
+  kCroma,
+  kUnimodalPretrain,
+  kUnsupMetaRecon,
+  kUnsupMetaWeak,
+  kAlignClassify,
+  kAlignMetaClassify,
+  kOracle,
+  kShared,
+  kSharedAlign,
+  kSharedConfusion,
+  kSharedTargetLabels,
+};
+
+Method parse_method(const std::string& name);  // throws OptionError listing the names
+std::string to_string(Method method);
+const std::vector<std::string>& method_names();
+
+// The model variant a method trains (shared encoder, decoder, domain head).
+void configure_model(Method method, ModelShape& shape);
+
+struct Phase {
+  std::string name;
+  std::int64_t steps = 0;
+  double epsilon = 1.0;
+  std::function<InnerTaskList(const TaskContext&)> make_tasks;
+};
+
+// The phases of `method` for these options. Target labels of meta-train classes, where a
+// method reads them, carry symmetric noise at options.meta.label_noise drawn from the seed.
+std::vector<Phase> plan_method(Method method, const TrainOptions& options,
+                               const EpisodeSampler& sampler);
+
+}  // namespace croma

@@ -1,0 +1,26 @@
+#pragma once
+// Unsupervised target-modality task: reconstruct target features through the aligned space
+// (e_t then the decoder), mean squared error. Adapts e_t and the decoder (the range also
+// covers phi, which this loss leaves with zero gradient, so Adam leaves it unchanged).
+#include "croma/tasks/inner_task.h"
+
+namespace croma {
+
+class ReconstructionTask : public InnerTask {
+ public:
+  ReconstructionTask(const TaskContext& ctx, std::vector<std::int64_t> items)
+      : ctx_(ctx), items_(std::move(items)) {}
+  std::string name() const override { return "recon"; }
+  ParamRange range() const override {
+    return {ctx_.model.target_encoder().begin, ctx_.model.decoder().end};
+  }
+  void sample(Rng& rng, const torch::Tensor& meta) override;
+  torch::Tensor step_loss(const torch::Tensor& fast, Rng& rng) override;
+
+ private:
+  const TaskContext& ctx_;
+  std::vector<std::int64_t> items_;
+  torch::Tensor x_;
+};
+
+}  // namespace croma

@@ -1,0 +1,28 @@
+#pragma once
+// N-way K-shot classification in the target modality during meta-training, over groups of
+// target items given by the caller: meta-train classes under their (possibly noisy) labels
+// for the oracle and the target-label baseline, or weak clusters for unsupervised
+// meta-learning with weak labels. Adapts everything on the target path and phi.
+#include "croma/tasks/inner_task.h"
+
+namespace croma {
+
+class TargetClassificationTask : public InnerTask {
+ public:
+  // `groups_are_labels`: the groups are target labels (counted as labels used).
+  TargetClassificationTask(const TaskContext& ctx, std::vector<std::vector<std::int64_t>> groups,
+                           bool groups_are_labels)
+      : ctx_(ctx), groups_(std::move(groups)), labelled_(groups_are_labels) {}
+  std::string name() const override { return labelled_ ? "target_class" : "target_weak"; }
+  ParamRange range() const override { return ctx_.model.target_and_classifier(); }
+  void sample(Rng& rng, const torch::Tensor& meta) override;
+  torch::Tensor step_loss(const torch::Tensor& fast, Rng& rng) override;
+
+ private:
+  const TaskContext& ctx_;
+  std::vector<std::vector<std::int64_t>> groups_;
+  bool labelled_;
+  torch::Tensor x_, labels_;
+};
+
+}  // namespace croma

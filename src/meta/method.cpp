@@ -1,0 +1,165 @@
+#include "croma/meta/method.h"
+
+#include <map>
+
+#include "croma/data/label_noise.h"
+#include "croma/tasks/alignment_task.h"
+#include "croma/tasks/domain_confusion_task.h"
+#include "croma/tasks/reconstruction_task.h"
+#include "croma/tasks/source_classification_task.h"
+#include "croma/tasks/target_classification_task.h"
+
+namespace croma {
+namespace {
+
+const std::vector<std::pair<Method, std::string>>& table() {
+  static const std::vector<std::pair<Method, std::string>> t = {
+      {Method::kCroma, "croma"},
+      {Method::kUnimodalPretrain, "unimodal-pretrain"},
+      {Method::kUnsupMetaRecon, "unsup-meta-recon"},
+      {Method::kUnsupMetaWeak, "unsup-meta-weak"},
+      {Method::kAlignClassify, "align-classify"},
+      {Method::kAlignMetaClassify, "align-meta-classify"},
+      {Method::kOracle, "oracle"},
+      {Method::kShared, "shared"},
+      {Method::kSharedAlign, "shared-align"},
+      {Method::kSharedConfusion, "shared-confusion"},
+      {Method::kSharedTargetLabels, "shared-target-labels"},
+  };
+  return t;
+}
+
+std::vector<std::int64_t> flatten(const std::vector<std::vector<std::int64_t>>& groups) {
+  std::vector<std::int64_t> out;
+  for (const auto& g : groups) out.insert(out.end(), g.begin(), g.end());
+  return out;
+}
+
+// Meta-train target items grouped by their label after symmetric noise over the meta-train
+// classes (the oracle's view of the target modality).
+std::vector<std::vector<std::int64_t>> noisy_target_classes(const EpisodeSampler& sampler,
+                                                            double noise, std::uint64_t seed) {
+  const auto& by_class = sampler.split().train_target_items;
+  std::vector<std::int64_t> items, labels;
+  for (std::size_t c = 0; c < by_class.size(); ++c) {
+    for (auto item : by_class[c]) {
+      items.push_back(item);
+      labels.push_back(static_cast<std::int64_t>(c));
+    }
+  }
+  Rng rng(seed, streams::kLabelNoise);
+  const auto noisy = symmetric_label_noise(labels, static_cast<std::int64_t>(by_class.size()), noise, rng);
+  std::vector<std::vector<std::int64_t>> groups(by_class.size());
+  for (std::size_t i = 0; i < items.size(); ++i) groups[static_cast<std::size_t>(noisy[i])].push_back(items[i]);
+  return groups;
+}
+
+}  // namespace
+
+const std::vector<std::string>& method_names() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> n;
+    for (const auto& [m, name] : table()) n.push_back(name);
+    return n;
+  }();
+  return names;
+}
+
+Method parse_method(const std::string& name) {
+  for (const auto& [m, n] : table()) {
+    if (n == name) return m;
+  }
+  std::string allowed;
+  for (const auto& n : method_names()) allowed += (allowed.empty() ? "" : ", ") + n;
+  throw OptionError("invalid value for --method: '" + name + "' (allowed: " + allowed + ")");
+}
+
+std::string to_string(Method method) {
+  for (const auto& [m, n] : table()) {
+    if (m == method) return n;
+  }
+  return "?";
+}
+
+void configure_model(Method method, ModelShape& shape) {
+  shape.shared_encoder = method == Method::kShared || method == Method::kSharedAlign ||
+                         method == Method::kSharedConfusion || method == Method::kSharedTargetLabels;
+  shape.decoder = method == Method::kUnimodalPretrain || method == Method::kUnsupMetaRecon;
+  shape.domain_head = method == Method::kSharedConfusion;
+}
+
+std::vector<Phase> plan_method(Method method, const TrainOptions& o, const EpisodeSampler& sampler) {
+  const auto s = o.meta.steps;
+  const double reptile = o.meta.meta_lr;
+  const double plain = 1.0;
+  const auto& split = sampler.split();
+  auto align = [](const TaskContext& c) { return std::make_unique<AlignmentTask>(c); };
+  auto classify = [](bool adapt_encoder) {
+    return [adapt_encoder](const TaskContext& c) {
+      return std::make_unique<SourceClassificationTask>(c, adapt_encoder);
+    };
+  };
+  auto tasks = [](auto... makers) {
+    return [=](const TaskContext& c) {
+      InnerTaskList list;
+      (list.push_back(makers(c)), ...);
+      return list;
+    };
+  };
+  const auto target_items = flatten(split.train_target_items);
+  const auto target_labels = [&] { return noisy_target_classes(sampler, o.meta.label_noise, o.seed); };
+
+  switch (method) {
+    case Method::kCroma:
+      return {{"croma", s, reptile, tasks(align, classify(false))}};
+    case Method::kUnimodalPretrain:
+      return {{"autoencoder", 2 * s, plain, tasks([target_items](const TaskContext& c) {
+                 return std::make_unique<ReconstructionTask>(c, target_items);
+               })}};
+    case Method::kUnsupMetaRecon:
+      return {{"reptile-recon", 2 * s, reptile, tasks([target_items](const TaskContext& c) {
+                 return std::make_unique<ReconstructionTask>(c, target_items);
+               })}};
+    case Method::kUnsupMetaWeak: {
+      const auto clusters = split.train_target_clusters;
+      return {{"reptile-weak-labels", 2 * s, reptile, tasks([clusters](const TaskContext& c) {
+                 return std::make_unique<TargetClassificationTask>(c, clusters, false);
+               })}};
+    }
+    case Method::kAlignClassify:
+      return {{"align", s, plain, tasks(align)}, {"classify", s, plain, tasks(classify(false))}};
+    case Method::kAlignMetaClassify:
+      return {{"align", s, plain, tasks(align)}, {"meta-classify", s, reptile, tasks(classify(false))}};
+    case Method::kOracle: {
+      const auto groups = target_labels();
+      return {{"reptile-target", 2 * s, reptile, tasks([groups](const TaskContext& c) {
+                 return std::make_unique<TargetClassificationTask>(c, groups, true);
+               })}};
+    }
+    case Method::kShared:
+      return {{"shared", 2 * s, reptile, tasks(classify(true))}};
+    case Method::kSharedAlign:
+      return {{"shared-align", s, reptile, tasks(align, classify(true))}};
+    case Method::kSharedConfusion: {
+      const auto source_items = flatten(split.classify_source_items);
+      return {{"shared-confusion", s, reptile,
+               tasks(
+                   [source_items, target_items](const TaskContext& c) {
+                     return std::make_unique<DomainConfusionTask>(c, source_items, target_items);
+                   },
+                   classify(true))}};
+    }
+    case Method::kSharedTargetLabels: {
+      const auto groups = target_labels();
+      return {{"shared-target-labels", s, reptile,
+               tasks(
+                   [groups](const TaskContext& c) {
+                     return std::make_unique<TargetClassificationTask>(c, groups, true);
+                   },
+                   classify(true))}};
+    }
+  }
+  throw std::logic_error("plan_method: unhandled method");
+}
+
+}  // namespace croma

@@ -1,0 +1,33 @@
+#include "croma/tasks/inner_task.h"
+
+namespace croma {
+
+void TargetUsage::saw(const std::vector<std::int64_t>& items, bool with_labels) {
+  for (auto i : items) {
+    seen_[static_cast<std::size_t>(i)] = 1;
+    if (with_labels) labelled_[static_cast<std::size_t>(i)] = 1;
+  }
+}
+
+torch::Tensor TargetUsage::as_tensor() const {
+  const auto n = static_cast<std::int64_t>(seen_.size());
+  auto t = torch::zeros({2 * n}, torch::kFloat32);
+  auto* p = t.data_ptr<float>();
+  for (std::int64_t i = 0; i < n; ++i) {
+    p[i] = seen_[static_cast<std::size_t>(i)];
+    p[n + i] = labelled_[static_cast<std::size_t>(i)];
+  }
+  return t;
+}
+
+std::pair<std::int64_t, std::int64_t> TargetUsage::count(const torch::Tensor& reduced) {
+  const auto n = reduced.numel() / 2;
+  return {(reduced.narrow(0, 0, n) > 0).sum().item<std::int64_t>(),
+          (reduced.narrow(0, n, n) > 0).sum().item<std::int64_t>()};
+}
+
+torch::Tensor minibatch_rows(Rng& rng, std::int64_t rows, std::int64_t batch, const torch::Device& device) {
+  return to_index_tensor(rng.sample_without_replacement(rows, std::min(rows, batch)), device);
+}
+
+}  // namespace croma
