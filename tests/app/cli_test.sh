@@ -37,6 +37,9 @@ expect_error "invalid value for --inner-lr: -1 (must be a finite number > 0)" tr
 expect_error "invalid value for --device: 'gpu7'" train --run-dir "$work/bad3" --device gpu7
 expect_error "--ways 30 exceeds the 12 meta-train classes" train --run-dir "$work/bad4" "${world[@]}" --ways 30
 expect_error "unrecognised option '--bogus'" train --bogus 1
+expect_error "invalid value for --label-noise: 1 (must be in [0, 1))" train --run-dir "$work/bad6" --label-noise 1
+expect_error "invalid value for --method: 'maml' (allowed: croma, unimodal-pretrain," train --run-dir "$work/bad7" "${small[@]}" --method maml
+[ -e "$work/bad7" ] && fail "an unknown method left $work/bad7 behind" || ok
 expect_error "unknown command 'trian'" trian
 expect_error "is not a croma run directory" eval --run-dir "$work"
 expect_error "run directory '$work/none' does not exist" eval --run-dir "$work/none"
@@ -113,6 +116,29 @@ for brief, r in zip(s["results"], full["results"]):
     means = [x["accuracy_mean"] for x in r["trained"]["seeds"]]
     assert abs(sum(means) / 2 - r["accuracy_mean"]) < 1e-12, r
 PY
+# Retrieval and noisy support labels, in one call.
+out=$("$croma" eval --run-dir "$run" --eval-shots 2 --eval-repeats 1 --retrieval --eval-label-noise 0,0.5 2>"$work/eval2.err")
+code=$?
+[ $code -eq 0 ] || fail "eval --retrieval exited $code: $(cat "$work/eval2.err")"
+/usr/bin/python3 - "$(tail -n 1 <<<"$out")" <<'PY' && ok || fail "retrieval / noise summary check"
+import json, sys
+s = json.loads(sys.argv[1])
+assert [(r["shots"], r["label_noise"]) for r in s["results"]] == [(2, 0.0), (2, 0.5)], s["results"]
+(r,) = s["retrieval"]
+for d in ("source_to_target", "target_to_source"):
+    m = r[d]
+    assert 0 <= m["recall_at_1"] <= m["recall_at_5"] <= m["recall_at_10"] <= 1, m
+    assert 1 <= m["median_rank"] <= 20 and 0 <= m["mean_cosine_loss"] <= 2, m
+PY
+# A baseline through the same commands: the oracle reads target labels, and says so.
+"$croma" train --run-dir "$work/oracle" "${small[@]}" --steps 4 --method oracle --val-every 0 > "$work/oracle.out" 2>&1 \
+  && "$croma" eval --run-dir "$work/oracle" --eval-repeats 1 > "$work/oracle.eval" 2>&1
+/usr/bin/python3 - "$(tail -n 1 "$work/oracle.eval")" <<'PY' && ok || fail "oracle run: $(cat "$work/oracle.out" "$work/oracle.eval")"
+import json, sys
+s = json.loads(sys.argv[1])
+assert s["method"] == "oracle" and s["target_labels_used"] > 0, s
+PY
+
 # Corrupt checkpoint: one clear error naming the file.
 head -c 100 "$run/checkpoints/final.h5" > "$work/torn.h5"
 expect_error "checkpoint '$work/torn.h5'" eval --run-dir "$run" --checkpoint "$work/torn.h5"

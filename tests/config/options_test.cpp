@@ -73,6 +73,18 @@ TEST(TrainOptions, BadValuesNameTheOptionAndTheAllowedRange) {
                 "invalid values for --train-fraction and --val-fraction"),
             0u);
   EXPECT_EQ(error_of({"--adam-beta1", "1"}), "invalid value for --adam-beta1: 1 (must be in [0, 1))");
+  EXPECT_EQ(error_of({"--label-noise", "1"}), "invalid value for --label-noise: 1 (must be in [0, 1))");
+  EXPECT_EQ(error_of({"--eval-label-noise", "0,1.5"}),
+            "invalid value for --eval-label-noise: 1.5 (must be in [0, 1))");
+  EXPECT_EQ(error_of({"--eval-label-noise", "0,x"}).find("invalid value for --eval-label-noise: '0,x'"), 0u);
+  EXPECT_EQ(error_of({"--eval-repeats", "0"}), "invalid value for --eval-repeats: 0 (must be >= 1)");
+}
+
+TEST(TrainOptions, TrainingLabelNoiseBecomesTheDefaultEvaluationNoise) {
+  EXPECT_EQ(parse({"--label-noise", "0.3"}).eval.label_noise, (std::vector<double>{0.3}));
+  EXPECT_EQ(parse({"--label-noise", "0.3", "--eval-label-noise", "0,0.5"}).eval.label_noise,
+            (std::vector<double>{0, 0.5}));
+  EXPECT_EQ(parse({}).eval.label_noise, (std::vector<double>{0}));
 }
 
 TEST(TrainOptions, MalformedCommandLinesAreOptionErrors) {
