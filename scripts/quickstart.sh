@@ -9,4 +9,4 @@ source scripts/env.sh
 croma_build --target croma
 run_dir=${RUN_DIR:-runs/quickstart}
 mpirun --oversubscribe -np 2 "$CROMA_BUILD_DIR/croma" train --run-dir "$run_dir" --overwrite "$@"
-"$CROMA_BUILD_DIR/croma" eval --run-dir "$run_dir" --eval-shots 1,5,10
+"$CROMA_BUILD_DIR/croma" eval --run-dir "$run_dir" --eval-shots 1,5,10 --eval-repeats 3

@@ -1,5 +1,6 @@
 #include "croma/meta/meta_trainer.h"
 
+#include <chrono>
 #include <cmath>
 #include <stdexcept>
 
@@ -8,6 +9,22 @@
 #include "croma/tasks/source_classification_task.h"
 
 namespace croma {
+namespace {
+
+// Adds the time since the last lap to one of the PhaseTimings fields.
+class Stopwatch {
+ public:
+  void lap(double& into) {
+    const auto now = std::chrono::steady_clock::now();
+    into += std::chrono::duration<double>(now - last_).count();
+    last_ = now;
+  }
+
+ private:
+  std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+};
+
+}  // namespace
 
 double StepStats::loss(const std::string& name) const {
   for (const auto& [n, v] : losses) {
@@ -68,24 +85,32 @@ std::pair<std::int64_t, std::int64_t> MetaTrainer::target_usage() const {
 }
 
 double MetaTrainer::run_episode(InnerTask& task, Rng& rng) {
+  Stopwatch clock;
   const auto range = task.range();
   {
     at::NoGradGuard no_grad;
     fast_.copy_(meta_);  // a true copy: the episode never writes into the meta-parameters
   }
+  clock.lap(timings_.reptile);
   task.sample(rng, meta_);
+  clock.lap(timings_.sampling);
   adam_.reset(range.size(), device_);
   auto loss_sum = torch::zeros({}, meta_.options());
+  clock.lap(timings_.optimizer);
   for (std::int64_t s = 0; s < options_.inner_steps; ++s) {
     auto loss = task.step_loss(fast_, rng);
     loss.backward();
+    loss_sum += loss.detach();
+    clock.lap(timings_.forward_backward);
     auto grad = fast_.mutable_grad();
     adam_.step(slice(fast_, range), slice(grad, range), adam_settings_);
     grad.zero_();
-    loss_sum += loss.detach();
+    clock.lap(timings_.optimizer);
   }
   accumulate_reptile_delta(delta_, fast_, meta_, range);
-  return loss_sum.item<double>() / static_cast<double>(options_.inner_steps);
+  const double mean_loss = loss_sum.item<double>() / static_cast<double>(options_.inner_steps);
+  clock.lap(timings_.reptile);
+  return mean_loss;
 }
 
 StepStats MetaTrainer::step() {
@@ -98,11 +123,13 @@ StepStats MetaTrainer::step() {
     for (std::size_t k = 0; k < tasks_.size(); ++k) loss_sums[k] += run_episode(*tasks_[k], rng);
   }
   // One collective carries the deltas and the loss statistics.
+  Stopwatch clock;
   const auto p = model_.numel();
   host_buffer_.narrow(0, 0, p).copy_(delta_);
   auto* tail = host_buffer_.data_ptr<float>() + p;
   for (std::size_t k = 0; k < tasks_.size(); ++k) tail[k] = static_cast<float>(loss_sums[k]);
   comm_.allreduce_sum(host_buffer_);
+  clock.lap(timings_.allreduce);
   const double count = static_cast<double>(comm_.size()) * static_cast<double>(options_.tasks_per_rank);
   StepStats stats;
   stats.episodes = static_cast<std::int64_t>(count) * static_cast<std::int64_t>(tasks_.size());
@@ -119,7 +146,9 @@ StepStats MetaTrainer::step() {
     at::NoGradGuard no_grad;
     delta_.copy_(host_buffer_.narrow(0, 0, p));
   }
+  clock.lap(timings_.allreduce);
   apply_reptile_update(meta_, delta_, count, epsilon_);
+  clock.lap(timings_.reptile);
   return stats;
 }
 

@@ -3,6 +3,7 @@
 #include <malloc.h>
 #include <torch/cuda.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <stdexcept>
 
@@ -30,6 +31,8 @@ torch::Device resolve_device(const std::string& spec, int local_rank) {
 }
 
 void keep_freed_memory_in_heap() {
+  // For side-by-side comparisons under glibc's defaults (analysis/bench/compare.sh).
+  if (const char* off = std::getenv("CROMA_GLIBC_MALLOC_DEFAULTS"); off && *off == '1') return;
   mallopt(M_MMAP_THRESHOLD, 32 << 20);
   mallopt(M_TRIM_THRESHOLD, 512 << 20);
   mallopt(M_TOP_PAD, 64 << 20);

@@ -31,6 +31,16 @@
 
 namespace croma {
 
+// Wall time spent in each part of meta-training since construction (CPU clock; on a GPU
+// the kernels run asynchronously and the split is only indicative).
+struct PhaseTimings {
+  double sampling = 0;         // drawing episodes and gathering their features
+  double forward_backward = 0; // inner-loop losses and gradients
+  double optimizer = 0;        // inner Adam updates
+  double reptile = 0;          // fast-weight copies, deltas, meta-update
+  double allreduce = 0;        // the collective, with its host copies
+};
+
 struct StepStats {
   // Mean inner-step loss of each task kind over the step's episodes on all ranks.
   std::vector<std::pair<std::string, double>> losses;
@@ -60,6 +70,7 @@ class MetaTrainer {
   bool replicas_agree() const;
   // Collective: target items and labels read by meta-training so far, over all ranks.
   std::pair<std::int64_t, std::int64_t> target_usage() const;
+  const PhaseTimings& timings() const { return timings_; }
 
  private:
   double run_episode(InnerTask& task, Rng& rng);
@@ -78,6 +89,7 @@ class MetaTrainer {
   AdamSettings adam_settings_;
   std::vector<Rng> slots_;
   std::int64_t steps_done_ = 0;
+  PhaseTimings timings_;
 };
 
 }  // namespace croma
