@@ -93,6 +93,19 @@ def file_sha256(path):
         return hashlib.sha256(f.read()).hexdigest()
 
 
+def recorded_args(argv):
+    """The command line minus what does not change the output (workers, the sources list)."""
+    out, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in ("--workers", "--sources-json"):
+            skip = True
+        elif not arg.startswith(("--workers=", "--sources-json=")):
+            out.append(arg)
+    return out
+
+
 def main(argv):
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--emoji-test", required=True, help="unicode-data's emoji-test.txt")
@@ -165,7 +178,7 @@ def main(argv):
     provenance = {
         "benchmark": "text-to-image (emoji names -> emoji pictures)",
         "prep": "data_prep/text_to_image/build.sh",
-        "command": "data_prep/text_to_image/build_features.py " + " ".join(argv),
+        "command": "data_prep/text_to_image/build_features.py " + " ".join(recorded_args(argv)),
         "sources": sources,
         "inputs": [{"file": os.path.basename(a.emoji_test), "sha256": file_sha256(a.emoji_test)}],
         "classes": "emoji subgroups (emoji-test.txt) with >= %d emoji; split 60/20/20 by seed %d" % (a.min_emoji, a.split_seed),
