@@ -92,3 +92,44 @@ def render_svg(svg_text, render=32, size=16):
     f = render // size
     img = img[:f * size, :f * size].reshape(size, f, size, f, 3).mean(axis=(1, 3))
     return img.reshape(-1).astype(np.float32)
+
+
+def decode_audio(path, rate=16000):
+    """Any file sox reads -> float32 mono samples in [-1, 1] at `rate` Hz (sox, libsox-fmt-all)."""
+    # -D: no dither, which would add random noise and break byte-identical reruns.
+    raw = subprocess.run(["sox", "-V1", "-D", path, "-t", "raw", "-r", str(rate), "-c", "1", "-b", "16",
+                          "-e", "signed-integer", "-L", "-"], capture_output=True, check=True).stdout
+    return np.frombuffer(raw, dtype="<i2").astype(np.float32) / 32768.0
+
+
+def mel_filterbank(bands, n_fft, rate, fmin=60.0, fmax=None):
+    fmax = fmax or rate / 2
+    mel = lambda f: 2595.0 * np.log10(1.0 + f / 700.0)  # noqa: E731 (HTK mel scale)
+    inv = lambda m: 700.0 * (10 ** (m / 2595.0) - 1.0)  # noqa: E731
+    edges = inv(np.linspace(mel(fmin), mel(fmax), bands + 2))
+    bins = np.fft.rfftfreq(n_fft, 1.0 / rate)
+    fb = np.zeros((bands, len(bins)))
+    for b in range(bands):
+        lo, mid, hi = edges[b], edges[b + 1], edges[b + 2]
+        fb[b] = np.clip(np.minimum((bins - lo) / (mid - lo), (hi - bins) / (hi - mid)), 0, None)
+    return fb
+
+
+def log_mel_summary(samples, rate=16000, bands=32, segments=16, n_fft=512, win=400, hop=160):
+    """Log-mel spectrogram (25 ms Hann windows, 10 ms hop, `bands` HTK mel bands, log(power
+    + 1e-6)) of the voiced part (frames within 40 dB of the loudest), averaged over
+    `segments` equal stretches of time, minus the utterance mean: [bands * segments]."""
+    if len(samples) < win:
+        samples = np.pad(samples, (0, win - len(samples)))
+    frames = 1 + (len(samples) - win) // hop
+    idx = np.arange(win)[None, :] + hop * np.arange(frames)[:, None]
+    spec = np.abs(np.fft.rfft(samples[idx] * np.hanning(win), n=n_fft)) ** 2
+    logmel = np.log(spec @ mel_filterbank(bands, n_fft, rate).T + 1e-6)  # [frames, bands]
+    energy = logmel.max(axis=1)
+    voiced = np.where(energy >= energy.max() - np.log(1e4))[0]
+    logmel = logmel[voiced[0]:voiced[-1] + 1]
+    cuts = np.linspace(0, len(logmel), segments + 1)
+    pooled = np.stack([logmel[int(cuts[i]):max(int(cuts[i]) + 1, int(cuts[i + 1]))].mean(axis=0)
+                       for i in range(segments)], axis=1)  # [bands, segments]
+    pooled -= pooled.mean()
+    return (pooled.reshape(-1) / 10.0).astype(np.float32)

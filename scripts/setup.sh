@@ -13,7 +13,7 @@ packages=(
   nlohmann-json3-dev
   libgtest-dev
   python3 python3-h5py python3-numpy   # tests read checkpoints the way users do, with h5py
-  librsvg2-bin            # rsvg-convert: data_prep renders SVG pictures (and its test)
+  librsvg2-bin sox        # data_prep renders SVG pictures and decodes audio (and their tests)
 )
 
 missing=()
