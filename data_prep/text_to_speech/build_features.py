@@ -94,6 +94,8 @@ def main(argv):
     p.add_argument("--sounds", required=True, help="KTuberling sounds/ directory (*.soundtheme)")
     p.add_argument("--languages", default=",".join(sorted(UDHR_FILES)))
     p.add_argument("--min-recordings", type=int, default=11, help="smallest language kept")
+    p.add_argument("--split-fractions", default="0.5,0.25",
+                   help="meta-train,meta-val fractions of the languages (22 -> 11/6/5)")
     p.add_argument("--split-seed", type=int, default=2026)
     p.add_argument("--shards", type=int, default=2)
     p.add_argument("--workers", type=int, default=os.cpu_count())
@@ -139,7 +141,8 @@ def main(argv):
     with Pool(max(1, a.workers)) as pool:
         tgt_feat = pool.map(audio_features, audio, chunksize=8)
 
-    split = croma_shards.random_class_split(len(class_names), 0.6, 0.2, a.split_seed)
+    fractions = [float(v) for v in a.split_fractions.split(",")]
+    split = croma_shards.random_class_split(len(class_names), fractions[0], fractions[1], a.split_seed)
     provenance = {
         "benchmark": "text-to-speech language identification (UDHR text -> KTuberling speech)",
         "prep": "data_prep/text_to_speech/build.sh",
@@ -147,7 +150,8 @@ def main(argv):
         "sources": json.loads(a.sources_json) if a.sources_json else [],
         "inputs": [{"file": f"{lang}.soundtheme", "sha256": sha256(os.path.join(a.sounds, lang + ".soundtheme"))}
                    for lang in class_names],
-        "classes": f"languages with >= {a.min_recordings} decodable recordings; split 60/20/20 by seed {a.split_seed}",
+        "classes": f"languages with >= {a.min_recordings} decodable recordings; class split by fractions "
+                   f"{a.split_fractions} and seed {a.split_seed}",
         "pairs": "strong: a recording <-> the words of its file name, when those are not the English sound name "
                  "(an approximation of its transcript)",
         "weak_clusters": "none given: each language is its own cluster",
