@@ -6,6 +6,7 @@
 # usage: shards_test.sh CROMA MPIRUN
 set -uo pipefail
 croma=$(realpath "$1")
+mpirun=$2
 here=$(cd "$(dirname "$0")" && pwd)
 importer="$here/../../data_prep/import_features.py"
 py=/usr/bin/python3
@@ -128,6 +129,14 @@ import json, sys
 s = json.loads(sys.argv[1])
 assert s["command"] == "eval" and s["split"] == "meta-test" and s["ways"] == 3, s
 assert len(s["results"][0]["task_accuracy"]) == 3, s
+PY
+# Two ranks under mpirun: each reads every shard and they train the same model.
+out=$("$mpirun" --oversubscribe -np 2 "$croma" train --data "$work/shards/toy.shards.txt" --run-dir "$work/run2" \
+      --steps 4 --check-every 2 "${small[@]}" 2>"$work/train2.err")
+"$py" - "$(tail -n 1 <<<"$out")" <<'PY' && ok || fail "2-rank train --data: $(cat "$work/train2.err")"
+import json, sys
+s = json.loads(sys.argv[1])
+assert s["world_size"] == 2 and s["steps"] == 4 and s["episodes"] == 4 * 2 * 2, s
 PY
 expect_error "--eval-ways 4 exceeds the 3 meta-test classes" eval --run-dir "$work/run" --eval-ways 4 --eval-shots 1
 # eval finds the shards through config.json: moving them away is reported, naming the file.
