@@ -201,6 +201,7 @@ expect_error "shard '$work/badshards/other_classes.h5': dataset '/classes/names'
   inspect "$good0" "$work/badshards/other_classes.h5"
 # A dataset of two shards given only one of them.
 expect_error "dataset 'toy' has shard_count 2 but 1 shard file(s) were given" inspect "$good0"
+expect_error "shard '$good0': shard_index 0 is also in shard '$good0'" inspect "$good0" "$good0"
 expect_error "unrecognised option '--bogus'" inspect --bogus
 
 echo "shards: $passed passed, $failures failed"
