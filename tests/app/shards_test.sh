@@ -202,6 +202,8 @@ expect_error "shard '$work/badshards/other_classes.h5': dataset '/classes/names'
 # A dataset of two shards given only one of them.
 expect_error "dataset 'toy' has shard_count 2 but 1 shard file(s) were given" inspect "$good0"
 expect_error "shard '$good0': shard_index 0 is also in shard '$good0'" inspect "$good0" "$good0"
+# Another HDF5 file (a croma checkpoint) is not a shard.
+expect_error "shard '$work/run/checkpoints/final.h5': is not a croma feature shard" inspect "$work/run/checkpoints/final.h5"
 expect_error "unrecognised option '--bogus'" inspect --bogus
 
 echo "shards: $passed passed, $failures failed"
