@@ -14,6 +14,7 @@ packages=(
   libgtest-dev
   python3 python3-h5py python3-numpy   # tests read checkpoints the way users do, with h5py
   python3-matplotlib                   # analysis/ draws the figures
+  librsvg2-bin sox        # data_prep renders SVG pictures and decodes audio (and their tests)
 )
 
 missing=()

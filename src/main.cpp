@@ -18,8 +18,9 @@ constexpr int kRuntimeError = 1;
 void print_usage(std::ostream& out) {
   out << "usage: croma <command> [options]\n\n"
          "commands:\n"
-         "  train   meta-train CroMA (Algorithm 1) on the built-in concept world\n"
+         "  train   meta-train CroMA (Algorithm 1) on the built-in concept world or feature shards\n"
          "  eval    few-shot classification in the target modality from a run's checkpoint\n"
+         "  inspect validate feature shard files and summarise them\n"
          "  bench   meta-training throughput on the bench configuration\n\n"
          "`croma <command> --help` lists a command's options.\n";
 }
@@ -54,8 +55,9 @@ int main(int argc, char** argv) {
     if (command == "train") return croma::run_train_command(argc - 1, argv + 1);
     if (command == "eval") return croma::run_eval_command(argc - 1, argv + 1);
     if (command == "bench") return croma::run_bench_command(argc - 1, argv + 1);
+    if (command == "inspect") return croma::run_inspect_command(argc - 1, argv + 1);
     if (world_rank() == 0) {
-      std::cerr << "croma: error: unknown command '" << command << "' (commands: train, eval, bench; see croma --help)\n";
+      std::cerr << "croma: error: unknown command '" << command << "' (commands: train, eval, inspect, bench; see croma --help)\n";
     }
     return kUsageError;
   } catch (const croma::OptionError& e) {

@@ -1,14 +1,22 @@
 #include "croma/app/experiment.h"
 
 #include "croma/data/concept_world.h"
+#include "croma/data/feature_shards.h"
 #include "croma/data/meta_split.h"
 #include "croma/meta/method.h"
 
 namespace croma {
 
-Experiment::Experiment(const TrainOptions& o) : data_(generate_concept_world(o.world, o.seed)) {
-  sampler_ = std::make_unique<EpisodeSampler>(
-      data_, make_meta_split(data_, o.world.train_fraction, o.world.val_fraction, o.seed));
+Experiment::Experiment(const TrainOptions& o) {
+  if (o.data.empty()) {
+    data_ = generate_concept_world(o.world, o.seed);
+    sampler_ = std::make_unique<EpisodeSampler>(
+        data_, make_meta_split(data_, o.world.train_fraction, o.world.val_fraction, o.seed));
+  } else {
+    auto shards = read_feature_shards(o.data);
+    data_ = std::move(shards.data);
+    sampler_ = std::make_unique<EpisodeSampler>(data_, make_meta_split(data_, shards.split, o.seed));
+  }
   ModelShape shape;
   shape.source_dim = data_.source.dim();
   shape.target_dim = data_.target.dim();

@@ -1,6 +1,9 @@
 #include "croma/config/options.h"
 
+#include "croma/data/feature_shards.h"
+
 #include <boost/program_options.hpp>
+#include <filesystem>
 #include <cmath>
 #include <fstream>
 #include <iostream>
@@ -266,7 +269,10 @@ bool parse_train_options(int argc, const char* const argv[], TrainOptions& o) {
   std::uint64_t seed = o.seed;
   po::options_description all;
   po::options_description run("Run");
-  run.add_options()("seed", po::value(&seed)->default_value(seed), "seed of everything random");
+  std::string data;
+  run.add_options()("seed", po::value(&seed)->default_value(seed), "seed of everything random")
+      ("data", po::value(&data), "feature shards FILE[,FILE...] or a .txt list of them "
+                                 "(docs/data-format.md); default: the built-in concept world");
   all.add(run)
       .add(data_group(o.world))
       .add(model_group(o.model))
@@ -277,6 +283,12 @@ bool parse_train_options(int argc, const char* const argv[], TrainOptions& o) {
   po::variables_map vm;
   if (!parse_with("usage: croma train [options]", all, argc, argv, vm)) return false;
   o.seed = seed;
+  if (vm.count("data")) {
+    o.data.clear();
+    for (const auto& path : expand_shard_paths(data)) {
+      o.data.push_back(std::filesystem::absolute(path).lexically_normal().string());
+    }
+  }
   o.meta.pairs = parse_pair_kind(pairs);
   o.meta.align_loss = parse_align_loss(loss);
   o.eval.shots = parse_shot_list("eval-shots", shots);
@@ -453,6 +465,11 @@ void to_json(nlohmann::json& j, const TrainOptions& o) {
         {"val_every", o.out.val_every},
         {"quiet", o.out.quiet}}},
       {"eval", o.eval}};
+  if (!o.data.empty()) {
+    // The world fields stay (and are ignored) so older readers of config.json still parse it.
+    j["data"]["source"] = "feature-shards";
+    j["data"]["files"] = o.data;
+  }
 }
 
 void from_json(const nlohmann::json& j, TrainOptions& o) {
@@ -475,6 +492,8 @@ void from_json(const nlohmann::json& j, TrainOptions& o) {
     d.at("pair_noise").get_to(w.pair_noise);
     d.at("train_fraction").get_to(w.train_fraction);
     d.at("val_fraction").get_to(w.val_fraction);
+    o.data.clear();
+    if (d.value("source", std::string()) == "feature-shards") d.at("files").get_to(o.data);
     const auto& md = j.at("model");
     md.at("hidden").get_to(o.model.hidden);
     md.at("embed_dim").get_to(o.model.embed_dim);

@@ -1,5 +1,6 @@
 #include "croma/data/meta_split.h"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <stdexcept>
@@ -39,6 +40,33 @@ const std::vector<std::vector<std::int64_t>>& MetaSplit::pairs(Split split) cons
   return split == Split::kVal ? val_pairs : test_pairs;
 }
 
+namespace {
+
+MetaSplit split_items(const CrossModalDataset& data, const ClassSplit& classes, Rng& rng);
+
+void check_class_split(std::int64_t num_classes, const ClassSplit& classes) {
+  std::vector<const char*> seen(static_cast<std::size_t>(std::max<std::int64_t>(num_classes, 0)), nullptr);
+  const std::pair<const char*, const std::vector<std::int64_t>*> parts[] = {
+      {"meta-train", &classes.train}, {"meta-val", &classes.val}, {"meta-test", &classes.test}};
+  for (const auto& [name, ids] : parts) {
+    if (ids->empty()) throw std::runtime_error(std::string("the ") + name + " split has no classes");
+    for (auto k : *ids) {
+      if (k < 0 || k >= num_classes) {
+        throw std::runtime_error(std::string(name) + " class " + std::to_string(k) + " is outside [0, " +
+                                 std::to_string(num_classes) + ")");
+      }
+      auto& first = seen[static_cast<std::size_t>(k)];
+      if (first) {
+        throw std::runtime_error("class " + std::to_string(k) + " is in both the " + first +
+                                 " and the " + name + " split");
+      }
+      first = name;
+    }
+  }
+}
+
+}  // namespace
+
 MetaSplit make_meta_split(const CrossModalDataset& data, double train_fraction,
                           double val_fraction, std::uint64_t seed) {
   const auto c = data.num_classes;
@@ -56,10 +84,29 @@ MetaSplit make_meta_split(const CrossModalDataset& data, double train_fraction,
   for (std::int64_t i = 0; i < c; ++i) order[static_cast<std::size_t>(i)] = i;
   rng.shuffle(order);
 
+  ClassSplit classes;
+  classes.train.assign(order.begin(), order.begin() + n_train);
+  classes.val.assign(order.begin() + n_train, order.begin() + n_train + n_val);
+  classes.test.assign(order.begin() + n_train + n_val, order.end());
+  // The same Rng continues into the item halving, so built-in-world splits are unchanged.
+  return split_items(data, classes, rng);
+}
+
+MetaSplit make_meta_split(const CrossModalDataset& data, const ClassSplit& classes,
+                          std::uint64_t seed) {
+  check_class_split(data.num_classes, classes);
+  Rng rng(seed, streams::kSplit);
+  return split_items(data, classes, rng);
+}
+
+namespace {
+
+MetaSplit split_items(const CrossModalDataset& data, const ClassSplit& classes, Rng& rng) {
+  const auto c = data.num_classes;
   MetaSplit split;
-  split.train_classes.assign(order.begin(), order.begin() + n_train);
-  split.val_classes.assign(order.begin() + n_train, order.begin() + n_train + n_val);
-  split.test_classes.assign(order.begin() + n_train + n_val, order.end());
+  split.train_classes = classes.train;
+  split.val_classes = classes.val;
+  split.test_classes = classes.test;
 
   // Position of each class inside its split (-1: not in that split).
   auto position_in = [c](const std::vector<std::int64_t>& classes) {
@@ -122,7 +169,7 @@ MetaSplit make_meta_split(const CrossModalDataset& data, double train_fraction,
       target_clusters[id].push_back(i);
     } else if (val_pos[label] >= 0) {
       val_items[static_cast<std::size_t>(val_pos[label])].push_back(i);
-    } else {
+    } else if (test_pos[label] >= 0) {  // classes in no split are simply unused
       test_items[static_cast<std::size_t>(test_pos[label])].push_back(i);
     }
   }
@@ -144,4 +191,5 @@ MetaSplit make_meta_split(const CrossModalDataset& data, double train_fraction,
   return split;
 }
 
+}  // namespace
 }  // namespace croma

@@ -7,5 +7,6 @@ namespace croma {
 int run_train_command(int argc, const char* const argv[]);
 int run_eval_command(int argc, const char* const argv[]);
 int run_bench_command(int argc, const char* const argv[]);
+int run_inspect_command(int argc, const char* const argv[]);  // validate feature shards
 
 }  // namespace croma

@@ -96,6 +96,8 @@ struct EvalOptions {
 
 struct TrainOptions {
   std::uint64_t seed = 1;
+  // Feature shard files (absolute paths) of a real dataset; empty: the built-in world.
+  std::vector<std::string> data;
   WorldOptions world;
   ModelOptions model;
   MetaOptions meta;

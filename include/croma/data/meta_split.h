@@ -45,8 +45,20 @@ struct MetaSplit {
   const std::vector<std::vector<std::int64_t>>& pairs(Split split) const;
 };
 
-// Deterministic in seed. Throws std::runtime_error when a split would be empty.
+// Class ids of each split, as chosen by a dataset's author (feature shards carry one).
+struct ClassSplit {
+  std::vector<std::int64_t> train, val, test;
+};
+
+// Draws the class split from fractions (the built-in world). Deterministic in seed. Throws
+// std::runtime_error when a split would be empty.
 MetaSplit make_meta_split(const CrossModalDataset& data, double train_fraction,
                           double val_fraction, std::uint64_t seed);
+
+// Uses the given class split; only the halving of meta-train source items is drawn from
+// seed. Throws std::runtime_error when a class id is out of range or repeated (in one split
+// or across two) or when a split is empty.
+MetaSplit make_meta_split(const CrossModalDataset& data, const ClassSplit& classes,
+                          std::uint64_t seed);
 
 }  // namespace croma

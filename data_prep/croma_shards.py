@@ -1,0 +1,180 @@
+"""Write croma feature shards (docs/data-format.md, layout version 1) with h5py.
+
+Used by import_features.py and by the benchmark builders. Output is deterministic: the same
+inputs give byte-identical files (no HDF5 timestamps), so a manifest's checksums can be
+compared across reruns.
+"""
+import hashlib
+import json
+import os
+
+import h5py
+import numpy as np
+
+FORMAT = "croma-feature-shards"
+VERSION = 1
+SPLITS = ("meta_train", "meta_val", "meta_test")
+CHUNK_ROWS = 1024
+
+
+def sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _group(parent, name):
+    # Groups made through the high-level API record creation times; these do not.
+    gcpl = h5py.h5p.create(h5py.h5p.GROUP_CREATE)
+    gcpl.set_obj_track_times(False)
+    return h5py.Group(h5py.h5g.create(parent.id, name.encode(), gcpl=gcpl))
+
+
+def _strings(group, name, values):
+    group.create_dataset(name, data=np.array(list(values), dtype=object),
+                         dtype=h5py.string_dtype("utf-8"), track_times=False)
+
+
+def _ints(group, name, values, shape=None):
+    arr = np.asarray(values, dtype=np.int64)
+    if shape is not None:
+        arr = arr.reshape(shape)
+    group.create_dataset(name, data=arr, track_times=False)
+
+
+def _features(group, features):
+    rows, dim = features.shape
+    chunks = (max(1, min(rows, CHUNK_ROWS)), dim)
+    group.create_dataset("features", data=features, dtype=np.float32, chunks=chunks,
+                         compression="gzip", compression_opts=4, shuffle=True, track_times=False)
+
+
+def check_modality(side, m, num_classes, num_clusters):
+    f = m["features"]
+    if f.ndim != 2 or f.dtype != np.float32:
+        raise ValueError(f"{side} features must be a 2-D float32 array, got {f.dtype} {f.shape}")
+    n = f.shape[0]
+    for key in ("labels", "ids") + (("clusters",) if "clusters" in m else ()):
+        if len(m[key]) != n:
+            raise ValueError(f"{side} {key}: {len(m[key])} entries for {n} feature rows")
+    if not np.isfinite(f).all():
+        raise ValueError(f"{side} features hold NaN or Inf (row {int(np.where(~np.isfinite(f).all(1))[0][0])})")
+    labels = np.asarray(m["labels"])
+    if n and (labels.min() < 0 or labels.max() >= num_classes):
+        raise ValueError(f"{side} labels outside [0, {num_classes})")
+    if "clusters" in m and n and (np.min(m["clusters"]) < 0 or np.max(m["clusters"]) >= num_clusters):
+        raise ValueError(f"{side} clusters outside [0, {num_clusters})")
+
+
+def write_shards(out_dir, name, class_names, split, source, target, pairs, provenance,
+                 cluster_names=None, shards=1):
+    """Writes NAME-00000-of-0000N.h5 files, NAME.shards.txt and NAME.manifest.json in out_dir.
+
+    source / target: dicts with features [n, d] float32, labels [n] (class ids), ids [n]
+    (strings), optional clusters [n] (weak-cluster ids, then cluster_names is required),
+    modality and feature (descriptions). split: dict meta_train/meta_val/meta_test -> class
+    ids. pairs: [p, 2] (source index, target index) into the whole dataset. Items go to shard
+    (class id mod shards), so a strong pair between classes of two shards is an error.
+    Returns the manifest (a dict).
+    """
+    num_classes = len(class_names)
+    has_clusters = "clusters" in source or "clusters" in target
+    if has_clusters != ("clusters" in source and "clusters" in target) or has_clusters != (cluster_names is not None):
+        raise ValueError("weak clusters need clusters for both modalities and cluster_names")
+    for side, m in (("source", source), ("target", target)):
+        check_modality(side, m, num_classes, len(cluster_names or []))
+    seen = {}
+    for s in SPLITS:
+        if not len(split[s]):
+            raise ValueError(f"split {s} has no classes")
+        for k in split[s]:
+            if not 0 <= k < num_classes:
+                raise ValueError(f"split {s}: class {k} outside [0, {num_classes})")
+            if k in seen:
+                raise ValueError(f"class {class_names[k]!r} is in both {seen[k]} and {s}")
+            seen[k] = s
+    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    ns, nt = len(source["labels"]), len(target["labels"])
+    if len(pairs) and (pairs.min() < 0 or pairs[:, 0].max() >= ns or pairs[:, 1].max() >= nt):
+        raise ValueError("a strong pair indexes past the items")
+
+    src_shard = np.asarray(source["labels"], dtype=np.int64) % shards
+    tgt_shard = np.asarray(target["labels"], dtype=np.int64) % shards
+    if len(pairs) and (src_shard[pairs[:, 0]] != tgt_shard[pairs[:, 1]]).any():
+        raise ValueError("a strong pair joins items of classes stored in different shards")
+    os.makedirs(out_dir, exist_ok=True)
+    files = []
+    for i in range(shards):
+        file_name = f"{name}-{i:05d}-of-{shards:05d}.h5"
+        path = os.path.join(out_dir, file_name)
+        s_rows = np.where(src_shard == i)[0]
+        t_rows = np.where(tgt_shard == i)[0]
+        s_local = np.full(ns, -1, dtype=np.int64)
+        s_local[s_rows] = np.arange(len(s_rows))
+        t_local = np.full(nt, -1, dtype=np.int64)
+        t_local[t_rows] = np.arange(len(t_rows))
+        mine = pairs[src_shard[pairs[:, 0]] == i] if len(pairs) else pairs
+        local_pairs = np.stack([s_local[mine[:, 0]], t_local[mine[:, 1]]], 1) if len(mine) else np.zeros((0, 2), np.int64)
+        tmp = path + ".tmp"
+        with h5py.File(tmp, "w", track_order=False) as f:
+            f.attrs["format"] = FORMAT
+            f.attrs["format_version"] = np.int64(VERSION)
+            f.attrs["dataset"] = name
+            f.attrs["shard_index"] = np.int64(i)
+            f.attrs["shard_count"] = np.int64(shards)
+            f.attrs["provenance"] = json.dumps(provenance, sort_keys=True)
+            g = _group(f, "classes")
+            _strings(g, "names", class_names)
+            for s in SPLITS:
+                _ints(g, s, split[s])
+            if has_clusters:
+                _strings(_group(f, "clusters"), "names", cluster_names)
+            for side, m, rows in (("source", source, s_rows), ("target", target, t_rows)):
+                g = _group(f, side)
+                g.attrs["modality"] = m.get("modality", "")
+                g.attrs["feature"] = m.get("feature", "")
+                _features(g, np.ascontiguousarray(m["features"][rows]))
+                _ints(g, "labels", np.asarray(m["labels"])[rows])
+                _strings(g, "ids", [m["ids"][r] for r in rows])
+                if has_clusters:
+                    _ints(g, "clusters", np.asarray(m["clusters"])[rows])
+            _ints(f, "pairs", local_pairs, shape=(-1, 2))
+        os.replace(tmp, path)
+        files.append(file_name)
+
+    with open(os.path.join(out_dir, f"{name}.shards.txt"), "w") as f:
+        f.write("".join(p + "\n" for p in files))
+    manifest = {
+        "dataset": name,
+        "format": FORMAT,
+        "format_version": VERSION,
+        "files": [{"file": p, "sha256": sha256(os.path.join(out_dir, p))} for p in files],
+        "classes": num_classes,
+        "split_classes": {s: len(split[s]) for s in SPLITS},
+        "source": {"modality": source.get("modality", ""), "feature": source.get("feature", ""),
+                   "items": ns, "dim": int(source["features"].shape[1])},
+        "target": {"modality": target.get("modality", ""), "feature": target.get("feature", ""),
+                   "items": nt, "dim": int(target["features"].shape[1])},
+        "pairs": int(len(pairs)),
+        "provenance": provenance,
+    }
+    tmp = os.path.join(out_dir, f"{name}.manifest.json.tmp")
+    with open(tmp, "w") as f:
+        json.dump(manifest, f, indent=2, sort_keys=True)
+        f.write("\n")
+    os.replace(tmp, os.path.join(out_dir, f"{name}.manifest.json"))
+    return manifest
+
+
+def random_class_split(num_classes, train_fraction, val_fraction, seed):
+    """Deterministic class split: a seeded permutation cut by the fractions."""
+    order = np.random.default_rng(seed).permutation(num_classes)
+    n_train = int(round(train_fraction * num_classes))
+    n_val = int(round(val_fraction * num_classes))
+    if n_train < 1 or n_val < 1 or num_classes - n_train - n_val < 1:
+        raise ValueError(f"fractions {train_fraction}, {val_fraction} of {num_classes} classes leave a split empty")
+    return {"meta_train": sorted(order[:n_train].tolist()),
+            "meta_val": sorted(order[n_train:n_train + n_val].tolist()),
+            "meta_test": sorted(order[n_train + n_val:].tolist())}

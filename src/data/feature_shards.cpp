@@ -1,0 +1,364 @@
+#include "croma/data/feature_shards.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "croma/io/hdf5_util.h"
+
+namespace croma {
+namespace {
+
+using hdf5::Handle;
+
+// One shard file, read and checked on its own; merge() checks the files against each other.
+struct ShardPart {
+  std::string path, dataset;
+  std::int64_t index = 0, count = 0;
+  std::vector<std::string> class_names, cluster_names;
+  ClassSplit split;
+  bool has_clusters = false;
+  ModalityInfo info[2];
+  torch::Tensor features[2];
+  std::vector<std::int64_t> labels[2], clusters[2];
+  std::vector<std::pair<std::int64_t, std::int64_t>> pairs;
+  std::string provenance;
+};
+
+class ShardReader {
+ public:
+  explicit ShardReader(std::string path) : path_(std::move(path)) {}
+
+  ShardPart read() {
+    hdf5::SilenceErrors quiet;
+    if (!std::filesystem::is_regular_file(path_)) fail("no such file");
+    if (H5Fis_hdf5(path_.c_str()) <= 0) fail("is not an HDF5 file");
+    file_ = H5Fopen(path_.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (file_ < 0) fail("cannot be opened as HDF5 (truncated or corrupt?)");
+    Handle owner(file_, H5Fclose);
+    ShardPart part;
+    part.path = path_;
+    read_header(part);
+    part.class_names = strings("/classes/names");
+    if (part.class_names.empty()) fail_at("/classes/names", "is empty (a dataset needs classes)");
+    const auto classes = static_cast<std::int64_t>(part.class_names.size());
+    part.split.train = ints_1d("/classes/meta_train");
+    part.split.val = ints_1d("/classes/meta_val");
+    part.split.test = ints_1d("/classes/meta_test");
+    check_split(part.split, classes);
+    part.has_clusters = hdf5::exists(file_, "/clusters/names");
+    if (part.has_clusters) part.cluster_names = strings("/clusters/names");
+    const char* sides[2] = {"source", "target"};
+    for (int m = 0; m < 2; ++m) read_modality(part, m, sides[m], classes);
+    read_pairs(part);
+    return part;
+  }
+
+ private:
+  [[noreturn]] void fail(const std::string& what) const {
+    throw ShardError("shard '" + path_ + "': " + what);
+  }
+  [[noreturn]] void fail_at(const std::string& object, const std::string& what) const {
+    throw ShardError("shard '" + path_ + "': dataset '" + object + "' " + what);
+  }
+
+  void read_header(ShardPart& part) {
+    std::string format;
+    if (!hdf5::read_string_attribute(file_, "format", format) || format != kShardFormat) {
+      fail(std::string("is not a croma feature shard (root attribute format != \"") + kShardFormat +
+           "\")");
+    }
+    std::int64_t version = 0;
+    if (!hdf5::read_int_attribute(file_, "format_version", version)) {
+      fail("lacks the integer root attribute format_version");
+    }
+    if (version != kShardFormatVersion) {
+      fail("has layout version " + std::to_string(version) + "; this croma reads version " +
+           std::to_string(kShardFormatVersion));
+    }
+    if (!hdf5::read_string_attribute(file_, "dataset", part.dataset)) {
+      fail("lacks the string root attribute dataset");
+    }
+    if (!hdf5::read_int_attribute(file_, "shard_index", part.index) ||
+        !hdf5::read_int_attribute(file_, "shard_count", part.count)) {
+      fail("lacks the integer root attributes shard_index and shard_count");
+    }
+    if (part.count < 1 || part.index < 0 || part.index >= part.count) {
+      fail("has shard_index " + std::to_string(part.index) + " outside [0, shard_count " +
+           std::to_string(part.count) + ")");
+    }
+    hdf5::read_string_attribute(file_, "provenance", part.provenance);
+  }
+
+  hid_t open(const std::string& object) const {
+    if (!hdf5::exists(file_, object)) fail_at(object, "is missing");
+    const hid_t id = H5Dopen2(file_, object.c_str(), H5P_DEFAULT);
+    if (id < 0) fail_at(object, "cannot be opened as a dataset");
+    return id;
+  }
+
+  std::vector<hsize_t> shape_of(hid_t dset, const std::string& object, int rank) const {
+    const auto shape = hdf5::dataset_shape(dset);
+    if (static_cast<int>(shape.size()) != rank) {
+      fail_at(object, "has rank " + std::to_string(shape.size()) + ", expected " + std::to_string(rank));
+    }
+    return shape;
+  }
+
+  std::vector<std::string> strings(const std::string& object) const {
+    Handle dset(open(object), H5Dclose);
+    shape_of(dset.get(), object, 1);
+    if (hdf5::dataset_type_class(dset.get()) != H5T_STRING) fail_at(object, "must hold strings");
+    std::vector<std::string> out;
+    if (!hdf5::read_strings(dset.get(), out)) fail_at(object, "cannot be read (truncated or corrupt?)");
+    return out;
+  }
+
+  // Integers of any width, read as int64; `rank` 1 or 2 (then flattened row-major).
+  std::vector<std::int64_t> ints(const std::string& object, int rank, std::vector<hsize_t>& shape) const {
+    Handle dset(open(object), H5Dclose);
+    shape = shape_of(dset.get(), object, rank);
+    if (hdf5::dataset_type_class(dset.get()) != H5T_INTEGER) fail_at(object, "must hold integers");
+    std::size_t n = 1;
+    for (auto d : shape) n *= static_cast<std::size_t>(d);
+    std::vector<std::int64_t> out(n);
+    if (n > 0 && H5Dread(dset.get(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()) < 0) {
+      fail_at(object, "cannot be read (truncated or corrupt?)");
+    }
+    return out;
+  }
+
+  std::vector<std::int64_t> ints_1d(const std::string& object) const {
+    std::vector<hsize_t> shape;
+    return ints(object, 1, shape);
+  }
+
+  void check_split(const ClassSplit& split, std::int64_t classes) const {
+    std::vector<const char*> owner(static_cast<std::size_t>(classes), nullptr);
+    const std::pair<const char*, const std::vector<std::int64_t>*> parts[] = {
+        {"/classes/meta_train", &split.train}, {"/classes/meta_val", &split.val}, {"/classes/meta_test", &split.test}};
+    for (const auto& [name, ids] : parts) {
+      if (ids->empty()) fail_at(name, "is empty (every split needs a class)");
+      for (auto k : *ids) {
+        if (k < 0 || k >= classes) {
+          fail_at(name, "holds class " + std::to_string(k) + " outside [0, " + std::to_string(classes) + ")");
+        }
+        auto& first = owner[static_cast<std::size_t>(k)];
+        if (first) fail_at(name, "holds class " + std::to_string(k) + ", which is also in " + first);
+        first = name;
+      }
+    }
+  }
+
+  void read_modality(ShardPart& part, int m, const std::string& side, std::int64_t classes) {
+    const std::string g = "/" + side;
+    if (!hdf5::exists(file_, g)) fail("lacks the group '" + g + "'");
+    {
+      Handle group(H5Gopen2(file_, g.c_str(), H5P_DEFAULT), H5Gclose);
+      hdf5::read_string_attribute(group.get(), "modality", part.info[m].modality);
+      hdf5::read_string_attribute(group.get(), "feature", part.info[m].feature);
+    }
+    const auto fname = g + "/features";
+    Handle dset(open(fname), H5Dclose);
+    const auto shape = shape_of(dset.get(), fname, 2);
+    if (hdf5::dataset_type_class(dset.get()) != H5T_FLOAT || hdf5::dataset_type_size(dset.get()) != 4) {
+      fail_at(fname, "must be float32");
+    }
+    const auto rows = static_cast<std::int64_t>(shape[0]);
+    const auto dim = static_cast<std::int64_t>(shape[1]);
+    if (dim < 1) fail_at(fname, "has 0 columns");
+    auto features = torch::empty({rows, dim}, torch::kFloat32);
+    if (rows > 0 && H5Dread(dset.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT,
+                            features.data_ptr<float>()) < 0) {
+      fail_at(fname, "cannot be read (truncated or corrupt?)");
+    }
+    if (rows > 0) {
+      const auto bad_rows = torch::logical_not(torch::isfinite(features)).any(1).nonzero();
+      if (bad_rows.numel() > 0) {
+        fail_at(fname, "holds NaN or Inf (first in row " + std::to_string(bad_rows[0][0].item<std::int64_t>()) + ")");
+      }
+    }
+    part.features[m] = features;
+
+    const auto lname = g + "/labels";
+    part.labels[m] = ints_1d(lname);
+    check_count(lname, part.labels[m].size(), rows, fname);
+    for (std::size_t i = 0; i < part.labels[m].size(); ++i) {
+      const auto k = part.labels[m][i];
+      if (k < 0 || k >= classes) {
+        fail_at(lname, "row " + std::to_string(i) + " holds label " + std::to_string(k) + " outside [0, " +
+                           std::to_string(classes) + ") (the classes in /classes/names)");
+      }
+    }
+    const auto iname = g + "/ids";
+    {
+      Handle ids(open(iname), H5Dclose);
+      const auto ishape = shape_of(ids.get(), iname, 1);
+      if (hdf5::dataset_type_class(ids.get()) != H5T_STRING) fail_at(iname, "must hold strings");
+      check_count(iname, ishape[0], rows, fname);
+    }
+    const auto cname = g + "/clusters";
+    const bool has = hdf5::exists(file_, cname);
+    if (has != part.has_clusters) {
+      if (has) fail_at("/clusters/names", "is missing (required when items carry " + cname + ")");
+      fail_at(cname, "is missing (required when /clusters/names exists)");
+    }
+    if (has) {
+      part.clusters[m] = ints_1d(cname);
+      check_count(cname, part.clusters[m].size(), rows, fname);
+      const auto w = static_cast<std::int64_t>(part.cluster_names.size());
+      for (std::size_t i = 0; i < part.clusters[m].size(); ++i) {
+        const auto c = part.clusters[m][i];
+        if (c < 0 || c >= w) {
+          fail_at(cname, "row " + std::to_string(i) + " holds cluster " + std::to_string(c) +
+                             " outside [0, " + std::to_string(w) + ") (the clusters in /clusters/names)");
+        }
+      }
+    } else {
+      part.clusters[m] = part.labels[m];  // no weak clusters given: a class is its own cluster
+    }
+  }
+
+  void check_count(const std::string& object, std::size_t got, std::int64_t rows,
+                   const std::string& features) const {
+    if (static_cast<std::int64_t>(got) != rows) {
+      fail_at(object, "has " + std::to_string(got) + " entries but " + features + " has " +
+                          std::to_string(rows) + " rows");
+    }
+  }
+
+  void read_pairs(ShardPart& part) const {
+    std::vector<hsize_t> shape;
+    const auto flat = ints("/pairs", 2, shape);
+    if (shape[1] != 2) fail_at("/pairs", "has " + std::to_string(shape[1]) + " columns, expected 2 (source, target)");
+    const auto ns = part.features[0].size(0), nt = part.features[1].size(0);
+    for (std::size_t p = 0; p < shape[0]; ++p) {
+      const auto s = flat[2 * p], t = flat[2 * p + 1];
+      if (s < 0 || s >= ns || t < 0 || t >= nt) {
+        fail_at("/pairs", "row " + std::to_string(p) + " = (" + std::to_string(s) + ", " + std::to_string(t) +
+                              ") indexes past this shard's " + std::to_string(ns) + " source / " +
+                              std::to_string(nt) + " target items");
+      }
+      part.pairs.emplace_back(s, t);
+    }
+  }
+
+  std::string path_;
+  hid_t file_ = -1;
+};
+
+bool same_split(const ClassSplit& a, const ClassSplit& b) {
+  return a.train == b.train && a.val == b.val && a.test == b.test;
+}
+
+ShardedDataset merge(std::vector<ShardPart> parts) {
+  std::sort(parts.begin(), parts.end(), [](const ShardPart& a, const ShardPart& b) { return a.index < b.index; });
+  const auto& first = parts.front();
+  auto mismatch = [&](const ShardPart& p, const std::string& what) {
+    throw ShardError("shard '" + p.path + "': " + what + " differs from shard '" + first.path + "'");
+  };
+  for (const auto& p : parts) {
+    if (p.dataset != first.dataset) mismatch(p, "root attribute dataset ('" + p.dataset + "')");
+    if (p.count != first.count) mismatch(p, "root attribute shard_count");
+    if (p.class_names != first.class_names) mismatch(p, "dataset '/classes/names'");
+    if (!same_split(p.split, first.split)) mismatch(p, "the class split in '/classes'");
+    if (p.has_clusters != first.has_clusters || p.cluster_names != first.cluster_names) {
+      mismatch(p, "dataset '/clusters/names'");
+    }
+    for (int m = 0; m < 2; ++m) {
+      if (p.features[m].size(1) != first.features[m].size(1)) {
+        mismatch(p, std::string("the feature dimension of /") + (m ? "target" : "source") + "/features");
+      }
+    }
+  }
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    if (parts[i].index != static_cast<std::int64_t>(i)) {
+      const bool repeated = i > 0 && parts[i].index == parts[i - 1].index;
+      throw ShardError("shard '" + parts[i].path + "': " +
+                       (repeated ? "shard_index " + std::to_string(parts[i].index) + " is also in shard '" +
+                                       parts[i - 1].path + "'"
+                                 : "shard " + std::to_string(i) + " of dataset '" + first.dataset +
+                                       "' is missing"));
+    }
+  }
+  if (static_cast<std::int64_t>(parts.size()) != first.count) {
+    throw ShardError("dataset '" + first.dataset + "' has shard_count " + std::to_string(first.count) +
+                     " but " + std::to_string(parts.size()) + " shard file(s) were given (first: '" +
+                     first.path + "')");
+  }
+
+  ShardedDataset out;
+  out.class_names = first.class_names;
+  out.cluster_names = first.has_clusters ? first.cluster_names : first.class_names;
+  out.split = first.split;
+  out.source = first.info[0];
+  out.target = first.info[1];
+  out.provenance = first.provenance;
+  auto& d = out.data;
+  d.name = first.dataset;
+  d.num_classes = static_cast<std::int64_t>(out.class_names.size());
+  d.num_clusters = static_cast<std::int64_t>(out.cluster_names.size());
+  ModalityData* mods[2] = {&d.source, &d.target};
+  std::vector<torch::Tensor> feats[2];
+  std::int64_t base[2] = {0, 0};
+  for (auto& p : parts) {
+    out.files.push_back(p.path);
+    for (const auto& [s, t] : p.pairs) d.pairs.emplace_back(s + base[0], t + base[1]);
+    out.pairs_per_shard.push_back(static_cast<std::int64_t>(p.pairs.size()));
+    for (int m = 0; m < 2; ++m) {
+      feats[m].push_back(p.features[m]);
+      auto& mod = *mods[m];
+      mod.labels.insert(mod.labels.end(), p.labels[m].begin(), p.labels[m].end());
+      mod.clusters.insert(mod.clusters.end(), p.clusters[m].begin(), p.clusters[m].end());
+      base[m] += p.features[m].size(0);
+    }
+    out.source_per_shard.push_back(p.features[0].size(0));
+    out.target_per_shard.push_back(p.features[1].size(0));
+  }
+  for (int m = 0; m < 2; ++m) {
+    mods[m]->features = feats[m].size() == 1 ? feats[m].front() : torch::cat(feats[m], 0);
+    if (mods[m]->size() == 0) {
+      throw ShardError("dataset '" + first.dataset + "' has no " + (m ? "target" : "source") + " items in any shard");
+    }
+  }
+  d.check_consistent();
+  return out;
+}
+
+}  // namespace
+
+ShardedDataset read_feature_shards(const std::vector<std::string>& paths) {
+  if (paths.empty()) throw ShardError("no shard files given");
+  std::vector<ShardPart> parts;
+  for (const auto& path : paths) parts.push_back(ShardReader(path).read());
+  return merge(std::move(parts));
+}
+
+std::vector<std::string> expand_shard_paths(const std::string& spec) {
+  std::vector<std::string> out;
+  std::stringstream in(spec);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    if (item.empty()) continue;
+    const std::filesystem::path p(item);
+    if (p.extension() != ".txt") {
+      out.push_back(item);
+      continue;
+    }
+    std::ifstream list(p);
+    if (!list) throw ShardError("shard list '" + item + "' cannot be read");
+    std::string line;
+    while (std::getline(list, line)) {
+      line.erase(line.find_last_not_of(" \t\r") + 1);
+      if (line.empty() || line[0] == '#') continue;
+      const std::filesystem::path entry(line);
+      out.push_back((entry.is_absolute() ? entry : p.parent_path() / entry).string());
+    }
+  }
+  if (out.empty()) throw ShardError("no shard files in '" + spec + "'");
+  return out;
+}
+
+}  // namespace croma
