@@ -6,5 +6,7 @@ namespace croma {
 
 int run_train_command(int argc, const char* const argv[]);
 int run_eval_command(int argc, const char* const argv[]);
+int run_study_command(int argc, const char* const argv[]);
+int run_advise_command(int argc, const char* const argv[]);
 
 }  // namespace croma
