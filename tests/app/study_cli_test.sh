@@ -29,7 +29,7 @@ small=(--d 4 --n1 40 --n2 8 --n-align 9,20,200 --sigma-w2 0,0.5,1 --trials 200 -
 
 expect_error "n_align = 5 is too small for d = 4 (must be > d + 1 = 5" study --out "$work/bad1" --d 4 --n1 40 --n2 8 --n-align 5,20
 expect_error "n2 = 20 is too small for d = 20" study --out "$work/bad2" --n2 20
-expect_error "sigma_w2 = -0.5 is invalid (a variance must be a finite number >= 0)" study --out "$work/bad3" --sigma-w2 0,-0.5
+expect_error "sigma_w2 = -0.5 is invalid (a variance must be a finite number >= 0)" study --out "$work/bad3" --sigma-w2=-0.5,0
 expect_error "sigma2 = -1 is invalid" study --out "$work/bad4" --sigma2 -1
 expect_error "invalid value for --n-align: '10,x'" study --out "$work/bad5" --n-align 10,x
 expect_error "invalid value for --method: 'fast'" study --out "$work/bad6" --method fast
@@ -43,9 +43,9 @@ done
 "$mpirun" --oversubscribe -np 2 "$croma" study --out "$work/two" "${small[@]}" >"$work/two.out" 2>"$work/two.err" \
   || fail "2-rank study failed: $(cat "$work/two.err")"
 if cmp -s "$work/one/study.csv" "$work/two/study.csv"; then ok; else fail "study.csv differs between 1 and 2 ranks"; fi
-tail -n 1 "$work/one.out" | python3 -c 'import json,sys; s=json.load(sys.stdin); assert s["command"]=="study" and s["cells"]==9, s' \
+tail -n 1 "$work/one.out" | /usr/bin/python3 -c 'import json,sys; s=json.load(sys.stdin); assert s["command"]=="study" and s["cells"]==9, s' \
   && ok || fail "last stdout line is not the study JSON"
-python3 - "$work/one" <<'PY' && ok || fail "result files are inconsistent"
+/usr/bin/python3 - "$work/one" <<'PY' && ok || fail "result files are inconsistent"
 import csv, json, sys, h5py, math
 d = sys.argv[1]
 rows = list(csv.DictReader(open(d + "/study.csv")))
@@ -65,13 +65,13 @@ expect_error "already holds study results" study --out "$work/one" "${small[@]}"
 # Weak alignment writes weak.csv and reports the optimum per N.
 "$croma" study --out "$work/weak" --skip-main --weak --d 3 --n1 30 --weak-n 40,160 --weak-trials 6 --quiet \
   >"$work/weak.out" 2>"$work/weak.err" || fail "weak study failed: $(cat "$work/weak.err")"
-tail -n 1 "$work/weak.out" | python3 -c 'import json,sys; s=json.load(sys.stdin); assert len(s["weak"]["optima"])==2, s' \
+tail -n 1 "$work/weak.out" | /usr/bin/python3 -c 'import json,sys; s=json.load(sys.stdin); assert len(s["weak"]["optima"])==2, s' \
   && ok || fail "weak summary missing"
 [ -s "$work/weak/weak.csv" ] && ok || fail "weak.csv missing"
 
 # advise: theory, decision and the n_align needed.
 out=$("$croma" advise --d 20 --sigma2 1 --sigma-w2 1 --n1 250 --n2 40 --n-align 1000 2>&1) || fail "advise failed: $out"
-tail -n 1 <<<"$out" | python3 -c '
+tail -n 1 <<<"$out" | /usr/bin/python3 -c '
 import json,sys
 s=json.load(sys.stdin)
 assert s["decision"]=="align", s
