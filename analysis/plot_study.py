@@ -42,6 +42,7 @@ def main():
     ax.axhline(float(first[0]["supervised_theory"]), color="red", lw=1.2, label="supervised (exact theory)")
     ax.plot([n_all[0], n_all[-1]], [sup, sup], "r:", lw=1, label="supervised (measured, mean of cells)")
     ax.axhline(float(first[0]["source_theory"]), color="gray", ls="--", lw=1, label="source-limited (theory)")
+    ax.plot([], [], "k-", lw=1, label="lines: exact theory per $\\sigma_W^2$")
     ax.set_xscale("log")
     ax.set_yscale("log")
     r0 = rows[0]

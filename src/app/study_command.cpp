@@ -70,9 +70,13 @@ void print_weak(const std::vector<WeakCell>& cells, const WeakFinding& f) {
                 o.centroid_at_largest ? " (largest S tried)" : "",
                 static_cast<long long>(o.best_sets_pairing), o.pairing_at_largest ? " (largest S tried)" : "",
                 std::sqrt(static_cast<double>(o.n)));
+    std::printf("        smallest S within 10%% of the best: centroid %lld, pairing %lld\n",
+                static_cast<long long>(o.flat_sets_centroid), static_cast<long long>(o.flat_sets_pairing));
   }
   std::printf("slope of log S* on log N: centroid %.3f, pairing %.3f (the appendix predicts 0.5)\n",
               f.slope_centroid, f.slope_pairing);
+  std::printf("slope of log S(10%%) on log N: centroid %.3f, pairing %.3f\n", f.flat_slope_centroid,
+              f.flat_slope_pairing);
 }
 
 }  // namespace
@@ -154,7 +158,9 @@ int run_study_command(int argc, const char* const argv[]) {
                      {"best_sets_centroid", w.best_sets_centroid},
                      {"best_sets_pairing", w.best_sets_pairing},
                      {"centroid_at_largest_s", w.centroid_at_largest},
-                     {"pairing_at_largest_s", w.pairing_at_largest}});
+                     {"pairing_at_largest_s", w.pairing_at_largest},
+                     {"sets_within_10pct_centroid", w.flat_sets_centroid},
+                     {"sets_within_10pct_pairing", w.flat_sets_pairing}});
     }
     summary["weak"] = {{"sigma_w2", o.weak_grid.sigma_w2},
                        {"trials", o.weak_grid.trials},
@@ -162,6 +168,8 @@ int run_study_command(int argc, const char* const argv[]) {
                        {"optima", opt},
                        {"slope_log_s_star_vs_log_n_centroid", number_or_null(finding.slope_centroid)},
                        {"slope_log_s_star_vs_log_n_pairing", number_or_null(finding.slope_pairing)},
+                       {"slope_log_s10_vs_log_n_centroid", number_or_null(finding.flat_slope_centroid)},
+                       {"slope_log_s10_vs_log_n_pairing", number_or_null(finding.flat_slope_pairing)},
                        {"seconds", seconds() - t0}};
   }
   if (!comm.is_root()) return 0;

@@ -18,6 +18,12 @@ namespace {
 
 constexpr std::uint64_t kWeakStream = 0x5741'0000'0000'0000ULL;  // "WA"
 
+// The data of trial t depends on N only (common random numbers: at fixed N every S sees the
+// same pairs, so differences between S are not sampling noise between cells); the k-means
+// starts and the within-set partners depend on (N, S).
+std::uint64_t data_stream(std::int64_t n) {
+  return splitmix64(static_cast<std::uint64_t>(n) ^ kWeakStream) << 32;
+}
 std::uint64_t weak_stream(std::int64_t n, std::int64_t sets) {
   return (splitmix64(static_cast<std::uint64_t>(n) ^ kWeakStream) ^
           splitmix64(static_cast<std::uint64_t>(sets) + 0x9E37ULL))
@@ -72,11 +78,14 @@ void validate_weak_grid(const WeakGrid& g) {
   }
 }
 
-WeakTrialErrors simulate_weak_cell(const WeakGrid& g, std::int64_t n, std::int64_t sets,
-                                   const torch::Device& device) {
-  torch::NoGradGuard no_grad;
-  const std::int64_t d = g.d, n1 = g.n1, T = g.trials;
-  const std::uint64_t stream = weak_stream(n, sets);
+namespace {
+
+// Trials [first, first + T) of a cell; each draws from its own stream, so chunking is invisible.
+void simulate_weak_chunk(const WeakGrid& g, std::int64_t n, std::int64_t sets, std::int64_t first,
+                         std::int64_t T, const torch::Device& device, WeakTrialErrors& out) {
+  const std::int64_t d = g.d, n1 = g.n1;
+  const std::uint64_t base = weak_stream(n, sets);
+  const auto offset = static_cast<std::uint64_t>(first);
   // Per trial: u1 | GU | G1, eps1 | X2, H.
   const std::int64_t per = d + d * d + n1 * d + n1 + 2 * n * d;
   auto buf = torch::empty({T, per}, torch::kFloat64);
@@ -85,9 +94,10 @@ WeakTrialErrors simulate_weak_cell(const WeakGrid& g, std::int64_t n, std::int64
   std::int64_t* pi = init.data_ptr<std::int64_t>();
   at::parallel_for(0, T, 1, [&](std::int64_t b, std::int64_t e) {
     for (std::int64_t t = b; t < e; ++t) {
-      Rng rng(g.seed, stream + static_cast<std::uint64_t>(t));
+      Rng rng(g.seed, data_stream(n) + offset + static_cast<std::uint64_t>(t));
       fill_normal(rng, p + t * per, per);
-      const auto pick = rng.sample_without_replacement(n, sets);  // k-means starts at data points
+      Rng starts(g.seed, base + offset + static_cast<std::uint64_t>(t));
+      const auto pick = starts.sample_without_replacement(n, sets);  // k-means starts at data points
       std::copy(pick.begin(), pick.end(), pi + t * sets);
     }
   });
@@ -144,7 +154,7 @@ WeakTrialErrors simulate_weak_cell(const WeakGrid& g, std::int64_t n, std::int64
   std::int64_t* pp = perm.data_ptr<std::int64_t>();
   at::parallel_for(0, T, 1, [&](std::int64_t b, std::int64_t e) {
     for (std::int64_t t = b; t < e; ++t) {
-      Rng rng(g.seed, (stream ^ 0xA5A5'0000ULL) + static_cast<std::uint64_t>(t));
+      Rng rng(g.seed, (base ^ 0xA5A5'0000ULL) + offset + static_cast<std::uint64_t>(t));
       std::vector<std::vector<std::int64_t>> members(static_cast<std::size_t>(sets));
       for (std::int64_t i = 0; i < n; ++i) members[static_cast<std::size_t>(pl[t * n + i])].push_back(i);
       for (auto& m : members) {
@@ -158,11 +168,27 @@ WeakTrialErrors simulate_weak_cell(const WeakGrid& g, std::int64_t n, std::int64
   const auto x2t = x2.transpose(-2, -1);
   const auto w_pairing = spd_solve(at::matmul(x2t, x2), at::matmul(x2t, x1p)).transpose(-2, -1);
 
-  auto errors = [&](const torch::Tensor& w_hat) {
+  auto append = [&](const torch::Tensor& w_hat, std::vector<double>& to) {
     const auto e = (at::matmul(w1, w_hat) - u2).pow(2).flatten(1).sum(1).to(torch::kCPU).contiguous();
-    return std::vector<double>(e.data_ptr<double>(), e.data_ptr<double>() + e.numel());
+    to.insert(to.end(), e.data_ptr<double>(), e.data_ptr<double>() + e.numel());
   };
-  return {errors(w_centroid), errors(w_pairing)};
+  append(w_centroid, out.centroid);
+  append(w_pairing, out.pairing);
+}
+
+}  // namespace
+
+WeakTrialErrors simulate_weak_cell(const WeakGrid& g, std::int64_t n, std::int64_t sets,
+                                   const torch::Device& device) {
+  torch::NoGradGuard no_grad;
+  // The k-means distance matrix is [trials, N, S]: bound it to ~16M elements per chunk.
+  const std::int64_t per_trial = std::max<std::int64_t>({n * sets, n * g.d * 4, 1});
+  const std::int64_t chunk = std::max<std::int64_t>(1, std::min<std::int64_t>(g.trials, (std::int64_t{1} << 24) / per_trial));
+  WeakTrialErrors out;
+  for (std::int64_t first = 0; first < g.trials; first += chunk) {
+    simulate_weak_chunk(g, n, sets, first, std::min(chunk, g.trials - first), device, out);
+  }
+  return out;
 }
 
 std::vector<WeakCell> run_weak_study(const WeakGrid& g, const Communicator& comm, const torch::Device& device,
@@ -223,7 +249,7 @@ WeakFinding find_weak_optima(const std::vector<WeakCell>& cells) {
   std::map<std::int64_t, std::vector<const WeakCell*>> by_n;
   for (const auto& c : cells) by_n[c.n].push_back(&c);
   WeakFinding f;
-  std::vector<std::pair<double, double>> xc, xp;
+  std::vector<std::pair<double, double>> xc, xp, fc, fp;
   for (const auto& [n, list] : by_n) {
     WeakOptimum o;
     o.n = n;
@@ -239,12 +265,21 @@ WeakFinding find_weak_optima(const std::vector<WeakCell>& cells) {
     o.best_sets_pairing = bp->sets;
     o.centroid_at_largest = bc->sets == largest;
     o.pairing_at_largest = bp->sets == largest;
+    o.flat_sets_centroid = o.flat_sets_pairing = largest;
+    for (const auto* c : list) {
+      if (c->centroid.mean <= 1.1 * bc->centroid.mean) o.flat_sets_centroid = std::min(o.flat_sets_centroid, c->sets);
+      if (c->pairing.mean <= 1.1 * bp->pairing.mean) o.flat_sets_pairing = std::min(o.flat_sets_pairing, c->sets);
+    }
+    fc.emplace_back(double(n), double(o.flat_sets_centroid));
+    fp.emplace_back(double(n), double(o.flat_sets_pairing));
     xc.emplace_back(double(n), double(bc->sets));
     xp.emplace_back(double(n), double(bp->sets));
     f.optima.push_back(o);
   }
   f.slope_centroid = log_slope(xc);
   f.slope_pairing = log_slope(xp);
+  f.flat_slope_centroid = log_slope(fc);
+  f.flat_slope_pairing = log_slope(fp);
   return f;
 }
 

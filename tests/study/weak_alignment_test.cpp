@@ -65,6 +65,9 @@ TEST(WeakAlignment, OptimaAndSlopeFromCells) {
   EXPECT_NEAR(f.slope_centroid, 0.5, 1e-12);
   EXPECT_TRUE(f.optima[0].pairing_at_largest);
   EXPECT_NEAR(f.slope_pairing, 0.0, 1e-12);
+  // 1/S: within 10% of the best (1/80) only at S = 80; |log(S/sqrt(N))| <= 0.1 only at the argmin.
+  EXPECT_EQ(f.optima[1].flat_sets_pairing, 80);
+  EXPECT_EQ(f.optima[1].flat_sets_centroid, 20);
 }
 
 TEST(WeakAlignment, InvalidGridsAreRejected) {

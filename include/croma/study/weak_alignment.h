@@ -9,7 +9,8 @@
 // The measured quantity is the target error ||w1 W^ - u2||^2 of the cross-modal predictor
 // (source fit on n1 samples as in the main study). Appendix E argues the error behaves like
 // c1/S + c2 S/N, so that the best S grows like sqrt(N); find_weak_optima measures the best S
-// per N and fits the exponent of S* against N.
+// per N and fits the exponent of S* against N. At fixed N, every S uses the same pairs in
+// trial t (common random numbers), so the comparison across S is paired.
 #include <cstdint>
 #include <functional>
 #include <vector>
@@ -55,12 +56,16 @@ struct WeakOptimum {
   std::int64_t n = 0;
   std::int64_t best_sets_centroid = 0, best_sets_pairing = 0;
   bool centroid_at_largest = false, pairing_at_largest = false;  // the optimum is S = max grid
+  // Smallest S whose mean error is within 10% of the best S's: where the curve flattens, a
+  // less noisy summary than the argmin when the error plateaus.
+  std::int64_t flat_sets_centroid = 0, flat_sets_pairing = 0;
 };
 struct WeakFinding {
   std::vector<WeakOptimum> optima;
   // Least-squares slope of log S* on log N (0.5 would be the appendix's sqrt(N)); NaN with
   // fewer than two N values.
   double slope_centroid = 0.0, slope_pairing = 0.0;
+  double flat_slope_centroid = 0.0, flat_slope_pairing = 0.0;  // the same for the 10% S
 };
 WeakFinding find_weak_optima(const std::vector<WeakCell>& cells);
 
