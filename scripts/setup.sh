@@ -13,7 +13,7 @@ packages=(
   nlohmann-json3-dev
   libgtest-dev
   python3 python3-h5py python3-numpy   # tests read checkpoints the way users do, with h5py
-  python3-matplotlib                   # analysis/ draws the figures
+  python3-matplotlib                   # analysis/ draws the figures (tables, Fig. 7, Fig. 8)
   librsvg2-bin sox        # data_prep renders SVG pictures and decodes audio (and their tests)
 )
 

@@ -18,9 +18,11 @@ constexpr int kRuntimeError = 1;
 void print_usage(std::ostream& out) {
   out << "usage: croma <command> [options]\n\n"
          "commands:\n"
-         "  train   meta-train CroMA (Algorithm 1) on the built-in concept world or feature shards\n"
-         "  eval    few-shot classification in the target modality from a run's checkpoint\n"
+         "  train   meta-train CroMA (Algorithm 1) or a baseline, on the built-in concept world or feature shards\n"
+         "  eval    few-shot classification (and retrieval) in the target modality from a run's checkpoint\n"
          "  inspect validate feature shard files and summarise them\n"
+         "  study   alignment vs supervision study (paper 5.5, Fig. 8; Appendix E weak alignment)\n"
+         "  advise  predicted errors of supervised vs cross-modal learning for a setting\n"
          "  bench   meta-training throughput on the bench configuration\n\n"
          "`croma <command> --help` lists a command's options.\n";
 }
@@ -54,10 +56,12 @@ int main(int argc, char** argv) {
   try {
     if (command == "train") return croma::run_train_command(argc - 1, argv + 1);
     if (command == "eval") return croma::run_eval_command(argc - 1, argv + 1);
-    if (command == "bench") return croma::run_bench_command(argc - 1, argv + 1);
     if (command == "inspect") return croma::run_inspect_command(argc - 1, argv + 1);
+    if (command == "study") return croma::run_study_command(argc - 1, argv + 1);
+    if (command == "advise") return croma::run_advise_command(argc - 1, argv + 1);
+    if (command == "bench") return croma::run_bench_command(argc - 1, argv + 1);
     if (world_rank() == 0) {
-      std::cerr << "croma: error: unknown command '" << command << "' (commands: train, eval, inspect, bench; see croma --help)\n";
+      std::cerr << "croma: error: unknown command '" << command << "' (commands: train, eval, inspect, study, advise, bench; see croma --help)\n";
     }
     return kUsageError;
   } catch (const croma::OptionError& e) {

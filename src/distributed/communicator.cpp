@@ -66,6 +66,13 @@ void Communicator::allreduce_sum(torch::Tensor& t) const {
         "MPI_Allreduce");
 }
 
+void Communicator::allreduce_sum(std::vector<double>& values) const {
+  if (size_ == 1 || values.empty()) return;
+  check(MPI_Allreduce(MPI_IN_PLACE, values.data(), static_cast<int>(values.size()), MPI_DOUBLE,
+                      MPI_SUM, comm_),
+        "MPI_Allreduce");
+}
+
 bool Communicator::all_equal(std::uint64_t value) const {
   if (size_ == 1) return true;
   unsigned long long lo = value, hi = value;

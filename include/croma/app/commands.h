@@ -8,5 +8,7 @@ int run_train_command(int argc, const char* const argv[]);
 int run_eval_command(int argc, const char* const argv[]);
 int run_bench_command(int argc, const char* const argv[]);
 int run_inspect_command(int argc, const char* const argv[]);  // validate feature shards
+int run_study_command(int argc, const char* const argv[]);
+int run_advise_command(int argc, const char* const argv[]);
 
 }  // namespace croma

@@ -6,6 +6,7 @@
 // single-rank reference training inside an `mpirun -np 2` job.
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <mpi.h>
 
@@ -34,6 +35,8 @@ class Communicator {
   void broadcast(torch::Tensor& cpu_float, int root = 0) const;
   // In-place elementwise sum over ranks of a contiguous CPU float tensor.
   void allreduce_sum(torch::Tensor& cpu_float) const;
+  // In-place elementwise sum over ranks of doubles (used to gather the study's cell table).
+  void allreduce_sum(std::vector<double>& values) const;
   // True when every rank passed the same value.
   bool all_equal(std::uint64_t value) const;
   double max(double value) const;

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# croma study / croma advise as users meet them: clear one-line errors for invalid grids,
+# result files (CSV, HDF5 readable by h5py, summary JSON) written only on success, the same
+# table from 1 and 2 MPI ranks, and advise's decision.
+# usage: study_cli_test.sh CROMA MPIRUN
+set -uo pipefail
+croma=$1
+mpirun=$2
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+failures=0
+passed=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+ok() { passed=$((passed + 1)); }
+
+expect_error() {
+  local want=$1; shift
+  local out err code
+  out=$("$croma" "$@" 2>"$work/stderr"); code=$?
+  err=$(cat "$work/stderr")
+  if [ $code -eq 0 ]; then fail "croma $* exited 0"; return; fi
+  if ! grep -qF -- "$want" <<<"$err"; then fail "croma $*: stderr lacks '$want': $err"; return; fi
+  if [ "$(wc -l <<<"$err")" -ne 1 ]; then fail "croma $*: expected one error line, got: $err"; return; fi
+  if [ -n "$out" ]; then fail "croma $*: printed on stdout: $out"; return; fi
+  ok
+}
+
+small=(--d 4 --n1 40 --n2 8 --n-align 9,20,200 --sigma-w2 0,0.5,1 --trials 200 --quiet)
+
+expect_error "n_align = 5 is too small for d = 4 (must be > d + 1 = 5" study --out "$work/bad1" --d 4 --n1 40 --n2 8 --n-align 5,20
+expect_error "n2 = 20 is too small for d = 20" study --out "$work/bad2" --n2 20
+expect_error "sigma_w2 = -0.5 is invalid (a variance must be a finite number >= 0)" study --out "$work/bad3" --sigma-w2=-0.5,0
+expect_error "sigma2 = -1 is invalid" study --out "$work/bad4" --sigma2 -1
+expect_error "invalid value for --n-align: '10,x'" study --out "$work/bad5" --n-align 10,x
+expect_error "invalid value for --method: 'fast'" study --out "$work/bad6" --method fast
+expect_error "the n_align grid must be strictly increasing" study --out "$work/bad7" --n-align 100,50
+for d in bad1 bad2 bad3 bad4 bad5 bad6 bad7; do
+  [ -e "$work/$d/summary.json" ] && fail "$d: summary.json written after an error" || ok
+done
+
+# One rank and two ranks: identical tables.
+"$croma" study --out "$work/one" "${small[@]}" >"$work/one.out" 2>"$work/one.err" || fail "1-rank study failed: $(cat "$work/one.err")"
+"$mpirun" --oversubscribe -np 2 "$croma" study --out "$work/two" "${small[@]}" >"$work/two.out" 2>"$work/two.err" \
+  || fail "2-rank study failed: $(cat "$work/two.err")"
+if cmp -s "$work/one/study.csv" "$work/two/study.csv"; then ok; else fail "study.csv differs between 1 and 2 ranks"; fi
+tail -n 1 "$work/one.out" | /usr/bin/python3 -c 'import json,sys; s=json.load(sys.stdin); assert s["command"]=="study" and s["cells"]==9, s' \
+  && ok || fail "last stdout line is not the study JSON"
+/usr/bin/python3 - "$work/one" <<'PY' && ok || fail "result files are inconsistent"
+import csv, json, sys, h5py, math
+d = sys.argv[1]
+rows = list(csv.DictReader(open(d + "/study.csv")))
+assert len(rows) == 9, len(rows)
+with h5py.File(d + "/study.h5", "r") as f:
+    assert f["cells/cross_mean"].shape == (9,)
+    assert abs(f["cells/cross_mean"][4] - float(rows[4]["cross_mean"])) < 1e-8 * abs(f["cells/cross_mean"][4])
+for r in rows:
+    for k in ("supervised", "source", "cross"):
+        assert float(r[k + "_sem"]) > 0
+        assert abs(float(r[k + "_mean"]) - float(r[k + "_theory"])) < 5 * float(r[k + "_sem"]), (r, k)
+s = json.load(open(d + "/summary.json"))
+assert len(s["crossovers"]) == 3 and s["crossovers"][0]["measured_below_grid"]
+PY
+expect_error "already holds study results" study --out "$work/one" "${small[@]}"
+
+# Weak alignment writes weak.csv and reports the optimum per N.
+"$croma" study --out "$work/weak" --skip-main --weak --d 3 --n1 30 --weak-n 40,160 --weak-trials 6 --quiet \
+  >"$work/weak.out" 2>"$work/weak.err" || fail "weak study failed: $(cat "$work/weak.err")"
+tail -n 1 "$work/weak.out" | /usr/bin/python3 -c 'import json,sys; s=json.load(sys.stdin); assert len(s["weak"]["optima"])==2, s' \
+  && ok || fail "weak summary missing"
+[ -s "$work/weak/weak.csv" ] && ok || fail "weak.csv missing"
+
+# advise: theory, decision and the n_align needed.
+out=$("$croma" advise --d 20 --sigma2 1 --sigma-w2 1 --n1 250 --n2 40 --n-align 1000 2>&1) || fail "advise failed: $out"
+tail -n 1 <<<"$out" | /usr/bin/python3 -c '
+import json,sys
+s=json.load(sys.stdin)
+assert s["decision"]=="align", s
+assert abs(s["supervised_error"] - 20/19) < 1e-12
+assert 430 < s["n_align_needed"] < 440, s
+' && ok || fail "advise JSON wrong: $out"
+out=$("$croma" advise --d 20 --sigma2 1 --sigma-w2 1 --n1 250 --n2 40 --n-align 100 2>&1)
+grep -q "decision: use supervised learning" <<<"$out" && ok || fail "advise did not choose supervised: $out"
+expect_error "--shards is not supported yet" advise --shards x.h5
+expect_error "n_align = 10 is too small" advise --n-align 10
+
+echo "study_cli_test: $passed passed, $failures failed"
+[ $failures -eq 0 ]
