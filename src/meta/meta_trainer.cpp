@@ -18,7 +18,7 @@ MetaTrainer::MetaTrainer(const CromaModel& model, const EpisodeSampler& sampler,
   meta_ = torch::zeros({model.numel()}, opts);
   fast_ = torch::zeros({model.numel()}, opts).requires_grad_(true);
   delta_ = torch::zeros({model.numel()}, opts);
-  host_buffer_ = torch::zeros({model.numel() + 2}, torch::kFloat32);
+  host_buffer_ = torch::zeros({model.numel() + 3}, torch::kFloat32);
   adam_settings_ = {meta.inner_lr, meta.adam_beta1, meta.adam_beta2, 1e-8};
   for (std::int64_t t = 0; t < meta.tasks_per_rank; ++t) {
     slots_.emplace_back(seed, static_cast<std::uint64_t>(comm.rank() * meta.tasks_per_rank + t));
@@ -34,6 +34,20 @@ void MetaTrainer::set_meta_parameters(torch::Tensor cpu_parameters) {
   comm_.broadcast(buffer, 0);
   at::NoGradGuard no_grad;
   meta_.copy_(buffer);
+}
+
+std::vector<std::string> MetaTrainer::rng_states() const {
+  std::vector<std::string> out;
+  for (const auto& rng : slots_) out.push_back(rng.state());
+  return out;
+}
+
+void MetaTrainer::set_rng_states(const std::vector<std::string>& states) {
+  if (states.size() != slots_.size()) {
+    throw std::invalid_argument("set_rng_states: " + std::to_string(states.size()) +
+                                " stream states for " + std::to_string(slots_.size()) + " task slots");
+  }
+  for (std::size_t t = 0; t < slots_.size(); ++t) slots_[t].set_state(states[t]);
 }
 
 torch::Tensor MetaTrainer::meta_parameters() const { return meta_.to(torch::kCPU).clone(); }
@@ -110,7 +124,7 @@ double MetaTrainer::classification_episode(Rng& rng) {
   return loss_sum.item<double>() / static_cast<double>(options_.inner_steps);
 }
 
-StepStats MetaTrainer::step() {
+StepStats MetaTrainer::step(bool request_stop) {
   {
     at::NoGradGuard no_grad;
     delta_.zero_();
@@ -126,12 +140,14 @@ StepStats MetaTrainer::step() {
   auto* tail = host_buffer_.data_ptr<float>() + p;
   tail[0] = static_cast<float>(align_sum);
   tail[1] = static_cast<float>(class_sum);
+  tail[2] = request_stop ? 1.0f : 0.0f;
   comm_.allreduce_sum(host_buffer_);
   const double tasks = static_cast<double>(comm_.size()) * static_cast<double>(options_.tasks_per_rank);
   StepStats stats;
   stats.align_loss = tail[0] / tasks;
   stats.class_loss = tail[1] / tasks;
   stats.episodes = static_cast<std::int64_t>(2 * tasks);
+  stats.stop_requested = tail[2] > 0.0f;
   ++steps_done_;
   if (!std::isfinite(stats.align_loss) || !std::isfinite(stats.class_loss)) {
     throw std::runtime_error("non-finite loss at meta-step " + std::to_string(steps_done_) +

@@ -31,6 +31,7 @@ struct StepStats {
   double align_loss = 0;  // mean inner-step alignment loss over the step's episodes, all ranks
   double class_loss = 0;  // mean inner-step classification loss, all ranks
   std::int64_t episodes = 0;  // alignment + classification episodes in this step, all ranks
+  bool stop_requested = false;  // some rank asked to stop (see step())
 };
 
 class MetaTrainer {
@@ -40,7 +41,17 @@ class MetaTrainer {
 
   // Adopt root's parameters on every rank (a CPU float tensor of model.numel()).
   void set_meta_parameters(torch::Tensor cpu_parameters);
-  StepStats step();
+  // One meta-step. request_stop is this rank's wish to stop after the step (a signal
+  // arrived); it travels in the step's allreduce, so every rank learns in the same step
+  // whether any rank wants to stop, at no extra collective.
+  StepStats step(bool request_stop = false);
+
+  // Exact-resume state of this rank: the engine state of each task slot's stream (slot
+  // order), and the number of steps done. Restoring both, plus the meta-parameters, makes
+  // the following steps bit-identical to those of a run never interrupted.
+  std::vector<std::string> rng_states() const;
+  void set_rng_states(const std::vector<std::string>& states);
+  void set_steps_done(std::int64_t steps) { steps_done_ = steps; }
 
   // CPU copy of the meta-parameters.
   torch::Tensor meta_parameters() const;
