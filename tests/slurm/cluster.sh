@@ -43,7 +43,7 @@ slurm_cluster_start() {
     return 1
   fi
   local cpus mem
-  cpus=$(nproc)
+  cpus=$(getconf _NPROCESSORS_ONLN)  # not nproc: it obeys OMP_NUM_THREADS
   mem=$(awk '/MemTotal/ {print int($2 / 1024 * 0.8)}' /proc/meminfo)
   cat >"$d/slurm.conf" <<CONF
 ClusterName=crometest
