@@ -20,7 +20,9 @@ void print_usage(std::ostream& out) {
          "commands:\n"
          "  train   meta-train CroMA (Algorithm 1) on the built-in concept world\n"
          "  eval    few-shot classification in the target modality from a run's checkpoint\n\n"
-         "`croma <command> --help` lists a command's options.\n";
+         "`croma <command> --help` lists a command's options.\n\n"
+         "exit codes: 0 done, 1 runtime error, 2 bad option, 75 stopped by SIGTERM/SIGUSR1 after\n"
+         "a checkpoint (continue with `croma train --resume`; see docs/cluster.md)\n";
 }
 
 int world_rank() {

@@ -156,7 +156,7 @@ write_spec usr1 600 20 '{"shots": [3], "seed": [2]}'
 "${sweep[@]}" submit "$work/usr1.json" >/dev/null 2>"$work/submit6.err" || fail "submit usr1: $(cat "$work/submit6.err")"
 cell="$work/usr1/runs/shots=3,seed=2"
 for i in $(seq 1 240); do
-  [ "$(grep -c '"align_loss"' "$cell/metrics.jsonl" 2>/dev/null)" -ge 50 ] && break
+  [ "$(cat "$cell/metrics.jsonl" 2>/dev/null | grep -c '"align_loss"')" -ge 50 ] && break
   sleep 0.5
 done
 job=$(squeue -h -o '%i' | head -n 1)
