@@ -14,6 +14,7 @@ packages=(
   libgtest-dev
   python3 python3-h5py python3-numpy   # tests read checkpoints the way users do, with h5py
   slurm-wlm munge         # the Slurm test runs a one-node cluster (tests/slurm/)
+  python3-matplotlib      # analysis/plot_sweep.py
 )
 
 missing=()

@@ -146,6 +146,25 @@ class SweepTool(unittest.TestCase):
         md = open(os.path.join(spec["root"], "summary.md")).read()
         self.assertIn("| 1 | 0.1 | 2 | 0.6000 ± 0.1414 |", md)
         self.assertIn("3 of 4 cells finished", md)
+        self.plot(spec["root"])
+
+    def plot(self, root):
+        """analysis/plot_sweep.py draws the aggregated table (needs python3-matplotlib)."""
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            print("note: python3-matplotlib missing; plot_sweep.py not exercised")
+            return
+        plot = os.path.join(os.path.dirname(os.path.dirname(SWEEP)), "analysis", "plot_sweep.py")
+        p = subprocess.run([sys.executable, plot, root, "--x", "shots"], capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        out = p.stdout.strip()
+        self.assertEqual(out, os.path.join(root, "test_acc_1shot_vs_shots.png"))
+        with open(out, "rb") as f:
+            self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n")
+        p = subprocess.run([sys.executable, plot, root, "--x", "seed"], capture_output=True, text=True)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("--x seed is not a grid parameter of this sweep (shots, meta-lr)", p.stderr)
 
 
 if __name__ == "__main__":
