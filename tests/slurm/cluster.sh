@@ -89,14 +89,14 @@ CONF
     slurm_cluster_log "slurmd did not start: $(tail -n 5 "$d/log/slurmd.out" "$d/log/slurmd.log" 2>/dev/null)"
     return 1
   fi
-  # Wait for the node to be idle (up to 60 s).
-  local i state
-  for i in $(seq 1 60); do
-    state=$(sinfo -h -N -o '%T' 2>/dev/null | head -n 1)
+  # Wait for the node to be idle (60 s at most; sinfo itself may block while slurmctld is down).
+  local state deadline=$((SECONDS + 60))
+  while [ $SECONDS -lt $deadline ]; do
+    state=$(timeout 5 sinfo -h -N -o '%T' 2>/dev/null | head -n 1)
     case $state in idle*) slurm_cluster_log "up: node localhost $state, $cpus CPUs, conf $SLURM_CONF"; return 0 ;; esac
     sleep 1
   done
-  slurm_cluster_log "the node never became idle (last state: '${state:-none}')"
+  slurm_cluster_log "the node never became idle within 60 s (last state: '${state:-none}'; is slurmctld up?)"
   slurm_cluster_dump_logs
   return 1
 }
@@ -121,6 +121,13 @@ slurm_cluster_stop() {
   SLURM_CLUSTER_DIR=
 }
 
-# Ports of this cluster: away from Slurm's defaults, so a system Slurm is never touched.
-SLURM_CLUSTER_CTLD_PORT=${SLURM_CLUSTER_CTLD_PORT:-16817}
-SLURM_CLUSTER_D_PORT=${SLURM_CLUSTER_D_PORT:-16818}
+# Ports of this cluster: two free ones on this machine (never Slurm's defaults), so neither a
+# system Slurm nor another test cluster is touched. Override with the two variables.
+if [ -z "${SLURM_CLUSTER_CTLD_PORT:-}" ] || [ -z "${SLURM_CLUSTER_D_PORT:-}" ]; then
+  read -r SLURM_CLUSTER_CTLD_PORT SLURM_CLUSTER_D_PORT < <(/usr/bin/python3 -c '
+import socket
+socks = [socket.socket() for _ in range(2)]
+for s in socks:
+    s.bind(("127.0.0.1", 0))
+print(*(s.getsockname()[1] for s in socks))')
+fi
