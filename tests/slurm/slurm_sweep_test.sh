@@ -7,7 +7,9 @@
 #  3. a cell cancelled midway (scancel: SIGTERM, croma checkpoints and exits 75) is reported
 #     interrupted, and resubmitting resumes it from its checkpoint and completes it, with
 #     final meta-parameters bit-identical to those of the same cell never interrupted;
-#  4. a cell sent the time-limit signal (SIGUSR1) checkpoints, requeues itself and completes.
+#  4. a cell sent the time-limit signal (SIGUSR1) checkpoints, requeues itself and completes;
+#  5. jobs/train.sbatch and jobs/eval.sbatch, as a user submits them, train on 2 ranks and
+#     evaluate.
 # A daemon that does not start is a failure with its log, never a skip.
 # usage: slurm_sweep_test.sh CROMA SOURCE_DIR
 set -uo pipefail
@@ -175,6 +177,28 @@ assert os.path.exists(os.path.join(cell, "eval.json"))
 log = open(os.path.join(cell, "job.log")).read()
 assert "requeueing" in log and "restart 1" in log, log
 PY
+fi
+
+# --- 5. the single-run scripts --------------------------------------------------------------
+export CROMA=$croma
+single=(--concepts 20 --samples-per-concept 24 --latent-dim 6 --nuisance-dim 4 --source-dim 24
+        --target-dim 16 --hidden 32 --embed-dim 16 --classifier-hidden 16 --shots 3 --ways 4
+        --eval-ways 4 --eval-shots 3 --eval-tasks 4 --eval-queries 5 --eval-steps 10 --quiet
+        --steps 20 --val-every 10)
+if sbatch --wait --ntasks=2 --output="$work/train-%j.out" "$src/jobs/train.sbatch" \
+     --run-dir "$work/single" "${single[@]}" >/dev/null 2>"$work/sbatch-train.err" &&
+   sbatch --wait --output="$work/eval-%j.out" "$src/jobs/eval.sbatch" --run-dir "$work/single" \
+     --eval-shots 1,3 >/dev/null 2>"$work/sbatch-eval.err"; then
+  /usr/bin/python3 - "$work/single" <<'PY' && ok || fail "train.sbatch / eval.sbatch results"
+import json, os, sys
+run = sys.argv[1]
+s = json.load(open(os.path.join(run, "summary.json")))
+assert s["world_size"] == 2 and s["steps"] == 20, s
+e = json.load(open(os.path.join(run, "eval.json")))
+assert [r["shots"] for r in e["results"]] == [1, 3], e
+PY
+else
+  fail "train.sbatch or eval.sbatch failed: $(cat "$work"/sbatch-*.err "$work"/train-*.out "$work"/eval-*.out 2>/dev/null | tail -n 15)"
 fi
 
 echo "slurm: $passed passed, $failures failed"
