@@ -8,5 +8,6 @@ export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 CROMA_BUILD_DIR=${CROMA_BUILD_DIR:-build}
 croma_build() {
   cmake -S . -B "$CROMA_BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >/dev/null
-  cmake --build "$CROMA_BUILD_DIR" -j "$(nproc)" "$@"
+  # Not nproc: it obeys OMP_NUM_THREADS=1 above and would report one core.
+  cmake --build "$CROMA_BUILD_DIR" -j "$(getconf _NPROCESSORS_ONLN)" "$@"
 }

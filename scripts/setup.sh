@@ -15,6 +15,7 @@ packages=(
   python3 python3-h5py python3-numpy   # tests read checkpoints the way users do, with h5py
   python3-matplotlib                   # analysis/ draws the figures (tables, Fig. 7, Fig. 8)
   librsvg2-bin sox        # data_prep renders SVG pictures and decodes audio (and their tests)
+  slurm-wlm munge         # the Slurm test runs a one-node cluster (tests/slurm/)
 )
 
 missing=()

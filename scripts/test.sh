@@ -6,4 +6,4 @@ bash scripts/setup.sh
 source scripts/env.sh
 croma_build
 cd "$CROMA_BUILD_DIR"
-ctest --output-on-failure -j "$(nproc)" "$@"
+ctest --output-on-failure -j "$(getconf _NPROCESSORS_ONLN)" "$@"

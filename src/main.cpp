@@ -24,7 +24,9 @@ void print_usage(std::ostream& out) {
          "  study   alignment vs supervision study (paper 5.5, Fig. 8; Appendix E weak alignment)\n"
          "  advise  predicted errors of supervised vs cross-modal learning for a setting\n"
          "  bench   meta-training throughput on the bench configuration\n\n"
-         "`croma <command> --help` lists a command's options.\n";
+         "`croma <command> --help` lists a command's options.\n\n"
+         "exit codes: 0 done, 1 runtime error, 2 bad option, 75 stopped by SIGTERM/SIGUSR1 after\n"
+         "a checkpoint (continue with `croma train --resume`; see docs/cluster.md)\n";
 }
 
 int world_rank() {

@@ -1,11 +1,14 @@
 #include <ATen/Parallel.h>
 
+#include <algorithm>
 #include <cmath>
 #include <iostream>
 #include <optional>
+#include <regex>
 
 #include "croma/app/commands.h"
 #include "croma/app/experiment.h"
+#include "croma/app/resume.h"
 #include "croma/config/options.h"
 #include "croma/distributed/communicator.h"
 #include "croma/eval/few_shot.h"
@@ -15,9 +18,12 @@
 #include "croma/meta/method.h"
 #include "croma/util/progress.h"
 #include "croma/util/runtime.h"
+#include "croma/util/stop_signal.h"
 
 namespace croma {
 namespace {
+
+namespace fs = std::filesystem;
 
 constexpr int kKeptStepCheckpoints = 3;
 
@@ -29,6 +35,105 @@ nlohmann::json runtime_facts(const Communicator& comm, const torch::Device& devi
           {"intra_op_threads", at::get_num_threads()}};
 }
 
+// Keeps the newest kKeptStepCheckpoints step_N.h5 files (by N) and removes the others.
+void prune_step_checkpoints(const fs::path& run_dir) {
+  static const std::regex name(R"(step_([0-9]+)\.h5)");
+  std::vector<std::pair<std::int64_t, fs::path>> found;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(run_dir / "checkpoints", ec)) {
+    std::smatch m;
+    const auto file = entry.path().filename().string();
+    if (std::regex_match(file, m, name)) found.emplace_back(std::stoll(m[1]), entry.path());
+  }
+  std::sort(found.begin(), found.end());
+  for (std::size_t i = 0; i + kKeptStepCheckpoints < found.size(); ++i) fs::remove(found[i].second, ec);
+}
+
+// What the root rank keeps across meta-steps besides the trainer; saved in every resumable
+// checkpoint so that a resumed run reports the same best model and totals.
+struct Bookkeeping {
+  bool has_val_initial = false;
+  double val_initial = NAN;
+  double best_val = -1.0;
+  std::int64_t best_step = 0;
+  std::int64_t episodes = 0;
+  // Target items (and labelled items) meta-training has read so far, over all ranks.
+  std::vector<std::int64_t> target_seen, target_labelled;
+
+  std::string to_json_text() const {
+    nlohmann::json j = {{"best_val", best_val}, {"best_step", best_step}, {"episodes", episodes},
+                        {"target_seen", target_seen}, {"target_labelled", target_labelled}};
+    if (has_val_initial) j["val_initial"] = val_initial;
+    return j.dump();
+  }
+  static Bookkeeping from_json_text(const std::string& text) {
+    Bookkeeping b;
+    const auto j = nlohmann::json::parse(text.empty() ? "{}" : text);
+    b.best_val = j.value("best_val", -1.0);
+    b.best_step = j.value("best_step", std::int64_t{0});
+    b.episodes = j.value("episodes", std::int64_t{0});
+    b.target_seen = j.value("target_seen", std::vector<std::int64_t>{});
+    b.target_labelled = j.value("target_labelled", std::vector<std::int64_t>{});
+    if (j.contains("val_initial")) {
+      b.has_val_initial = true;
+      b.val_initial = j.at("val_initial").get<double>();
+    }
+    return b;
+  }
+};
+
+// Rank 0's decision about the run directory, made before any rank trains.
+struct StartPlan {
+  std::string error;                 // non-empty: refuse, every rank throws it
+  std::optional<ResumePoint> resume;  // set: continue from this checkpoint
+  bool already_complete = false;      // --resume of a finished run: print its summary
+};
+
+StartPlan plan_start(const TrainOptions& o, const nlohmann::json& config, const Communicator& comm,
+                     const ParamLayout& layout, std::int64_t total_steps, bool multi_phase) {
+  StartPlan plan;
+  const fs::path root = o.out.run_dir;
+  if (!o.out.resume || !fs::exists(root / "config.json")) return plan;
+  nlohmann::json previous;
+  try {
+    previous = read_json_file(root / "config.json");
+  } catch (const std::exception& e) {
+    plan.error = std::string("--resume: ") + e.what();
+    return plan;
+  }
+  auto mismatch = config_mismatch(previous, config);
+  // --steps may grow to extend a run, but a method of several phases places its phase
+  // boundaries by --steps: there, another value would change the steps already taken.
+  if (mismatch.empty() && multi_phase && previous.contains("meta") &&
+      previous["meta"].value("steps", std::int64_t{-1}) != o.meta.steps) {
+    mismatch = "meta.steps is " + previous["meta"]["steps"].dump() + " in the run and " +
+               std::to_string(o.meta.steps) + " now, and --method " + o.meta.method +
+               " places its phases by --steps";
+  }
+  if (!mismatch.empty()) {
+    plan.error = "--resume: the run in '" + root.string() + "' has another configuration (" +
+                 mismatch + "); pass the run's options, or choose another --run-dir";
+    return plan;
+  }
+  plan.resume = latest_resumable_checkpoint(root, layout);
+  if (!plan.resume) return plan;  // nothing saved yet: start again from step 0
+  const auto& st = *plan.resume->checkpoint.state;
+  const auto world = world_mismatch(st, comm.size(), o.meta.tasks_per_rank);
+  if (!world.empty()) {
+    plan.error = "--resume: cannot continue '" + plan.resume->path.string() + "': " + world;
+    return plan;
+  }
+  if (plan.resume->checkpoint.step > total_steps) {
+    plan.error = "--resume: the run is at meta-step " + std::to_string(plan.resume->checkpoint.step) +
+                 ", beyond the " + std::to_string(total_steps) + " meta-steps this configuration runs";
+    return plan;
+  }
+  plan.already_complete = plan.resume->checkpoint.step == total_steps &&
+                          plan.resume->path.filename() == "final.h5" &&
+                          fs::exists(root / "summary.json");
+  return plan;
+}
+
 }  // namespace
 
 int run_train_command(int argc, const char* const argv[]) {
@@ -37,6 +142,7 @@ int run_train_command(int argc, const char* const argv[]) {
   const auto comm = Communicator::world();
   at::set_num_threads(static_cast<int>(o.dist.threads));
   const auto device = resolve_device(o.dist.device, comm.local_rank());
+  install_stop_handlers();
 
   Experiment exp(o);
   const auto& sampler = exp.sampler();
@@ -49,24 +155,82 @@ int run_train_command(int argc, const char* const argv[]) {
                       std::to_string(o.meta.ways) + " (the classifier has --ways outputs)");
   }
 
-  std::optional<RunDirectory> run;
+  const auto phases = plan_method(parse_method(o.meta.method), o, sampler);
+  std::int64_t total_steps = 0;
+  for (const auto& phase : phases) total_steps += phase.steps;
+
   nlohmann::json config = o;
   config["runtime"] = runtime_facts(comm, device);
   const std::string config_text = config.dump();
+
+  // Rank 0 decides how to start and tells the others: refusals become the same OptionError on
+  // every rank, so the job fails with one message and no rank waits for another.
+  StartPlan plan;
+  if (comm.is_root()) plan = plan_start(o, config, comm, model.layout(), total_steps, phases.size() > 1);
+  std::string decision = comm.is_root() ? nlohmann::json{{"error", plan.error},
+                                                         {"resume", plan.resume.has_value()},
+                                                         {"complete", plan.already_complete}}
+                                              .dump()
+                                        : std::string();
+  comm.broadcast_string(decision);
+  const auto decided = nlohmann::json::parse(decision);
+  if (!decided.at("error").get<std::string>().empty()) {
+    throw OptionError(decided.at("error").get<std::string>());
+  }
+  const bool resuming = decided.at("resume").get<bool>();
+  if (decided.at("complete").get<bool>()) {
+    if (!comm.is_root()) return 0;
+    const auto summary = read_json_file(fs::path(o.out.run_dir) / "summary.json");
+    std::cerr << "croma train: the run in " << o.out.run_dir << " is complete (meta-step "
+              << total_steps << "); nothing to do\n";
+    std::cout << summary.dump() << std::endl;
+    return 0;
+  }
+
+  MetaTrainer trainer(model, sampler, o.meta, o.seed, comm, device);
+  Bookkeeping book;
+  std::int64_t start_step = 0;
+  std::optional<RunDirectory> run;
+  if (resuming) {
+    std::vector<std::string> per_rank;  // root: each rank's slot states, as a JSON array
+    torch::Tensor parameters = torch::empty({model.numel()}, torch::kFloat32);
+    if (comm.is_root()) {
+      const auto& ck = plan.resume->checkpoint;
+      const auto T = static_cast<std::size_t>(ck.state->tasks_per_rank);
+      for (std::int64_t r = 0; r < ck.state->world_size; ++r) {
+        const auto first = ck.state->rng_states.begin() + static_cast<std::ptrdiff_t>(r * T);
+        per_rank.push_back(nlohmann::json(std::vector<std::string>(first, first + T)).dump());
+      }
+      parameters = ck.parameters;
+      start_step = ck.step;
+      book = Bookkeeping::from_json_text(ck.state->bookkeeping_json);
+      trainer.mark_target_usage(book.target_seen, book.target_labelled);
+      run.emplace(RunDirectory::reopen_for_training(o.out.run_dir, start_step));
+      run->write_json("config.json", config);
+      std::cerr << "croma train: resuming " << o.out.run_dir << " from " << plan.resume->path.string()
+                << " (meta-step " << start_step << " of " << total_steps << ")\n";
+    }
+    trainer.set_meta_parameters(parameters);
+    trainer.set_rng_states(
+        nlohmann::json::parse(comm.scatter_strings(per_rank)).get<std::vector<std::string>>());
+    std::string step_text = std::to_string(start_step);
+    comm.broadcast_string(step_text);
+    start_step = std::stoll(step_text);
+    trainer.set_steps_done(start_step);
+  } else {
+    if (comm.is_root()) {
+      // --resume of a run that never saved a resumable checkpoint starts it again.
+      run.emplace(RunDirectory::create(o.out.run_dir, o.out.overwrite || o.out.resume));
+      run->write_json("config.json", config);
+    }
+    trainer.set_meta_parameters(model.initial_parameters(o.seed));
+  }
   if (comm.is_root()) {
-    run.emplace(RunDirectory::create(o.out.run_dir, o.out.overwrite));
-    run->write_json("config.json", config);
     std::cerr << "croma train: " << comm.size() << " rank(s) x " << o.meta.tasks_per_rank
               << " task(s) per meta-step on " << device.str() << ", " << model.numel()
               << " parameters, BLAS " << loaded_blas() << "\n";
   }
 
-  const auto method = parse_method(o.meta.method);
-  const auto phases = plan_method(method, o, sampler);
-  std::int64_t total_steps = 0;
-  for (const auto& phase : phases) total_steps += phase.steps;
-  MetaTrainer trainer(model, sampler, o.meta, o.seed, comm, device);
-  trainer.set_meta_parameters(model.initial_parameters(o.seed));
   FewShotEvaluator evaluator(model, sampler, device);
   // Model selection uses meta-val classes only, at the first --eval-shots value, one seed,
   // clean labels.
@@ -80,93 +244,126 @@ int run_train_command(int argc, const char* const argv[]) {
   };
   auto save = [&](const std::string& name, std::int64_t step) {
     write_checkpoint(run->checkpoint(name).string(), model.layout(),
-                     {trainer.meta_parameters(), step, config_text});
+                     {trainer.meta_parameters(), step, config_text, std::nullopt});
+  };
+  // Collective: rank 0 gathers every rank's stream states and writes one checkpoint that the
+  // run can continue from.
+  auto save_resumable = [&](const std::string& name, std::int64_t step) {
+    std::tie(book.target_seen, book.target_labelled) = trainer.target_usage_items();
+    const auto gathered = comm.gather_strings(nlohmann::json(trainer.rng_states()).dump());
+    if (!comm.is_root()) return;
+    TrainingState state;
+    state.world_size = comm.size();
+    state.tasks_per_rank = o.meta.tasks_per_rank;
+    for (const auto& text : gathered) {
+      for (auto& s : nlohmann::json::parse(text).get<std::vector<std::string>>()) {
+        state.rng_states.push_back(std::move(s));
+      }
+    }
+    state.bookkeeping_json = book.to_json_text();
+    write_checkpoint(run->checkpoint(name).string(), model.layout(),
+                     {trainer.meta_parameters(), step, config_text, std::move(state)});
   };
 
   const bool validating = o.out.val_every > 0;
-  double val_initial = NAN, best_val = -1.0;
-  std::int64_t best_step = 0;
-  if (comm.is_root()) {
+  if (comm.is_root() && !resuming) {
     save("initial", 0);
     if (validating) {
-      val_initial = best_val = validate_now();
+      book.val_initial = book.best_val = validate_now();
+      book.has_val_initial = true;
       save("best", 0);
     }
   }
 
-  ProgressReporter progress(total_steps, std::cerr, comm.is_root() && !o.out.quiet);
+  ProgressReporter progress(total_steps - start_step, std::cerr, comm.is_root() && !o.out.quiet);
   StepStats last;
-  std::int64_t episodes = 0;
-  std::vector<std::int64_t> step_checkpoints;
+  // The phase that holds meta-step `step` (1-based), and the step where it ends.
   std::size_t phase_index = 0;
   std::int64_t phase_end = 0;
-  for (std::int64_t step = 1; step <= total_steps; ++step) {
-    if (step > phase_end) {
-      const auto& phase = phases[phase_index++];
-      trainer.set_tasks(phase.make_tasks(trainer.context()), phase.epsilon);
-      phase_end += phase.steps;
-      if (comm.is_root() && !o.out.quiet) {
-        std::cerr << "phase " << phase.name << ": " << phase.steps << " steps, epsilon "
-                  << phase.epsilon << "\n";
-      }
+  auto enter_phase_of = [&](std::int64_t step) {
+    while (step > phase_end) phase_end += phases[phase_index++].steps;
+    const auto& phase = phases[phase_index - 1];
+    trainer.set_tasks(phase.make_tasks(trainer.context()), phase.epsilon);
+    if (comm.is_root() && !o.out.quiet && phases.size() > 1) {
+      std::cerr << "phase " << phase.name << ": meta-steps " << phase_end - phase.steps + 1 << "-"
+                << phase_end << ", epsilon " << phase.epsilon << "\n";
     }
-    last = trainer.step();
-    episodes += last.episodes;
+  };
+  for (std::int64_t step = start_step + 1; step <= total_steps; ++step) {
+    if (step > phase_end) enter_phase_of(step);
+    last = trainer.step(stop_requested());
+    book.episodes += last.episodes;
     if (o.dist.check_every > 0 && step % o.dist.check_every == 0 && !trainer.replicas_agree()) {
       throw std::runtime_error("meta-parameters of the ranks drifted apart by meta-step " +
                                std::to_string(step) + " (checksums differ)");
     }
-    if (!comm.is_root()) continue;
-    if (step % o.out.log_every == 0 || step == total_steps) {
-      nlohmann::json line = {{"step", step}, {"episodes", episodes}, {"wall_s", progress.elapsed_seconds()}};
-      for (const auto& [name, value] : last.losses) line[name + "_loss"] = value;
-      run->append_metrics(line);
-      progress.report(step, last.losses);
-    }
-    if (validating && (step % o.out.val_every == 0 || step == total_steps)) {
-      const double val = validate_now();
-      run->append_metrics({{"step", step}, {"val_accuracy", val}, {"val_shots", val_options.shots[0]}});
-      if (val > best_val) {
-        best_val = val;
-        best_step = step;
-        save("best", step);
+    if (comm.is_root()) {
+      if (step % o.out.log_every == 0 || step == total_steps) {
+        nlohmann::json line = {{"step", step}, {"episodes", book.episodes}, {"wall_s", progress.elapsed_seconds()}};
+        for (const auto& [name, value] : last.losses) line[name + "_loss"] = value;
+        run->append_metrics(line);
+        progress.report(step - start_step, last.losses);
+      }
+      if (validating && (step % o.out.val_every == 0 || step == total_steps)) {
+        const double val = validate_now();
+        run->append_metrics({{"step", step}, {"val_accuracy", val}, {"val_shots", val_options.shots[0]}});
+        if (val > book.best_val) {
+          book.best_val = val;
+          book.best_step = step;
+          save("best", step);
+        }
       }
     }
-    if (o.out.checkpoint_every > 0 && step % o.out.checkpoint_every == 0) {
-      save("step_" + std::to_string(step), step);
-      step_checkpoints.push_back(step);
-      if (static_cast<int>(step_checkpoints.size()) > kKeptStepCheckpoints) {
-        std::filesystem::remove(run->checkpoint("step_" + std::to_string(step_checkpoints.front())));
-        step_checkpoints.erase(step_checkpoints.begin());
+    // Every rank knows both conditions (the stop request came back from the allreduce), so
+    // the collective save below is entered by all ranks at the same step.
+    const bool stopping = last.stop_requested && step < total_steps;
+    if ((o.out.checkpoint_every > 0 && step % o.out.checkpoint_every == 0) || stopping) {
+      save_resumable("step_" + std::to_string(step), step);
+      if (comm.is_root()) prune_step_checkpoints(run->root());
+    }
+    if (stopping) {
+      if (comm.is_root()) {
+        std::cerr << "croma train: stop requested (SIGTERM/SIGUSR1); checkpointed meta-step " << step
+                  << " to " << run->checkpoint("step_" + std::to_string(step)).string()
+                  << "; continue with --resume (exit code " << kExitCheckpointed << ")\n";
+        std::cout << nlohmann::json{{"command", "train"},
+                                    {"run_dir", o.out.run_dir},
+                                    {"stopped_at_step", step},
+                                    {"steps", total_steps},
+                                    {"exit_code", kExitCheckpointed}}
+                         .dump()
+                  << std::endl;
       }
+      return kExitCheckpointed;
     }
   }
   if (!trainer.replicas_agree()) {
     throw std::runtime_error("meta-parameters of the ranks differ at the end of training");
   }
-  const auto [target_items_used, target_labels_used] = trainer.target_usage();
+  save_resumable("final", total_steps);
   if (!comm.is_root()) return 0;
 
-  save("final", total_steps);
   const double wall = progress.elapsed_seconds();
+  const auto steps_run = total_steps - start_step;
   nlohmann::json summary = {
       {"command", "train"},
-      {"run_dir", o.out.run_dir},
       {"method", o.meta.method},
+      {"run_dir", o.out.run_dir},
       {"steps", total_steps},
       {"world_size", comm.size()},
       {"tasks_per_rank", o.meta.tasks_per_rank},
-      {"episodes", episodes},
+      {"episodes", book.episodes},
+      {"resumed_from_step", start_step},
       {"wall_s", wall},
-      {"steps_per_s", wall > 0 ? static_cast<double>(total_steps) / wall : 0.0},
-      {"target_samples_used", target_items_used},
-      {"target_labels_used", target_labels_used}};
+      {"steps_per_s", wall > 0 ? static_cast<double>(steps_run) / wall : 0.0},
+      {"target_samples_used", book.target_seen.size()},
+      {"target_labels_used", book.target_labelled.size()}};
   for (const auto& [name, value] : last.losses) summary["final_" + name + "_loss"] = value;
   if (validating) {
     summary["val_shots"] = val_options.shots[0];
-    summary["val_accuracy_initial"] = val_initial;
-    summary["best_val_accuracy"] = best_val;
-    summary["best_step"] = best_step;
+    summary["val_accuracy_initial"] = book.has_val_initial ? nlohmann::json(book.val_initial) : nlohmann::json();
+    summary["best_val_accuracy"] = book.best_val;
+    summary["best_step"] = book.best_step;
   }
   run->write_json("summary.json", summary);
   std::cout << summary.dump() << std::endl;

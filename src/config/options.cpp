@@ -204,7 +204,8 @@ po::options_description output_group(OutputOptions& o) {
       ("checkpoint-every", po::value(&o.checkpoint_every)->default_value(o.checkpoint_every), "meta-steps between checkpoints")
       ("val-every", po::value(&o.val_every)->default_value(o.val_every), "meta-steps between meta-validation evaluations (0: never)")
       ("quiet", po::bool_switch(&o.quiet), "no progress on stderr")
-      ("overwrite", po::bool_switch(&o.overwrite), "replace a run already in --run-dir");
+      ("overwrite", po::bool_switch(&o.overwrite), "replace a run already in --run-dir")
+      ("resume", po::bool_switch(&o.resume), "continue the run in --run-dir from its latest checkpoint (start it when there is none); the configuration must match");
   return g;
 }
 
@@ -388,6 +389,9 @@ void validate(const TrainOptions& o) {
   require_at_least("log-every", o.out.log_every, 1);
   require_at_least("checkpoint-every", o.out.checkpoint_every, 0);
   require_at_least("val-every", o.out.val_every, 0);
+  if (o.out.resume && o.out.overwrite) {
+    throw OptionError("--resume and --overwrite exclude each other (continue the run, or replace it)");
+  }
   validate(o.eval);
 }
 

@@ -87,6 +87,62 @@ double Communicator::max(double value) const {
   return value;
 }
 
+std::vector<std::string> Communicator::gather_strings(const std::string& mine, int root) const {
+  if (size_ == 1) return {mine};
+  const int length = static_cast<int>(mine.size());
+  std::vector<int> lengths(rank_ == root ? static_cast<std::size_t>(size_) : 0);
+  check(MPI_Gather(&length, 1, MPI_INT, lengths.data(), 1, MPI_INT, root, comm_), "MPI_Gather");
+  std::vector<int> offsets(lengths.size());
+  std::string all;
+  if (rank_ == root) {
+    long long total = 0;
+    for (std::size_t r = 0; r < lengths.size(); ++r) {
+      offsets[r] = static_cast<int>(total);
+      total += lengths[r];
+    }
+    if (total > INT32_MAX) throw std::logic_error("gather_strings: too much text for one MPI call");
+    all.resize(static_cast<std::size_t>(total));
+  }
+  check(MPI_Gatherv(mine.data(), length, MPI_CHAR, all.data(), lengths.data(), offsets.data(),
+                    MPI_CHAR, root, comm_),
+        "MPI_Gatherv");
+  std::vector<std::string> out;
+  for (std::size_t r = 0; r < lengths.size(); ++r) out.push_back(all.substr(offsets[r], lengths[r]));
+  return out;
+}
+
+std::string Communicator::scatter_strings(const std::vector<std::string>& strings, int root) const {
+  if (rank_ == root && static_cast<int>(strings.size()) != size_) {
+    throw std::logic_error("scatter_strings: root passed " + std::to_string(strings.size()) +
+                           " strings for " + std::to_string(size_) + " ranks");
+  }
+  if (size_ == 1) return strings.front();
+  std::vector<int> lengths, offsets;
+  std::string all;
+  if (rank_ == root) {
+    for (const auto& s : strings) {
+      offsets.push_back(static_cast<int>(all.size()));
+      lengths.push_back(static_cast<int>(s.size()));
+      all += s;
+    }
+  }
+  int length = 0;
+  check(MPI_Scatter(lengths.data(), 1, MPI_INT, &length, 1, MPI_INT, root, comm_), "MPI_Scatter");
+  std::string mine(static_cast<std::size_t>(length), '\0');
+  check(MPI_Scatterv(all.data(), lengths.data(), offsets.data(), MPI_CHAR, mine.data(), length,
+                     MPI_CHAR, root, comm_),
+        "MPI_Scatterv");
+  return mine;
+}
+
+void Communicator::broadcast_string(std::string& text, int root) const {
+  if (size_ == 1) return;
+  long long length = static_cast<long long>(text.size());
+  check(MPI_Bcast(&length, 1, MPI_LONG_LONG, root, comm_), "MPI_Bcast");
+  text.resize(static_cast<std::size_t>(length));
+  check(MPI_Bcast(text.data(), static_cast<int>(length), MPI_CHAR, root, comm_), "MPI_Bcast");
+}
+
 void Communicator::barrier() const {
   if (size_ > 1) check(MPI_Barrier(comm_), "MPI_Barrier");
 }

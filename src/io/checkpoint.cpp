@@ -86,6 +86,81 @@ bool read_int_attribute(hid_t target, const char* name, std::int64_t& out) {
   return H5Aread(attr.get(), H5T_NATIVE_INT64, &out) >= 0;
 }
 
+void write_bytes_dataset(hid_t parent, const std::string& name, const std::string& bytes,
+                         hid_t link_props) {
+  const hsize_t n = bytes.size();
+  Handle space(H5Screate_simple(1, &n, nullptr), H5Sclose);
+  Handle dset(H5Dcreate2(parent, name.c_str(), H5T_STD_U8LE, space.get(), link_props, H5P_DEFAULT,
+                         H5P_DEFAULT),
+              H5Dclose);
+  if (!dset.ok() ||
+      (n > 0 && H5Dwrite(dset.get(), H5T_NATIVE_UCHAR, H5S_ALL, H5S_ALL, H5P_DEFAULT, bytes.data()) < 0)) {
+    throw std::runtime_error("cannot write dataset '" + name + "' (disk full?)");
+  }
+}
+
+bool read_bytes_dataset(hid_t parent, const std::string& name, std::string& out) {
+  if (H5Lexists(parent, name.c_str(), H5P_DEFAULT) <= 0) return false;
+  Handle dset(H5Dopen2(parent, name.c_str(), H5P_DEFAULT), H5Dclose);
+  if (!dset.ok()) return false;
+  Handle space(H5Dget_space(dset.get()), H5Sclose);
+  if (H5Sget_simple_extent_ndims(space.get()) != 1) return false;
+  hsize_t n = 0;
+  H5Sget_simple_extent_dims(space.get(), &n, nullptr);
+  out.assign(static_cast<std::size_t>(n), '\0');
+  return n == 0 || H5Dread(dset.get(), H5T_NATIVE_UCHAR, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()) >= 0;
+}
+
+std::string rng_dataset_name(std::int64_t rank, std::int64_t slot) {
+  return "train_state/rng/rank" + std::to_string(rank) + "/slot" + std::to_string(slot);
+}
+
+void write_state(hid_t file, const TrainingState& st, hid_t link_props) {
+  if (static_cast<std::int64_t>(st.rng_states.size()) != st.world_size * st.tasks_per_rank) {
+    throw std::runtime_error("training state has " + std::to_string(st.rng_states.size()) +
+                             " random streams for " + std::to_string(st.world_size) + " rank(s) x " +
+                             std::to_string(st.tasks_per_rank) + " slot(s)");
+  }
+  Handle group(H5Gcreate2(file, "train_state", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose);
+  if (!group.ok()) throw std::runtime_error("cannot create group train_state");
+  write_int_attribute(group.get(), "world_size", st.world_size);
+  write_int_attribute(group.get(), "tasks_per_rank", st.tasks_per_rank);
+  write_string_attribute(group.get(), "bookkeeping", st.bookkeeping_json);
+  for (std::int64_t r = 0; r < st.world_size; ++r) {
+    for (std::int64_t t = 0; t < st.tasks_per_rank; ++t) {
+      write_bytes_dataset(file, rng_dataset_name(r, t),
+                          st.rng_states[static_cast<std::size_t>(r * st.tasks_per_rank + t)], link_props);
+    }
+  }
+}
+
+std::optional<TrainingState> read_state(hid_t file, const std::string& path) {
+  if (H5Lexists(file, "train_state", H5P_DEFAULT) <= 0) return std::nullopt;
+  Handle group(H5Gopen2(file, "train_state", H5P_DEFAULT), H5Gclose);
+  if (!group.ok()) fail(path, "cannot open group train_state");
+  TrainingState st;
+  if (!read_int_attribute(group.get(), "world_size", st.world_size) ||
+      !read_int_attribute(group.get(), "tasks_per_rank", st.tasks_per_rank) || st.world_size < 1 ||
+      st.tasks_per_rank < 1) {
+    fail(path, "train_state lacks valid world_size / tasks_per_rank attributes");
+  }
+  read_string_attribute(group.get(), "bookkeeping", st.bookkeeping_json);
+  for (std::int64_t r = 0; r < st.world_size; ++r) {
+    for (std::int64_t t = 0; t < st.tasks_per_rank; ++t) {
+      std::string text;
+      // Nested links under a missing group make H5Lexists fail; check level by level.
+      const std::string rank_group = "train_state/rng/rank" + std::to_string(r);
+      if (H5Lexists(file, "train_state/rng", H5P_DEFAULT) <= 0 ||
+          H5Lexists(file, rank_group.c_str(), H5P_DEFAULT) <= 0 ||
+          !read_bytes_dataset(file, rng_dataset_name(r, t), text)) {
+        fail(path, "lacks dataset '" + rng_dataset_name(r, t) + "' (truncated training state?)");
+      }
+      st.rng_states.push_back(std::move(text));
+    }
+  }
+  return st;
+}
+
 }  // namespace
 
 void write_checkpoint(const std::string& path, const ParamLayout& layout, const Checkpoint& ck) {
@@ -121,6 +196,14 @@ void write_checkpoint(const std::string& path, const ParamLayout& layout, const 
           H5Dwrite(dset.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, base + e.offset) < 0) {
         std::remove(tmp.c_str());
         fail(path, "cannot write dataset '" + e.name + "' (disk full?)");
+      }
+    }
+    if (ck.state) {
+      try {
+        write_state(file.get(), *ck.state, link_props.get());
+      } catch (const std::exception& e) {
+        std::remove(tmp.c_str());
+        fail(path, e.what());
       }
     }
     if (H5Fflush(file.get(), H5F_SCOPE_GLOBAL) < 0) {
@@ -181,6 +264,7 @@ Checkpoint read_checkpoint(const std::string& path, const ParamLayout& layout) {
     }
   }
   if (!torch::isfinite(ck.parameters).all().item<bool>()) fail(path, "holds NaN or Inf parameters");
+  ck.state = read_state(file.get(), path);
   return ck;
 }
 

@@ -73,6 +73,30 @@ RunDirectory RunDirectory::open(const fs::path& root) {
   return RunDirectory(root);
 }
 
+RunDirectory RunDirectory::reopen_for_training(const fs::path& root, std::int64_t step) {
+  RunDirectory dir = open(root);
+  const auto metrics = root / "metrics.jsonl";
+  std::string kept;
+  {
+    std::ifstream in(metrics);
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.empty()) continue;
+      try {
+        const auto j = nlohmann::json::parse(line);
+        if (j.value("step", std::int64_t{0}) > step) continue;
+      } catch (const nlohmann::json::exception&) {
+        continue;  // a line torn by a kill: drop it
+      }
+      kept += line + "\n";
+    }
+  }
+  write_text_atomically(metrics, kept);
+  dir.metrics_.open(metrics, std::ios::app);
+  if (!dir.metrics_) throw std::runtime_error("cannot open '" + metrics.string() + "'");
+  return dir;
+}
+
 fs::path RunDirectory::checkpoint(const std::string& name) const {
   return root_ / "checkpoints" / (name + ".h5");
 }

@@ -60,7 +60,8 @@ void MetaTrainer::set_tasks(InnerTaskList tasks, double epsilon) {
   if (!(epsilon > 0)) throw std::invalid_argument("MetaTrainer::set_tasks: epsilon must be > 0");
   tasks_ = std::move(tasks);
   epsilon_ = epsilon;
-  host_buffer_ = torch::zeros({model_.numel() + static_cast<std::int64_t>(tasks_.size())}, torch::kFloat32);
+  // delta, one loss sum per task, and the stop flag.
+  host_buffer_ = torch::zeros({model_.numel() + static_cast<std::int64_t>(tasks_.size()) + 1}, torch::kFloat32);
 }
 
 void MetaTrainer::set_meta_parameters(torch::Tensor cpu_parameters) {
@@ -74,6 +75,20 @@ void MetaTrainer::set_meta_parameters(torch::Tensor cpu_parameters) {
   meta_.copy_(buffer);
 }
 
+std::vector<std::string> MetaTrainer::rng_states() const {
+  std::vector<std::string> out;
+  for (const auto& rng : slots_) out.push_back(rng.state());
+  return out;
+}
+
+void MetaTrainer::set_rng_states(const std::vector<std::string>& states) {
+  if (states.size() != slots_.size()) {
+    throw std::invalid_argument("set_rng_states: " + std::to_string(states.size()) +
+                                " stream states for " + std::to_string(slots_.size()) + " task slots");
+  }
+  for (std::size_t t = 0; t < slots_.size(); ++t) slots_[t].set_state(states[t]);
+}
+
 torch::Tensor MetaTrainer::meta_parameters() const { return meta_.to(torch::kCPU).clone(); }
 
 bool MetaTrainer::replicas_agree() const { return comm_.all_equal(bitwise_checksum(meta_)); }
@@ -82,6 +97,12 @@ std::pair<std::int64_t, std::int64_t> MetaTrainer::target_usage() const {
   auto flags = usage_->as_tensor();
   comm_.allreduce_sum(flags);
   return TargetUsage::count(flags);
+}
+
+std::pair<std::vector<std::int64_t>, std::vector<std::int64_t>> MetaTrainer::target_usage_items() const {
+  auto flags = usage_->as_tensor();
+  comm_.allreduce_sum(flags);
+  return TargetUsage::items(flags);
 }
 
 double MetaTrainer::run_episode(InnerTask& task, Rng& rng) {
@@ -113,7 +134,7 @@ double MetaTrainer::run_episode(InnerTask& task, Rng& rng) {
   return mean_loss;
 }
 
-StepStats MetaTrainer::step() {
+StepStats MetaTrainer::step(bool request_stop) {
   {
     at::NoGradGuard no_grad;
     delta_.zero_();
@@ -128,11 +149,13 @@ StepStats MetaTrainer::step() {
   host_buffer_.narrow(0, 0, p).copy_(delta_);
   auto* tail = host_buffer_.data_ptr<float>() + p;
   for (std::size_t k = 0; k < tasks_.size(); ++k) tail[k] = static_cast<float>(loss_sums[k]);
+  tail[tasks_.size()] = request_stop ? 1.0f : 0.0f;
   comm_.allreduce_sum(host_buffer_);
   clock.lap(timings_.allreduce);
   const double count = static_cast<double>(comm_.size()) * static_cast<double>(options_.tasks_per_rank);
   StepStats stats;
   stats.episodes = static_cast<std::int64_t>(count) * static_cast<std::int64_t>(tasks_.size());
+  stats.stop_requested = tail[tasks_.size()] > 0.0f;
   ++steps_done_;
   for (std::size_t k = 0; k < tasks_.size(); ++k) {
     const double mean = tail[k] / count;

@@ -1,7 +1,10 @@
 // Distributed meta-training under `mpirun -np 2` (see tests/CMakeLists.txt).
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include "croma/app/experiment.h"
+#include "croma/io/checkpoint.h"
 #include "croma/distributed/communicator.h"
 #include "croma/meta/meta_trainer.h"
 #include "test_support.h"
@@ -75,6 +78,90 @@ TEST_F(TwoRanks, AllreduceSumsAndBroadcastCopiesRootsBuffer) {
   auto b = torch::full({2}, static_cast<float>(world.rank() * 10 + 5));
   world.broadcast(b, 0);
   EXPECT_TRUE(b.equal(torch::full({2}, 5.0f)));
+}
+
+TEST_F(TwoRanks, ResumeFromAGatheredCheckpointContinuesBitForBit) {
+  // The path `croma train` takes: rank 0 gathers both ranks' streams into one checkpoint
+  // file, a new pair of trainers reads it back (rank 0 reads, scatters), and the continued
+  // run ends with exactly the meta-parameters of a run never interrupted.
+  const auto world = Communicator::world();
+  auto o = testing::tiny_options();
+  o.meta.tasks_per_rank = 2;
+  Experiment exp(o);
+  const auto init = exp.model().initial_parameters(o.seed);
+  MetaTrainer whole(exp.model(), exp.sampler(), o.meta, o.seed, world, torch::kCPU);
+  whole.set_meta_parameters(init);
+  for (int s = 0; s < 8; ++s) whole.step();
+
+  std::string path = (std::filesystem::path(::testing::TempDir()) /
+                      ("croma_resume_mpi_" + std::to_string(::getpid()) + ".h5"))
+                         .string();
+  world.broadcast_string(path);  // one file for both ranks
+  {
+    MetaTrainer first(exp.model(), exp.sampler(), o.meta, o.seed, world, torch::kCPU);
+    first.set_meta_parameters(init);
+    for (int s = 0; s < 3; ++s) first.step();
+    const auto gathered = world.gather_strings(nlohmann::json(first.rng_states()).dump());
+    if (world.is_root()) {
+      ASSERT_EQ(gathered.size(), 2u);
+      EXPECT_NE(gathered[0], gathered[1]);
+      TrainingState st;
+      st.world_size = 2;
+      st.tasks_per_rank = 2;
+      for (const auto& g : gathered) {
+        for (const auto& s : nlohmann::json::parse(g).get<std::vector<std::string>>()) st.rng_states.push_back(s);
+      }
+      write_checkpoint(path, exp.model().layout(), {first.meta_parameters(), 3, "{}", st});
+    }
+    world.barrier();
+  }
+  MetaTrainer second(exp.model(), exp.sampler(), o.meta, o.seed, world, torch::kCPU);
+  std::vector<std::string> per_rank;
+  auto params = torch::empty({exp.model().numel()});
+  if (world.is_root()) {
+    const auto ck = read_checkpoint(path, exp.model().layout());
+    params = ck.parameters;
+    for (int r = 0; r < 2; ++r) {
+      per_rank.push_back(nlohmann::json(std::vector<std::string>(ck.state->rng_states.begin() + 2 * r,
+                                                                 ck.state->rng_states.begin() + 2 * r + 2))
+                             .dump());
+    }
+  }
+  second.set_meta_parameters(params);
+  second.set_rng_states(nlohmann::json::parse(world.scatter_strings(per_rank)).get<std::vector<std::string>>());
+  for (int s = 0; s < 5; ++s) second.step();
+  EXPECT_TRUE(second.meta_parameters().equal(whole.meta_parameters()));
+  EXPECT_TRUE(second.replicas_agree());
+  world.barrier();
+  if (world.is_root()) std::filesystem::remove(path);
+}
+
+TEST_F(TwoRanks, AStopRequestOnOneRankReachesEveryRankInTheSameStep) {
+  const auto world = Communicator::world();
+  auto o = testing::tiny_options();
+  Experiment exp(o);
+  MetaTrainer trainer(exp.model(), exp.sampler(), o.meta, o.seed, world, torch::kCPU);
+  trainer.set_meta_parameters(exp.model().initial_parameters(o.seed));
+  EXPECT_FALSE(trainer.step(false).stop_requested);
+  // Only rank 1 got the signal.
+  EXPECT_TRUE(trainer.step(world.rank() == 1).stop_requested);
+  EXPECT_FALSE(trainer.step(false).stop_requested);
+}
+
+TEST_F(TwoRanks, GatherScatterAndBroadcastOfStrings) {
+  const auto world = Communicator::world();
+  const auto gathered = world.gather_strings(std::string(static_cast<std::size_t>(world.rank() + 1), 'a' + world.rank()));
+  if (world.is_root()) {
+    EXPECT_EQ(gathered, (std::vector<std::string>{"a", "bb"}));
+  } else {
+    EXPECT_TRUE(gathered.empty());
+  }
+  const auto mine = world.scatter_strings(world.is_root() ? std::vector<std::string>{"zero", "one!"}
+                                                          : std::vector<std::string>{});
+  EXPECT_EQ(mine, world.rank() == 0 ? "zero" : "one!");
+  std::string text = world.is_root() ? "from root" : "x";
+  world.broadcast_string(text);
+  EXPECT_EQ(text, "from root");
 }
 
 }  // namespace

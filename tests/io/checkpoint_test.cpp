@@ -73,5 +73,34 @@ TEST_F(CheckpointTest, UnwritableDirectoryFailsWithoutLeavingFiles) {
   EXPECT_TRUE(fs::is_empty(dir));
 }
 
+TEST_F(CheckpointTest, TrainingStateRoundTripsPerRankAndSlot) {
+  TrainingState st;
+  st.world_size = 2;
+  st.tasks_per_rank = 2;
+  for (int i = 0; i < 4; ++i) st.rng_states.push_back("state of stream " + std::to_string(i) + " 1 2 3");
+  st.bookkeeping_json = "{\"best_val\":0.5}";
+  write_checkpoint(path("s.h5"), model.layout(), {model.initial_parameters(1), 9, "{}", st});
+  const auto back = read_checkpoint(path("s.h5"), model.layout());
+  ASSERT_TRUE(back.state.has_value());
+  EXPECT_EQ(back.state->world_size, 2);
+  EXPECT_EQ(back.state->tasks_per_rank, 2);
+  EXPECT_EQ(back.state->rng_states, st.rng_states);
+  EXPECT_EQ(back.state->bookkeeping_json, st.bookkeeping_json);
+  // A parameters-only checkpoint has no state.
+  write_checkpoint(path("p.h5"), model.layout(), {model.initial_parameters(1), 1, ""});
+  EXPECT_FALSE(read_checkpoint(path("p.h5"), model.layout()).state.has_value());
+}
+
+TEST_F(CheckpointTest, TrainingStateWithTheWrongNumberOfStreamsIsNotWritten) {
+  TrainingState st;
+  st.world_size = 2;
+  st.tasks_per_rank = 1;
+  st.rng_states = {"only one"};
+  EXPECT_THROW(write_checkpoint(path("s.h5"), model.layout(), {model.initial_parameters(1), 1, "", st}),
+               std::runtime_error);
+  EXPECT_FALSE(fs::exists(path("s.h5")));
+  EXPECT_FALSE(fs::exists(path("s.h5.tmp")));
+}
+
 }  // namespace
 }  // namespace croma

@@ -79,6 +79,7 @@ struct OutputOptions {
   std::int64_t val_every = 500;       // meta-val few-shot accuracy; 0 disables
   bool quiet = false;                 // no progress on stderr
   bool overwrite = false;             // replace a run already in run_dir
+  bool resume = false;                // continue the run in run_dir from its latest checkpoint
 };
 
 struct EvalOptions {

@@ -40,6 +40,12 @@ class Communicator {
   // True when every rank passed the same value.
   bool all_equal(std::uint64_t value) const;
   double max(double value) const;
+  // Root receives every rank's string in rank order; the other ranks get an empty vector.
+  std::vector<std::string> gather_strings(const std::string& mine, int root = 0) const;
+  // Rank r receives root's strings[r] (strings must have size() entries on root).
+  std::string scatter_strings(const std::vector<std::string>& strings, int root = 0) const;
+  // Root's text replaces everyone else's.
+  void broadcast_string(std::string& text, int root = 0) const;
   void barrier() const;
 
   // Ends every rank of the job; used when one rank fails so that no other waits forever.

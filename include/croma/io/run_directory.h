@@ -2,10 +2,13 @@
 // The run directory that rank 0 of `croma train` writes:
 //   config.json         resolved configuration (every option, plus world size and versions)
 //   metrics.jsonl       one JSON object per logged meta-step
-//   checkpoints/*.h5    meta-parameters (see io/checkpoint.h): initial, best, final, step_N
+//   checkpoints/*.h5    meta-parameters (see io/checkpoint.h): initial, best, final, step_N;
+//                       final and step_N also hold the training state `--resume` needs
+//   summary.json        the last stdout line of a finished `croma train`
 //   eval.json           written by `croma eval`
 // JSON files are written to a temporary file and renamed into place.
 #include <filesystem>
+#include <cstdint>
 #include <fstream>
 #include <string>
 
@@ -23,6 +26,9 @@ class RunDirectory {
   static RunDirectory create(const std::filesystem::path& root, bool overwrite);
   // An existing run, for reading.
   static RunDirectory open(const std::filesystem::path& root);
+  // An existing run that training continues from meta-step `step`: metrics.jsonl keeps the
+  // lines of steps <= step (those after it will be logged again) and is appended to.
+  static RunDirectory reopen_for_training(const std::filesystem::path& root, std::int64_t step);
 
   const std::filesystem::path& root() const { return root_; }
   std::filesystem::path checkpoint(const std::string& name) const;

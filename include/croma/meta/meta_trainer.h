@@ -46,6 +46,7 @@ struct StepStats {
   std::vector<std::pair<std::string, double>> losses;
   std::int64_t episodes = 0;  // episodes in this step, all ranks
   double loss(const std::string& name) const;
+  bool stop_requested = false;  // some rank asked to stop (see step())
 };
 
 class MetaTrainer {
@@ -60,7 +61,17 @@ class MetaTrainer {
 
   // Adopt root's parameters on every rank (a CPU float tensor of model.numel()).
   void set_meta_parameters(torch::Tensor cpu_parameters);
-  StepStats step();
+  // One meta-step. request_stop is this rank's wish to stop after the step (a signal
+  // arrived); it travels in the step's allreduce, so every rank learns in the same step
+  // whether any rank wants to stop, at no extra collective.
+  StepStats step(bool request_stop = false);
+
+  // Exact-resume state of this rank: the engine state of each task slot's stream (slot
+  // order), and the number of steps done. Restoring both, plus the meta-parameters, makes
+  // the following steps bit-identical to those of a run never interrupted.
+  std::vector<std::string> rng_states() const;
+  void set_rng_states(const std::vector<std::string>& states);
+  void set_steps_done(std::int64_t steps) { steps_done_ = steps; }
 
   // CPU copy of the meta-parameters.
   torch::Tensor meta_parameters() const;
@@ -70,6 +81,12 @@ class MetaTrainer {
   bool replicas_agree() const;
   // Collective: target items and labels read by meta-training so far, over all ranks.
   std::pair<std::int64_t, std::int64_t> target_usage() const;
+  // Collective: the item ids behind target_usage() (seen, labelled), for checkpoints.
+  std::pair<std::vector<std::int64_t>, std::vector<std::int64_t>> target_usage_items() const;
+  // Restore a resumed run's record of target usage (on any one rank: usage is a union).
+  void mark_target_usage(const std::vector<std::int64_t>& seen, const std::vector<std::int64_t>& labelled) {
+    usage_->mark(seen, labelled);
+  }
   const PhaseTimings& timings() const { return timings_; }
 
  private:

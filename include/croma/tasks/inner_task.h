@@ -26,6 +26,10 @@ class TargetUsage {
   // Per-item flags as floats (1 = used), items then labels, for an allreduce over ranks.
   torch::Tensor as_tensor() const;
   static std::pair<std::int64_t, std::int64_t> count(const torch::Tensor& reduced);
+  // Item ids flagged in a reduced tensor: (seen, labelled).
+  static std::pair<std::vector<std::int64_t>, std::vector<std::int64_t>> items(const torch::Tensor& reduced);
+  // Flag these items (restoring a resumed run's record).
+  void mark(const std::vector<std::int64_t>& seen, const std::vector<std::int64_t>& labelled);
 
  private:
   std::vector<char> seen_, labelled_;

@@ -1,0 +1,77 @@
+#include "croma/app/resume.h"
+
+#include <regex>
+
+namespace croma {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Parts of config.json that never change a run's trajectory.
+nlohmann::json trajectory_part(nlohmann::json config) {
+  config.erase("runtime");
+  config.erase("distributed");
+  if (config.contains("meta")) config["meta"].erase("steps");
+  if (config.contains("output")) {
+    const auto val_every = config["output"].value("val_every", nlohmann::json());
+    config["output"] = {{"val_every", val_every}};
+  }
+  return config;
+}
+
+std::string first_difference(const nlohmann::json& a, const nlohmann::json& b, const std::string& where) {
+  if (a.is_object() && b.is_object()) {
+    for (auto it = a.begin(); it != a.end(); ++it) {
+      const auto name = where.empty() ? it.key() : where + "." + it.key();
+      if (!b.contains(it.key())) return name + " is " + it.value().dump() + " in the run and absent now";
+      auto d = first_difference(it.value(), b.at(it.key()), name);
+      if (!d.empty()) return d;
+    }
+    for (auto it = b.begin(); it != b.end(); ++it) {
+      if (!a.contains(it.key())) {
+        const auto name = where.empty() ? it.key() : where + "." + it.key();
+        return name + " is absent in the run and " + it.value().dump() + " now";
+      }
+    }
+    return "";
+  }
+  if (a == b) return "";
+  return (where.empty() ? std::string("the configuration") : where) + " is " + a.dump() +
+         " in the run and " + b.dump() + " now";
+}
+
+}  // namespace
+
+std::string config_mismatch(const nlohmann::json& previous, const nlohmann::json& current) {
+  return first_difference(trajectory_part(previous), trajectory_part(current), "");
+}
+
+std::optional<ResumePoint> latest_resumable_checkpoint(const fs::path& run_dir, const ParamLayout& layout) {
+  const auto dir = run_dir / "checkpoints";
+  std::optional<ResumePoint> best;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return best;
+  static const std::regex name(R"((step_[0-9]+|final)\.h5)");
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    if (!std::regex_match(entry.path().filename().string(), name)) continue;
+    try {
+      auto ck = read_checkpoint(entry.path().string(), layout);
+      if (!ck.state) continue;
+      if (!best || ck.step > best->checkpoint.step) best = ResumePoint{entry.path(), std::move(ck)};
+    } catch (const std::exception&) {
+      // Unreadable: not a candidate. An older checkpoint still is.
+    }
+  }
+  return best;
+}
+
+std::string world_mismatch(const TrainingState& state, std::int64_t world_size, std::int64_t tasks_per_rank) {
+  if (state.world_size == world_size && state.tasks_per_rank == tasks_per_rank) return "";
+  return "the checkpoint was written by " + std::to_string(state.world_size) + " rank(s) x " +
+         std::to_string(state.tasks_per_rank) + " task(s) per rank and this run has " +
+         std::to_string(world_size) + " x " + std::to_string(tasks_per_rank) +
+         "; each rank owns its own episode streams, so an exact resume needs the same number "
+         "of ranks (start with " + std::to_string(state.world_size) + " ranks, or train anew)";
+}
+
+}  // namespace croma
