@@ -61,7 +61,7 @@ FewShotResult FewShotEvaluator::evaluate_shots(const torch::Tensor& parameters, 
   Rng noise_rng(seed, streams::kEvalNoise + stream);
   const auto range = eval.head_only ? model_.classifier() : model_.target_and_classifier();
   const auto meta = parameters.to(device_, torch::kFloat32);
-  auto fast = torch::empty_like(meta).requires_grad_(true);
+  FastWeights fast(model_.layout(), meta.options());
   FlatAdam adam;
   const AdamSettings settings{eval.lr, 0.9, 0.999, 1e-8};
 
@@ -78,15 +78,14 @@ FewShotResult FewShotEvaluator::evaluate_shots(const torch::Tensor& parameters, 
     const auto yq = to_index_tensor(task.query_labels, device_);
     {
       at::NoGradGuard no_grad;
-      fast.copy_(meta);
+      fast.values().copy_(meta);
     }
     adam.reset(range.size(), device_);
     for (std::int64_t s = 0; s < eval.steps; ++s) {
       auto logits = model_.classify(fast, model_.embed_target(fast, xs)).narrow(1, 0, eval.ways);
       cross_entropy(logits, ys).backward();
-      auto grad = fast.mutable_grad();
-      adam.step(slice(fast, range), slice(grad, range), settings);
-      grad.zero_();
+      adam.step(slice(fast.values(), range), slice(fast.grad(), range), settings);
+      fast.zero_grad();
     }
     at::NoGradGuard no_grad;
     const auto logits = model_.classify(fast, model_.embed_target(fast, xq)).narrow(1, 0, eval.ways);

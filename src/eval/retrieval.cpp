@@ -68,7 +68,7 @@ RetrievalResult RetrievalEvaluator::evaluate(const torch::Tensor& parameters, Sp
                                              std::uint64_t seed) const {
   const auto range = model_.encoders();
   const auto meta = parameters.to(device_, torch::kFloat32);
-  auto fast = torch::empty_like(meta).requires_grad_(true);
+  FastWeights fast(model_.layout(), meta.options());
   FlatAdam adam;
   const AdamSettings settings{eval.lr, 0.9, 0.999, 1e-8};
   RetrievalResult result;
@@ -85,7 +85,7 @@ RetrievalResult RetrievalEvaluator::evaluate(const torch::Tensor& parameters, Sp
       const auto groups = to_index_tensor(task.support_groups, device_);
       {
         at::NoGradGuard no_grad;
-        fast.copy_(meta);
+        fast.values().copy_(meta);
       }
       adam.reset(range.size(), device_);
       // One support pair per group: with k = 1 and N = 1 there would be no negative, and the
@@ -97,9 +97,8 @@ RetrievalResult RetrievalEvaluator::evaluate(const torch::Tensor& parameters, Sp
                         ? alignment_margin_loss(zs, zt, groups, groups, alignment_.margin)
                         : alignment_infonce_loss(zs, zt, groups, groups, alignment_.temperature);
         loss.backward();
-        auto grad = fast.mutable_grad();
-        adam.step(slice(fast, range), slice(grad, range), settings);
-        grad.zero_();
+        adam.step(slice(fast.values(), range), slice(fast.grad(), range), settings);
+        fast.zero_grad();
       }
       at::NoGradGuard no_grad;
       const auto qs = model_.embed_source(fast, gather_rows(source_features_, task.query_source));

@@ -43,7 +43,7 @@ MetaTrainer::MetaTrainer(const CromaModel& model, const EpisodeSampler& sampler,
       sampler.data().target.features.to(device_), usage_.get()});
   auto opts = torch::TensorOptions().dtype(torch::kFloat32).device(device_);
   meta_ = torch::zeros({model.numel()}, opts);
-  fast_ = torch::zeros({model.numel()}, opts).requires_grad_(true);
+  fast_ = std::make_unique<FastWeights>(model.layout(), opts);
   delta_ = torch::zeros({model.numel()}, opts);
   adam_settings_ = {meta.inner_lr, meta.adam_beta1, meta.adam_beta2, 1e-8};
   for (std::int64_t t = 0; t < meta.tasks_per_rank; ++t) {
@@ -110,7 +110,7 @@ double MetaTrainer::run_episode(InnerTask& task, Rng& rng) {
   const auto range = task.range();
   {
     at::NoGradGuard no_grad;
-    fast_.copy_(meta_);  // a true copy: the episode never writes into the meta-parameters
+    fast_->values().copy_(meta_);  // a true copy: the episode never writes into the meta-parameters
   }
   clock.lap(timings_.reptile);
   task.sample(rng, meta_);
@@ -119,16 +119,15 @@ double MetaTrainer::run_episode(InnerTask& task, Rng& rng) {
   auto loss_sum = torch::zeros({}, meta_.options());
   clock.lap(timings_.optimizer);
   for (std::int64_t s = 0; s < options_.inner_steps; ++s) {
-    auto loss = task.step_loss(fast_, rng);
+    auto loss = task.step_loss(*fast_, rng);
     loss.backward();
     loss_sum += loss.detach();
     clock.lap(timings_.forward_backward);
-    auto grad = fast_.mutable_grad();
-    adam_.step(slice(fast_, range), slice(grad, range), adam_settings_);
-    grad.zero_();
+    adam_.step(slice(fast_->values(), range), slice(fast_->grad(), range), adam_settings_);
+    fast_->zero_grad();
     clock.lap(timings_.optimizer);
   }
-  accumulate_reptile_delta(delta_, fast_, meta_, range);
+  accumulate_reptile_delta(delta_, fast_->values(), meta_, range);
   const double mean_loss = loss_sum.item<double>() / static_cast<double>(options_.inner_steps);
   clock.lap(timings_.reptile);
   return mean_loss;

@@ -67,9 +67,9 @@ CromaModel::Mlp CromaModel::add_mlp(const std::string& prefix, const std::vector
   return mlp;
 }
 
-torch::Tensor CromaModel::run_mlp(const Mlp& mlp, const torch::Tensor& flat, torch::Tensor x) const {
+torch::Tensor CromaModel::run_mlp(const Mlp& mlp, const Weights& w, torch::Tensor x) const {
   for (std::size_t l = 0; l < mlp.weights.size(); ++l) {
-    x = torch::addmm(layout_.view(flat, mlp.biases[l]), x, layout_.view(flat, mlp.weights[l]).t());
+    x = torch::addmm(w.entry(layout_, mlp.biases[l]), x, w.entry(layout_, mlp.weights[l]).t());
     if (l + 1 < mlp.weights.size()) x = torch::relu(x);
   }
   return x;
@@ -91,13 +91,13 @@ torch::Tensor CromaModel::initial_parameters(std::uint64_t seed) const {
   return flat;
 }
 
-torch::Tensor CromaModel::embed_source(const torch::Tensor& flat, const torch::Tensor& x) const {
-  return normalise(run_mlp(source_, flat, x));
+torch::Tensor CromaModel::embed_source(const Weights& w, const torch::Tensor& x) const {
+  return normalise(run_mlp(source_, w, x));
 }
 
-torch::Tensor CromaModel::embed_target(const torch::Tensor& flat, const torch::Tensor& x) const {
-  if (shape_.shared_encoder) return normalise(run_mlp(source_, flat, run_mlp(target_, flat, x)));
-  return normalise(run_mlp(target_, flat, x));
+torch::Tensor CromaModel::embed_target(const Weights& w, const torch::Tensor& x) const {
+  if (shape_.shared_encoder) return normalise(run_mlp(source_, w, run_mlp(target_, w, x)));
+  return normalise(run_mlp(target_, w, x));
 }
 
 torch::Tensor CromaModel::scaled(const torch::Tensor& embedding) const {
@@ -106,18 +106,18 @@ torch::Tensor CromaModel::scaled(const torch::Tensor& embedding) const {
   return embedding * std::sqrt(static_cast<double>(shape_.embed_dim));
 }
 
-torch::Tensor CromaModel::classify(const torch::Tensor& flat, const torch::Tensor& embedding) const {
-  return run_mlp(classifier_, flat, scaled(embedding));
+torch::Tensor CromaModel::classify(const Weights& w, const torch::Tensor& embedding) const {
+  return run_mlp(classifier_, w, scaled(embedding));
 }
 
-torch::Tensor CromaModel::decode(const torch::Tensor& flat, const torch::Tensor& embedding) const {
+torch::Tensor CromaModel::decode(const Weights& w, const torch::Tensor& embedding) const {
   if (!shape_.decoder) throw std::logic_error("this model has no decoder");
-  return run_mlp(decoder_, flat, scaled(embedding));
+  return run_mlp(decoder_, w, scaled(embedding));
 }
 
-torch::Tensor CromaModel::domain_logits(const torch::Tensor& flat, const torch::Tensor& embedding) const {
+torch::Tensor CromaModel::domain_logits(const Weights& w, const torch::Tensor& embedding) const {
   if (!shape_.domain_head) throw std::logic_error("this model has no domain head");
-  return run_mlp(domain_, flat, scaled(embedding));
+  return run_mlp(domain_, w, scaled(embedding));
 }
 
 }  // namespace croma

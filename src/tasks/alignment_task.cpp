@@ -13,7 +13,7 @@ void AlignmentTask::sample(Rng& rng, const torch::Tensor& /*meta*/) {
   if (ctx_.usage) ctx_.usage->saw(ep.target_items, false);
 }
 
-torch::Tensor AlignmentTask::step_loss(const torch::Tensor& fast, Rng& rng) {
+torch::Tensor AlignmentTask::step_loss(const Weights& fast, Rng& rng) {
   // Strong pairs keep rows matched; weak pairs draw source and target rows independently.
   const auto rows_s = minibatch_rows(rng, xs_.size(0), ctx_.meta.align_batch, ctx_.device);
   const auto rows_t = ctx_.meta.pairs == PairKind::kStrong

@@ -29,7 +29,7 @@ void DomainConfusionTask::sample(Rng& rng, const torch::Tensor& /*meta*/) {
   if (ctx_.usage) ctx_.usage->saw(t, false);
 }
 
-torch::Tensor DomainConfusionTask::step_loss(const torch::Tensor& fast, Rng& rng) {
+torch::Tensor DomainConfusionTask::step_loss(const Weights& fast, Rng& rng) {
   const auto rs = minibatch_rows(rng, xs_.size(0), ctx_.meta.inner_batch, ctx_.device);
   const auto rt = minibatch_rows(rng, xt_.size(0), ctx_.meta.inner_batch, ctx_.device);
   const auto z = torch::cat({ctx_.model.embed_source(fast, xs_.index_select(0, rs)),

@@ -13,7 +13,7 @@ void ReconstructionTask::sample(Rng& rng, const torch::Tensor& /*meta*/) {
   if (ctx_.usage) ctx_.usage->saw(chosen, false);
 }
 
-torch::Tensor ReconstructionTask::step_loss(const torch::Tensor& fast, Rng& rng) {
+torch::Tensor ReconstructionTask::step_loss(const Weights& fast, Rng& rng) {
   const auto rows = minibatch_rows(rng, x_.size(0), ctx_.meta.inner_batch, ctx_.device);
   const auto x = x_.index_select(0, rows);
   return (ctx_.model.decode(fast, ctx_.model.embed_target(fast, x)) - x).pow(2).mean();

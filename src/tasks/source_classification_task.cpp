@@ -14,7 +14,7 @@ void SourceClassificationTask::sample(Rng& rng, const torch::Tensor& meta) {
   }
 }
 
-torch::Tensor SourceClassificationTask::step_loss(const torch::Tensor& fast, Rng& rng) {
+torch::Tensor SourceClassificationTask::step_loss(const Weights& fast, Rng& rng) {
   const auto rows = minibatch_rows(rng, x_.size(0), ctx_.meta.inner_batch, ctx_.device);
   const auto z = adapt_encoder_ ? ctx_.model.embed_source(fast, x_.index_select(0, rows))
                                 : embedding_.index_select(0, rows);

@@ -11,7 +11,7 @@ void TargetClassificationTask::sample(Rng& rng, const torch::Tensor& /*meta*/) {
   if (ctx_.usage) ctx_.usage->saw(ep.items, labelled_);
 }
 
-torch::Tensor TargetClassificationTask::step_loss(const torch::Tensor& fast, Rng& rng) {
+torch::Tensor TargetClassificationTask::step_loss(const Weights& fast, Rng& rng) {
   const auto rows = minibatch_rows(rng, x_.size(0), ctx_.meta.inner_batch, ctx_.device);
   const auto z = ctx_.model.embed_target(fast, x_.index_select(0, rows));
   return cross_entropy(ctx_.model.classify(fast, z), labels_.index_select(0, rows));

@@ -56,3 +56,40 @@ TEST(CromaModel, ForwardIsTheMlpWrittenOut) {
 
 }  // namespace
 }  // namespace croma
+
+namespace croma {
+namespace {
+
+TEST(FastWeights, BackwardWritesTheSameGradientIntoTheFlatBuffer) {
+  CromaModel m({10, 6, 8, 4, 5, 3});
+  const auto p = m.initial_parameters(2);
+  const auto xs = torch::randn({5, 10});
+  const auto xt = torch::randn({5, 6});
+  auto loss_of = [&](const Weights& w) {
+    return m.classify(w, m.embed_target(w, xt)).pow(2).mean() + m.embed_source(w, xs).sum();
+  };
+  // Reference: layers as views of one flat tensor that requires grad.
+  auto flat = p.clone().requires_grad_(true);
+  loss_of(flat).backward();
+  FastWeights fast(m.layout(), torch::TensorOptions());
+  {
+    at::NoGradGuard no_grad;
+    fast.values().copy_(p);
+  }
+  loss_of(fast).backward();
+  EXPECT_TRUE(torch::allclose(fast.grad(), flat.grad(), 1e-6, 1e-7));
+  // Accumulates like .grad does, and zero_grad() clears the whole buffer.
+  loss_of(fast).backward();
+  EXPECT_TRUE(torch::allclose(fast.grad(), 2 * flat.grad(), 1e-6, 1e-7));
+  fast.zero_grad();
+  EXPECT_EQ(fast.grad().abs().sum().item<double>(), 0.0);
+  // The leaves are views of the values: an in-place update shows through.
+  {
+    at::NoGradGuard no_grad;
+    fast.values().add_(1.0);
+  }
+  EXPECT_TRUE(fast.leaves()[0].equal(m.layout().view(p, 0) + 1.0));
+}
+
+}  // namespace
+}  // namespace croma

@@ -100,7 +100,8 @@ class MetaTrainer {
   std::unique_ptr<TaskContext> context_;
   InnerTaskList tasks_;
   double epsilon_ = 0.1;
-  torch::Tensor meta_, fast_, delta_;  // on device_, numel each
+  torch::Tensor meta_, delta_;  // on device_, numel each
+  std::unique_ptr<FastWeights> fast_;
   torch::Tensor host_buffer_;          // CPU: delta + one loss sum per task, for the allreduce
   FlatAdam adam_;
   AdamSettings adam_settings_;

@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "croma/model/fast_weights.h"
 #include "croma/model/param_layout.h"
 
 namespace croma {
@@ -65,21 +66,21 @@ class CromaModel {
   torch::Tensor initial_parameters(std::uint64_t seed) const;
 
   // Normalised embeddings [rows, embed_dim].
-  torch::Tensor embed_source(const torch::Tensor& flat, const torch::Tensor& x) const;
-  torch::Tensor embed_target(const torch::Tensor& flat, const torch::Tensor& x) const;
+  torch::Tensor embed_source(const Weights& w, const torch::Tensor& x) const;
+  torch::Tensor embed_target(const Weights& w, const torch::Tensor& x) const;
   // Logits [rows, ways] from normalised embeddings.
-  torch::Tensor classify(const torch::Tensor& flat, const torch::Tensor& embedding) const;
+  torch::Tensor classify(const Weights& w, const torch::Tensor& embedding) const;
   // Target features reconstructed from normalised embeddings (needs shape.decoder).
-  torch::Tensor decode(const torch::Tensor& flat, const torch::Tensor& embedding) const;
+  torch::Tensor decode(const Weights& w, const torch::Tensor& embedding) const;
   // Two logits, source vs target, from normalised embeddings (needs shape.domain_head).
-  torch::Tensor domain_logits(const torch::Tensor& flat, const torch::Tensor& embedding) const;
+  torch::Tensor domain_logits(const Weights& w, const torch::Tensor& embedding) const;
 
  private:
   struct Mlp {
     std::vector<std::size_t> weights, biases;  // layout entry indices, one per layer
   };
   Mlp add_mlp(const std::string& prefix, const std::vector<std::int64_t>& dims);
-  torch::Tensor run_mlp(const Mlp& mlp, const torch::Tensor& flat, torch::Tensor x) const;
+  torch::Tensor run_mlp(const Mlp& mlp, const Weights& w, torch::Tensor x) const;
   torch::Tensor scaled(const torch::Tensor& embedding) const;
 
   ModelShape shape_;

@@ -11,7 +11,7 @@ class AlignmentTask : public InnerTask {
   std::string name() const override { return "align"; }
   ParamRange range() const override { return ctx_.model.encoders(); }
   void sample(Rng& rng, const torch::Tensor& meta) override;
-  torch::Tensor step_loss(const torch::Tensor& fast, Rng& rng) override;
+  torch::Tensor step_loss(const Weights& fast, Rng& rng) override;
 
  private:
   const TaskContext& ctx_;

@@ -15,7 +15,7 @@ class DomainConfusionTask : public InnerTask {
   std::string name() const override { return "confusion"; }
   ParamRange range() const override { return {0, ctx_.model.domain_head().end}; }
   void sample(Rng& rng, const torch::Tensor& meta) override;
-  torch::Tensor step_loss(const torch::Tensor& fast, Rng& rng) override;
+  torch::Tensor step_loss(const Weights& fast, Rng& rng) override;
 
  private:
   const TaskContext& ctx_;

@@ -53,7 +53,7 @@ class InnerTask {
   // Draw the next episode; `meta` holds the current meta-parameters (for frozen parts).
   virtual void sample(Rng& rng, const torch::Tensor& meta) = 0;
   // Loss of one inner step on a minibatch drawn from rng.
-  virtual torch::Tensor step_loss(const torch::Tensor& fast, Rng& rng) = 0;
+  virtual torch::Tensor step_loss(const Weights& fast, Rng& rng) = 0;
 };
 
 using InnerTaskList = std::vector<std::unique_ptr<InnerTask>>;

@@ -15,7 +15,7 @@ class ReconstructionTask : public InnerTask {
     return {ctx_.model.target_encoder().begin, ctx_.model.decoder().end};
   }
   void sample(Rng& rng, const torch::Tensor& meta) override;
-  torch::Tensor step_loss(const torch::Tensor& fast, Rng& rng) override;
+  torch::Tensor step_loss(const Weights& fast, Rng& rng) override;
 
  private:
   const TaskContext& ctx_;

@@ -15,7 +15,7 @@ class SourceClassificationTask : public InnerTask {
     return adapt_encoder_ ? ctx_.model.source_and_classifier() : ctx_.model.classifier();
   }
   void sample(Rng& rng, const torch::Tensor& meta) override;
-  torch::Tensor step_loss(const torch::Tensor& fast, Rng& rng) override;
+  torch::Tensor step_loss(const Weights& fast, Rng& rng) override;
 
  private:
   const TaskContext& ctx_;

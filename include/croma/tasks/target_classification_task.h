@@ -16,7 +16,7 @@ class TargetClassificationTask : public InnerTask {
   std::string name() const override { return labelled_ ? "target_class" : "target_weak"; }
   ParamRange range() const override { return ctx_.model.target_and_classifier(); }
   void sample(Rng& rng, const torch::Tensor& meta) override;
-  torch::Tensor step_loss(const torch::Tensor& fast, Rng& rng) override;
+  torch::Tensor step_loss(const Weights& fast, Rng& rng) override;
 
  private:
   const TaskContext& ctx_;

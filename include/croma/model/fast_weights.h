@@ -1,0 +1,52 @@
+#pragma once
+// Parameters a forward pass reads, and the fast weights an inner loop trains.
+//
+// Reading layers as views of one flat tensor that requires grad is simple, but autograd then
+// answers every view with a gradient the size of the whole buffer: one full-size zero fill
+// and add per layer per backward pass, which dominated the inner loop. FastWeights keeps the
+// flat layout (one copy, one delta, one Adam pass over a range) but makes each layer its own
+// autograd leaf, a view of the flat values whose .grad is a view of one flat gradient buffer:
+// backward writes each layer's gradient straight into place.
+#include <vector>
+
+#include "croma/model/param_layout.h"
+
+namespace croma {
+
+class FastWeights {
+ public:
+  FastWeights(const ParamLayout& layout, const torch::TensorOptions& options);
+  FastWeights(const FastWeights&) = delete;
+  FastWeights& operator=(const FastWeights&) = delete;
+
+  // The flat values (no autograd history; modify under at::NoGradGuard) and the flat gradient
+  // that backward() accumulates into.
+  torch::Tensor& values() { return values_; }
+  const torch::Tensor& values() const { return values_; }
+  torch::Tensor& grad() { return grad_; }
+  void zero_grad() { grad_.zero_(); }
+  // One leaf per layout entry.
+  const std::vector<torch::Tensor>& leaves() const { return leaves_; }
+
+ private:
+  torch::Tensor values_, grad_;
+  std::vector<torch::Tensor> leaves_;
+};
+
+// What a forward pass reads: a flat parameter tensor (layers are views of it) or fast weights.
+// Converts implicitly from either, so model functions take both; it only borrows them for
+// the duration of a call.
+class Weights {
+ public:
+  Weights(const torch::Tensor& flat) : flat_(&flat) {}        // NOLINT: implicit by design
+  Weights(const FastWeights& fast) : fast_(&fast) {}          // NOLINT: implicit by design
+  torch::Tensor entry(const ParamLayout& layout, std::size_t i) const {
+    return fast_ ? fast_->leaves()[i] : layout.view(*flat_, i);
+  }
+
+ private:
+  const torch::Tensor* flat_ = nullptr;
+  const FastWeights* fast_ = nullptr;
+};
+
+}  // namespace croma
