@@ -1,4 +1,5 @@
 #include "croma/io/checkpoint.h"
+#include "croma/io/hdf5_util.h"
 
 #include <hdf5.h>
 
@@ -13,33 +14,10 @@ namespace {
 constexpr const char* kFormat = "croma-checkpoint";
 constexpr std::int64_t kFormatVersion = 1;
 
-// Owns one HDF5 identifier and closes it with the matching H5?close.
-class Handle {
- public:
-  Handle(hid_t id, herr_t (*close)(hid_t)) : id_(id), close_(close) {}
-  ~Handle() {
-    if (id_ >= 0) close_(id_);
-  }
-  Handle(const Handle&) = delete;
-  Handle& operator=(const Handle&) = delete;
-  hid_t get() const { return id_; }
-  bool ok() const { return id_ >= 0; }
-
- private:
-  hid_t id_;
-  herr_t (*close_)(hid_t);
-};
-
-// HDF5 prints its own error stack to stderr by default; croma reports one line instead.
-struct SilenceHdf5 {
-  H5E_auto2_t func = nullptr;
-  void* data = nullptr;
-  SilenceHdf5() {
-    H5Eget_auto2(H5E_DEFAULT, &func, &data);
-    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
-  }
-  ~SilenceHdf5() { H5Eset_auto2(H5E_DEFAULT, func, data); }
-};
+using hdf5::Handle;
+using hdf5::read_int_attribute;
+using hdf5::read_string_attribute;
+using SilenceHdf5 = hdf5::SilenceErrors;
 
 [[noreturn]] void fail(const std::string& path, const std::string& what) {
   throw std::runtime_error("checkpoint '" + path + "': " + what);
@@ -62,28 +40,6 @@ void write_int_attribute(hid_t target, const char* name, std::int64_t value) {
   if (!attr.ok() || H5Awrite(attr.get(), H5T_NATIVE_INT64, &value) < 0) {
     throw std::runtime_error(std::string("cannot write attribute ") + name);
   }
-}
-
-bool read_string_attribute(hid_t target, const char* name, std::string& out) {
-  if (H5Aexists(target, name) <= 0) return false;
-  Handle attr(H5Aopen(target, name, H5P_DEFAULT), H5Aclose);
-  Handle type(H5Aget_type(attr.get()), H5Tclose);
-  if (H5Tget_class(type.get()) != H5T_STRING || H5Tis_variable_str(type.get()) > 0) return false;
-  const auto size = H5Tget_size(type.get());
-  std::string buffer(size, '\0');
-  Handle mem(H5Tcopy(H5T_C_S1), H5Tclose);
-  H5Tset_size(mem.get(), size);
-  if (H5Aread(attr.get(), mem.get(), buffer.data()) < 0) return false;
-  out = buffer.substr(0, buffer.find('\0'));
-  return true;
-}
-
-bool read_int_attribute(hid_t target, const char* name, std::int64_t& out) {
-  if (H5Aexists(target, name) <= 0) return false;
-  Handle attr(H5Aopen(target, name, H5P_DEFAULT), H5Aclose);
-  Handle type(H5Aget_type(attr.get()), H5Tclose);
-  if (H5Tget_class(type.get()) != H5T_INTEGER) return false;
-  return H5Aread(attr.get(), H5T_NATIVE_INT64, &out) >= 0;
 }
 
 void write_bytes_dataset(hid_t parent, const std::string& name, const std::string& bytes,
