@@ -9,12 +9,7 @@ croma=$(realpath "$1")
 here=$(cd "$(dirname "$0")" && pwd)
 prep="$here/../../data_prep/text_to_image/build_features.py"
 py=/usr/bin/python3
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-failures=0
-passed=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-ok() { passed=$((passed + 1)); }
+source "$(dirname "$0")/harness.sh"
 command -v rsvg-convert >/dev/null || { echo "FAIL: rsvg-convert missing (scripts/setup.sh installs librsvg2-bin)"; exit 1; }
 
 "$py" - "$work" <<'PY' || { echo "FAIL: could not make raw inputs"; exit 1; }

@@ -10,12 +10,7 @@ croma=$(realpath "$1")
 here=$(cd "$(dirname "$0")" && pwd)
 prep="$here/../../data_prep/text_to_speech/build_features.py"
 py=/usr/bin/python3
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-failures=0
-passed=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-ok() { passed=$((passed + 1)); }
+source "$(dirname "$0")/harness.sh"
 command -v sox >/dev/null || { echo "FAIL: sox missing (scripts/setup.sh installs it)"; exit 1; }
 
 "$py" - "$work" <<'PY' || { echo "FAIL: could not make raw inputs"; exit 1; }

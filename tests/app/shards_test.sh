@@ -10,25 +10,7 @@ mpirun=$2
 here=$(cd "$(dirname "$0")" && pwd)
 importer="$here/../../data_prep/import_features.py"
 py=/usr/bin/python3
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-failures=0
-passed=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-ok() { passed=$((passed + 1)); }
-
-# expect_error "message" args...: non-zero exit, one stderr line holding the message, no stdout.
-expect_error() {
-  local want=$1; shift
-  local out err code
-  out=$("$croma" "$@" 2>"$work/stderr"); code=$?
-  err=$(cat "$work/stderr")
-  if [ $code -eq 0 ]; then fail "croma $* exited 0"; return; fi
-  if ! grep -qF -- "$want" <<<"$err"; then fail "croma $*: stderr lacks '$want': $err"; return; fi
-  if [ "$(wc -l <<<"$err")" -ne 1 ]; then fail "croma $*: expected one error line, got: $err"; return; fi
-  if [ -n "$out" ]; then fail "croma $*: printed on stdout: $out"; return; fi
-  ok
-}
+source "$(dirname "$0")/harness.sh"
 
 # --- raw inputs in the formats users bring: .npz (text), CSV (images), CSV pairs / split ---
 # 12 classes, 14 items per class and modality; target item i is the strong partner of source i.

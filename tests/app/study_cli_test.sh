@@ -6,24 +6,7 @@
 set -uo pipefail
 croma=$1
 mpirun=$2
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-failures=0
-passed=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-ok() { passed=$((passed + 1)); }
-
-expect_error() {
-  local want=$1; shift
-  local out err code
-  out=$("$croma" "$@" 2>"$work/stderr"); code=$?
-  err=$(cat "$work/stderr")
-  if [ $code -eq 0 ]; then fail "croma $* exited 0"; return; fi
-  if ! grep -qF -- "$want" <<<"$err"; then fail "croma $*: stderr lacks '$want': $err"; return; fi
-  if [ "$(wc -l <<<"$err")" -ne 1 ]; then fail "croma $*: expected one error line, got: $err"; return; fi
-  if [ -n "$out" ]; then fail "croma $*: printed on stdout: $out"; return; fi
-  ok
-}
+source "$(dirname "$0")/harness.sh"
 
 small=(--d 4 --n1 40 --n2 8 --n-align 9,20,200 --sigma-w2 0,0.5,1 --trials 200 --quiet)
 
