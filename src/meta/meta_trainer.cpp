@@ -164,6 +164,12 @@ StepStats MetaTrainer::step(bool request_stop) {
                                std::to_string(steps_done_) + "; lower --inner-lr or --meta-lr");
     }
   }
+  // A finite loss can still be followed by an update that overflows: check the summed deltas
+  // too, before they reach the meta-parameters (the last checkpoint stays the last good one).
+  if (!torch::isfinite(host_buffer_.narrow(0, 0, p)).all().item<bool>()) {
+    throw std::runtime_error("non-finite meta-update at meta-step " + std::to_string(steps_done_) +
+                             "; lower --inner-lr or --meta-lr");
+  }
   {
     at::NoGradGuard no_grad;
     delta_.copy_(host_buffer_.narrow(0, 0, p));

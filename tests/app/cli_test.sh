@@ -98,6 +98,15 @@ for brief, r in zip(s["results"], full["results"]):
     means = [x["accuracy_mean"] for x in r["trained"]["seeds"]]
     assert abs(sum(means) / 2 - r["accuracy_mean"]) < 1e-12, r
 PY
+# Divergence stops the run naming the step, and no final checkpoint is written.
+"$croma" train --run-dir "$work/nan" "${small[@]}" --steps 20 --val-every 0 --inner-lr 1e30 --meta-lr 1e30 \
+  >"$work/nan.out" 2>"$work/nan.err"
+code=$?
+[ $code -eq 1 ] && ok || fail "a diverged run exited $code"
+tail -n 1 "$work/nan.err" | grep -q "croma train: error: non-finite .* at meta-step [0-9]" && ok \
+  || fail "no error naming the step: $(cat "$work/nan.err")"
+[ ! -e "$work/nan/checkpoints/final.h5" ] && ok || fail "a diverged run wrote final.h5"
+
 # Retrieval and noisy support labels, in one call.
 out=$("$croma" eval --run-dir "$run" --eval-shots 2 --eval-repeats 1 --retrieval --eval-label-noise 0,0.5 2>"$work/eval2.err")
 code=$?
