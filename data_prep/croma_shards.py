@@ -25,6 +25,21 @@ def sha256(path):
     return h.hexdigest()
 
 
+def recorded_args(argv, ignored=("--workers", "--sources-json")):
+    """The command line minus options that do not change the output (worker counts, the list of
+    sources), in both `--opt value` and `--opt=value` form: provenance records it, and reruns
+    must give the same checksums."""
+    out, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in ignored:
+            skip = True
+        elif not arg.startswith(tuple(o + "=" for o in ignored)):
+            out.append(arg)
+    return out
+
+
 def _group(parent, name):
     # Groups made through the high-level API record creation times; these do not.
     gcpl = h5py.h5p.create(h5py.h5p.GROUP_CREATE)

@@ -8,7 +8,6 @@ Features: text as hashed character 1-3-grams (512 buckets); pictures rendered by
 rsvg-convert at 32x32 on white and box-down-sampled to 16x16 RGB (768 raw pixel values).
 """
 import argparse
-import hashlib
 import json
 import os
 import re
@@ -88,22 +87,6 @@ def char_key(cps, keep_fe0f):
     return "-".join(f"{c:x}" for c in cps if keep_fe0f or c != 0xFE0F)
 
 
-def file_sha256(path):
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
-
-
-def recorded_args(argv):
-    """The command line minus what does not change the output (workers, the sources list)."""
-    out, skip = [], False
-    for arg in argv:
-        if skip:
-            skip = False
-        elif arg in ("--workers", "--sources-json"):
-            skip = True
-        elif not arg.startswith(("--workers=", "--sources-json=")):
-            out.append(arg)
-    return out
 
 
 def main(argv):
@@ -178,9 +161,9 @@ def main(argv):
     provenance = {
         "benchmark": "text-to-image (emoji names -> emoji pictures)",
         "prep": "data_prep/text_to_image/build.sh",
-        "command": "data_prep/text_to_image/build_features.py " + " ".join(recorded_args(argv)),
+        "command": "data_prep/text_to_image/build_features.py " + " ".join(croma_shards.recorded_args(argv)),
         "sources": sources,
-        "inputs": [{"file": os.path.basename(a.emoji_test), "sha256": file_sha256(a.emoji_test)}],
+        "inputs": [{"file": os.path.basename(a.emoji_test), "sha256": croma_shards.sha256(a.emoji_test)}],
         "classes": "emoji subgroups (emoji-test.txt) with >= %d emoji; split 60/20/20 by seed %d" % (a.min_emoji, a.split_seed),
         "pairs": "strong: a locale's name+keywords of an emoji <-> each style's picture of it",
         "weak_clusters": "none (each class is its own cluster)",

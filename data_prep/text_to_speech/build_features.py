@@ -11,7 +11,6 @@ mono, log-mel spectrogram (32 bands, 25 ms / 10 ms) of the voiced part averaged 
 stretches of time (512 values, utterance mean removed).
 """
 import argparse
-import hashlib
 import html
 import json
 import os
@@ -71,21 +70,6 @@ def audio_features(path):
     return features.log_mel_summary(features.decode_audio(path))
 
 
-def sha256(path):
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
-
-
-def recorded_args(argv):
-    out, skip = [], False
-    for arg in argv:
-        if skip:
-            skip = False
-        elif arg in ("--workers", "--sources-json"):
-            skip = True
-        else:
-            out.append(arg)
-    return out
 
 
 def main(argv):
@@ -146,9 +130,9 @@ def main(argv):
     provenance = {
         "benchmark": "text-to-speech language identification (UDHR text -> KTuberling speech)",
         "prep": "data_prep/text_to_speech/build.sh",
-        "command": "data_prep/text_to_speech/build_features.py " + " ".join(recorded_args(argv)),
+        "command": "data_prep/text_to_speech/build_features.py " + " ".join(croma_shards.recorded_args(argv)),
         "sources": json.loads(a.sources_json) if a.sources_json else [],
-        "inputs": [{"file": f"{lang}.soundtheme", "sha256": sha256(os.path.join(a.sounds, lang + ".soundtheme"))}
+        "inputs": [{"file": f"{lang}.soundtheme", "sha256": croma_shards.sha256(os.path.join(a.sounds, lang + ".soundtheme"))}
                    for lang in class_names],
         "classes": f"languages with >= {a.min_recordings} decodable recordings; class split by fractions "
                    f"{a.split_fractions} and seed {a.split_seed}",
