@@ -4,7 +4,7 @@
 #include <stdexcept>
 
 #include "croma/data/label_noise.h"
-#include "croma/meta/flat_adam.h"
+#include "croma/meta/fine_tune.h"
 #include "croma/model/losses.h"
 #include "croma/util/rng.h"
 
@@ -76,17 +76,9 @@ FewShotResult FewShotEvaluator::evaluate_shots(const torch::Tensor& parameters, 
     const auto ys = to_index_tensor(support_labels, device_);
     const auto xq = target_features_.index_select(0, to_index_tensor(task.query_items, device_));
     const auto yq = to_index_tensor(task.query_labels, device_);
-    {
-      at::NoGradGuard no_grad;
-      fast.values().copy_(meta);
-    }
-    adam.reset(range.size(), device_);
-    for (std::int64_t s = 0; s < eval.steps; ++s) {
-      auto logits = model_.classify(fast, model_.embed_target(fast, xs)).narrow(1, 0, eval.ways);
-      cross_entropy(logits, ys).backward();
-      adam.step(slice(fast.values(), range), slice(fast.grad(), range), settings);
-      fast.zero_grad();
-    }
+    fine_tune(fast, meta, range, eval.steps, adam, settings, [&](const FastWeights& w) {
+      return cross_entropy(model_.classify(w, model_.embed_target(w, xs)).narrow(1, 0, eval.ways), ys);
+    });
     at::NoGradGuard no_grad;
     const auto logits = model_.classify(fast, model_.embed_target(fast, xq)).narrow(1, 0, eval.ways);
     result.task_accuracy.push_back(accuracy(logits, yq));

@@ -5,7 +5,7 @@
 #include <stdexcept>
 
 #include "croma/eval/few_shot.h"
-#include "croma/meta/flat_adam.h"
+#include "croma/meta/fine_tune.h"
 #include "croma/model/losses.h"
 #include "croma/util/rng.h"
 
@@ -83,23 +83,11 @@ RetrievalResult RetrievalEvaluator::evaluate(const torch::Tensor& parameters, Sp
       const auto xs = gather_rows(source_features_, task.support_source);
       const auto xt = gather_rows(target_features_, task.support_target);
       const auto groups = to_index_tensor(task.support_groups, device_);
-      {
-        at::NoGradGuard no_grad;
-        fast.values().copy_(meta);
-      }
-      adam.reset(range.size(), device_);
       // One support pair per group: with k = 1 and N = 1 there would be no negative, and the
       // loss (and its gradient) is zero; otherwise the other support pairs are the negatives.
-      for (std::int64_t s = 0; s < eval.steps; ++s) {
-        const auto zs = model_.embed_source(fast, xs);
-        const auto zt = model_.embed_target(fast, xt);
-        auto loss = alignment_.align_loss == AlignLossKind::kMargin
-                        ? alignment_margin_loss(zs, zt, groups, groups, alignment_.margin)
-                        : alignment_infonce_loss(zs, zt, groups, groups, alignment_.temperature);
-        loss.backward();
-        adam.step(slice(fast.values(), range), slice(fast.grad(), range), settings);
-        fast.zero_grad();
-      }
+      fine_tune(fast, meta, range, eval.steps, adam, settings, [&](const FastWeights& w) {
+        return alignment_loss(alignment_, model_.embed_source(w, xs), model_.embed_target(w, xt), groups, groups);
+      });
       at::NoGradGuard no_grad;
       const auto qs = model_.embed_source(fast, gather_rows(source_features_, task.query_source));
       const auto qt = model_.embed_target(fast, gather_rows(target_features_, task.query_target));

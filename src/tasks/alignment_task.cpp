@@ -23,9 +23,7 @@ torch::Tensor AlignmentTask::step_loss(const Weights& fast, Rng& rng) {
   const auto zt = ctx_.model.embed_target(fast, xt_.index_select(0, rows_t));
   const auto bs = gs_.index_select(0, rows_s);
   const auto bt = gt_.index_select(0, rows_t);
-  return ctx_.meta.align_loss == AlignLossKind::kMargin
-             ? alignment_margin_loss(zs, zt, bs, bt, ctx_.meta.margin)
-             : alignment_infonce_loss(zs, zt, bs, bt, ctx_.meta.temperature);
+  return alignment_loss(ctx_.meta, zs, zt, bs, bt);
 }
 
 }  // namespace croma

@@ -16,6 +16,8 @@
 // positive or without a negative in the minibatch are left out; with none left the loss is 0.
 #include <cstdint>
 
+#include "croma/config/options.h"
+
 namespace croma {
 
 torch::Tensor alignment_margin_loss(const torch::Tensor& source_embedding,
@@ -27,6 +29,11 @@ torch::Tensor alignment_infonce_loss(const torch::Tensor& source_embedding,
                                      const torch::Tensor& target_embedding,
                                      const torch::Tensor& source_groups,
                                      const torch::Tensor& target_groups, double temperature);
+
+// The alignment loss a run is configured with (--align-loss, --margin, --temperature).
+torch::Tensor alignment_loss(const MetaOptions& options, const torch::Tensor& source_embedding,
+                             const torch::Tensor& target_embedding, const torch::Tensor& source_groups,
+                             const torch::Tensor& target_groups);
 
 // Mean cross-entropy of logits [rows, classes] against int64 labels [rows].
 torch::Tensor cross_entropy(const torch::Tensor& logits, const torch::Tensor& labels);
