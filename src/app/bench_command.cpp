@@ -51,7 +51,7 @@ int run_bench_command(int argc, const char* const argv[]) {
   const auto comm = Communicator::world();
   at::set_num_threads(static_cast<int>(o.dist.threads));
   const auto device = resolve_device(o.dist.device, comm.local_rank());
-  Experiment exp(o);
+  Experiment exp(o, "croma bench");
   exp.sampler().check_meta_training(o.meta);
   MetaTrainer trainer(exp.model(), exp.sampler(), o.meta, o.seed, comm, device);
   trainer.set_meta_parameters(exp.model().initial_parameters(o.seed));

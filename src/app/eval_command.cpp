@@ -74,7 +74,7 @@ int run_eval_command(int argc, const char* const argv[]) {
   const auto device = resolve_device(e.device, comm.local_rank());
   const Split split = e.split == "val" ? Split::kVal : Split::kTest;
 
-  Experiment exp(o);
+  Experiment exp(o, "croma eval");
   exp.sampler().check_evaluation(split, e.eval);
   if (e.eval.retrieval) exp.sampler().check_retrieval(split, e.eval);
   const bool named = e.checkpoint == "final" || e.checkpoint == "best" || e.checkpoint == "initial";

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "croma/io/hdf5_util.h"
+#include "croma/io/read_guard.h"
 
 namespace croma {
 namespace {
@@ -96,6 +97,13 @@ class ShardReader {
     if (!hdf5::exists(file_, object)) fail_at(object, "is missing");
     const hid_t id = H5Dopen2(file_, object.c_str(), H5P_DEFAULT);
     if (id < 0) fail_at(object, "cannot be opened as a dataset");
+    // Refuse a shape the file cannot hold before anything is allocated for it.
+    const auto size = hdf5::dataset_size(id);
+    if (size.claimed_bytes > hdf5::kMaxCompressionRatio * size.stored_bytes + (1u << 20)) {
+      H5Dclose(id);
+      fail_at(object, "claims " + std::to_string(size.claimed_bytes) + " bytes of data but the file stores " +
+                          std::to_string(size.stored_bytes) + " (corrupt shape or missing chunks)");
+    }
     return id;
   }
 
@@ -332,7 +340,10 @@ ShardedDataset merge(std::vector<ShardPart> parts) {
 ShardedDataset read_feature_shards(const std::vector<std::string>& paths) {
   if (paths.empty()) throw ShardError("no shard files given");
   std::vector<ShardPart> parts;
-  for (const auto& path : paths) parts.push_back(ShardReader(path).read());
+  for (const auto& path : paths) {
+    ReadGuard::reading(path);
+    parts.push_back(ShardReader(path).read());
+  }
   return merge(std::move(parts));
 }
 
