@@ -94,6 +94,21 @@ assert s["provenance"]["prep"] == "data_prep/import_features.py", s
 assert m["pairs"] == 84 and len(m["files"]) == 2 and all(len(f["sha256"]) == 64 for f in m["files"]), m
 PY
 
+# --- advise from shards: counts taken from the meta-train items, the rest estimated -------------
+out=$("$croma" advise --shards "$work/shards/toy.shards.txt" --n2 30 --sigma2 2 2>"$work/advise.err") ||
+  fail "advise --shards failed: $(cat "$work/advise.err")"
+"$py" - "$(tail -n 1 <<<"$out")" <<'PY' && ok || fail "advise --shards summary check"
+import json, sys
+a = json.loads(sys.argv[1])
+assert a["estimated_from"].endswith("toy.shards.txt"), a
+assert a["n1"] == 84 and a["n_align"] == 42 and a["n2"] == 30 and a["sigma2"] == 2, a
+assert 1 <= a["d"] <= 10 and a["sigma_w2"] > 0 and a["condition"] >= 1, a
+assert a["decision"] in ("align", "supervised"), a
+PY
+expect_error "invalid value for --variance-kept" advise --shards "$work/shards/toy.shards.txt" --variance-kept 1.5
+echo "not hdf5" >"$work/not.h5"
+expect_error "is not an HDF5 file" advise --shards "$work/not.h5"
+
 # --- train and eval on shards ----------------------------------------------------------------
 small=(--hidden 16 --embed-dim 8 --classifier-hidden 8 --ways 3 --shots 2 --eval-ways 3
        --eval-shots 2 --eval-tasks 3 --eval-queries 4 --eval-steps 3 --val-every 5 --quiet)
