@@ -13,9 +13,12 @@ GCompris activity entry with a picture and a sound of the same name). Weak clust
 concepts themselves (each class is its own cluster, as with `--pairs weak`).
 
 Split: only concepts with >= --min-eval-sounds sounds can be meta-val or meta-test classes
-(5-way 5-shot tasks with queries need that many); a seeded draw among them picks
---test-classes and --val-classes; every other concept is meta-train. No augmentation: every
-target item is one real recording.
+(5-way 5-shot tasks with queries need that many), and only concepts with >=
+--min-train-pictures pictures can be meta-train classes (croma halves a meta-train class's
+pictures between alignment and classification episodes, each needing --shots). A seeded draw
+fills the --test-classes + --val-classes evaluation slots, concepts fit only for evaluation
+first; every other concept fit for meta-train is meta-train. No augmentation: every target
+item is one real recording.
 
 Features: pictures rendered by rsvg-convert at 32x32 on white (rasters embedded in an SVG,
 aspect ratio kept), box-down-sampled to 16x16 RGB (768 raw pixel values in [0, 1]); sounds
@@ -224,7 +227,9 @@ def main(argv):
     p.add_argument("--extract-dir", help="where GCompris media are written (default OUT/.cache/gcompris)")
     p.add_argument("--concepts", help="comma-separated subset of the concepts (default: all)")
     p.add_argument("--min-pictures", type=int, default=5, help="smallest number of pictures a concept needs")
-    p.add_argument("--min-sounds", type=int, default=3, help="smallest number of sounds a concept needs")
+    p.add_argument("--min-train-pictures", type=int, default=10,
+                   help="pictures a meta-train concept needs (2 x croma's --shots: half align, half classify)")
+    p.add_argument("--min-sounds", type=int, default=3, help="smallest number of sounds a meta-train concept needs")
     p.add_argument("--min-eval-sounds", type=int, default=11,
                    help="sounds a concept needs to be a meta-val or meta-test class")
     p.add_argument("--test-classes", type=int, default=5)
@@ -305,12 +310,28 @@ def main(argv):
 
     count_p = {c: sum(concept_of[i] == c for i, _ in pics) for c in names}
     count_s = {c: sum(concept_of[i] == c for i, _ in snds) for c in names}
-    class_names = []
+    # Roles. croma gives half of a meta-train class's pictures to alignment and half to
+    # classification episodes, so a meta-train concept needs 2 x --shots pictures
+    # (--min-train-pictures); a meta-val/meta-test concept needs sounds for 5-shot tasks with
+    # queries (--min-eval-sounds). Concepts fit only for evaluation take evaluation slots first.
+    can_eval = {c: count_p[c] >= a.min_pictures and count_s[c] >= a.min_eval_sounds for c in names}
+    can_train = {c: count_p[c] >= max(a.min_pictures, a.min_train_pictures) and count_s[c] >= a.min_sounds for c in names}
+    rng = np.random.default_rng(a.split_seed)
+    n_eval = a.test_classes + a.val_classes
+    forced = [names[i] for i in rng.permutation(len(names)) if can_eval[names[i]] and not can_train[names[i]]]
+    free = [names[i] for i in rng.permutation(len(names)) if can_eval[names[i]] and can_train[names[i]]]
+    chosen = (forced + free)[:n_eval]
     for c in names:
-        if count_p[c] < a.min_pictures or count_s[c] < a.min_sounds:
-            print(f"image_to_audio: skipping {c} ({count_p[c]} pictures, {count_s[c]} sounds)", file=sys.stderr)
-        else:
-            class_names.append(c)
+        if not (can_train[c] or c in chosen):
+            why = " (fit only for evaluation; no evaluation slot left)" if can_eval[c] else ""
+            print(f"image_to_audio: skipping {c} ({count_p[c]} pictures, {count_s[c]} sounds){why}", file=sys.stderr)
+    if len(chosen) < n_eval or not any(can_train[c] and c not in chosen for c in names):
+        print(f"image_to_audio: only {len(chosen)} concepts have >= {a.min_eval_sounds} sounds and >= {a.min_pictures} "
+              f"pictures; {a.test_classes} meta-test + {a.val_classes} meta-val classes and one meta-train class "
+              f"(>= {a.min_train_pictures} pictures) are needed", file=sys.stderr)
+        return 1
+    chosen = [chosen[i] for i in rng.permutation(len(chosen))]
+    class_names = sorted(c for c in names if can_train[c] or c in chosen)
     label = {c: k for k, c in enumerate(class_names)}
     pics = [(i, f) for i, f in pics if concept_of[i] in label]
     snds = [(i, f) for i, f in snds if concept_of[i] in label]
@@ -326,13 +347,7 @@ def main(argv):
     pairs = [[s, t] for s, (ident, _) in enumerate(pics) for t in sound_index.get(item_key(ident), [])
              if concept_of[snds[t][0]] == concept_of[ident]]
 
-    eligible = [k for k, c in enumerate(class_names) if count_s[c] >= a.min_eval_sounds]
-    if len(eligible) < a.test_classes + a.val_classes or len(class_names) <= a.test_classes + a.val_classes:
-        print(f"image_to_audio: only {len(eligible)} of {len(class_names)} concepts have >= {a.min_eval_sounds} sounds; "
-              f"{a.test_classes} meta-test + {a.val_classes} meta-val classes and one meta-train class are needed",
-              file=sys.stderr)
-        return 1
-    order = [eligible[i] for i in np.random.default_rng(a.split_seed).permutation(len(eligible))]
+    order = [label[c] for c in chosen]
     test, val = sorted(order[:a.test_classes]), sorted(order[a.test_classes:a.test_classes + a.val_classes])
     split = {"meta_train": sorted(set(range(len(class_names))) - set(test) - set(val)), "meta_val": val, "meta_test": test}
     print(f"image_to_audio: {len(class_names)} concepts, {len(pics)} pictures, {len(snds)} sounds, {len(pairs)} strong "
@@ -346,8 +361,10 @@ def main(argv):
         "sources": json.loads(a.sources_json) if a.sources_json else [],
         "concepts": {c: {"sounds": CONCEPTS[c][0], "pictures": CONCEPTS[c][1], "pictures_left_out": CONCEPTS[c][2],
                          "picture_count": count_p[c], "sound_count": count_s[c]} for c in class_names},
-        "classes": f"concepts with >= {a.min_pictures} pictures and >= {a.min_sounds} sounds; meta-val/meta-test "
-                   f"drawn (seed {a.split_seed}) among concepts with >= {a.min_eval_sounds} sounds, all others meta-train",
+        "classes": f"meta-val/meta-test: {n_eval} concepts with >= {a.min_eval_sounds} sounds and >= {a.min_pictures} "
+                   f"pictures, drawn with seed {a.split_seed}, those with < {a.min_train_pictures} pictures (unfit for "
+                   f"meta-train) first; meta-train: every other concept with >= {a.min_train_pictures} pictures and "
+                   f">= {a.min_sounds} sounds",
         "pairs": "strong: a picture and a sound of the same item (same source, folder and file stem)",
         "weak_clusters": "none given: each concept is its own cluster",
         "augmentation": "none: every sound is one real recording, every picture one file",

@@ -6,7 +6,8 @@
 # Checks: the rcc reader returns every entry byte for byte and rejects a damaged bundle with
 # one clear line; pictures and sounds land in the right concepts; ambiguous, duplicate,
 # unrenderable, sign-folder and left-out pictures are dropped; strong pairs join a picture
-# and a sound of the same item; only concepts with enough sounds become meta-val/meta-test;
+# and a sound of the same item; only concepts with enough sounds become meta-val/meta-test
+# (those with too few pictures for meta-train first) and too small ones are dropped;
 # picture features are the rendered colours and sound features tell tones apart; `croma
 # inspect` accepts the shards; a rerun is byte-identical.
 # usage: prep_image_to_audio_test.sh CROMA MPIRUN
@@ -100,6 +101,8 @@ put(f"{tp}/animals/mammals/bovines/cow_thumb.png", png((0, 255, 0)))
 put(f"{tp}/animals/mammals/bovines/cow.ogg", tone(200))
 put(f"{tp}/animals/mammals/bovines/cow_desc_fr.ogg", tone(200))
 put(f"{tp}/plants/trees/holm_oak.png", png((0, 128, 0)))
+put(f"{tp}/animals/birds/hen.png", png((255, 255, 0)))
+put(f"{tp}/animals/birds/duck.ogg", tone(1500))
 put(f"{tp}/hobbies/music/string/cello.svg", svg("#000080"))
 put(f"{tp}/hobbies/music/string/cello.ogg", tone(900))
 put(f"{tp}/symbols/math/plus.ogg", tone(900))
@@ -130,12 +133,15 @@ put(f"{oc}/plants/tree_with_fruits.svg", svg("#00ff00"))
 put(f"{oc}/food/hot_dog.svg", svg("#aa5500"))
 put(f"{oc}/shapes/triangle.svg", svg("#000000"))
 put(f"{oc}/animals/cow_broken.svg", "<svg this is not xml")
+put(f"{oc}/geography/rocks.svg", svg("#777777"))
+put(f"{oc}/animals/duck_01.svg", svg("#ffaa00"))
 
 # 0 A.D.: cattle and tree-felling takes, and a music file no concept wants.
 oad = f"{w}/0ad/audio"
 for i in range(3):
     put(f"{oad}/actor/fauna/animal/cattle_{i + 1}.ogg", tone(200 + 10 * i, 0.4 + 0.1 * i))
     put(f"{oad}/resource/lumbering/lumber_tree_{i + 1}.ogg", tone(2000, 0.4 + 0.1 * i, noise=True))
+    put(f"{oad}/resource/mining/mine_stone_{i + 1}.ogg", tone(600, 0.3 + 0.1 * i))
 put(f"{oad}/music/theme.ogg", tone(440))
 PY
 
@@ -160,13 +166,15 @@ PY
 
 build() {
   "$py" "$prep" --tuxpaint "$work/tuxpaint" --gcompris-rcc "$work/rcc" --openclipart "$work/openclipart" \
-    --oad "$work/0ad" --min-pictures 1 --min-sounds 1 --min-eval-sounds 3 --test-classes 1 --val-classes 1 \
+    --oad "$work/0ad" --min-pictures 1 --min-train-pictures 2 --min-sounds 1 --min-eval-sounds 3 --test-classes 1 --val-classes 1 \
     --shards 2 --workers 2 --name tiny --out "$1" 2>"$work/prep.err"
 }
 build "$work/out" && ok || fail "prep failed: $(cat "$work/prep.err")"
 grep -q "skipping picture openclipart:animals/cow_broken.svg (cannot render" "$work/prep.err" && ok \
   || fail "broken SVG not reported: $(cat "$work/prep.err")"
 grep -q "skipping percussion (1 pictures, 0 sounds)" "$work/prep.err" && ok || fail "percussion not skipped: $(cat "$work/prep.err")"
+# duck: one picture (meta-train needs 2) and one sound (evaluation needs 3)
+grep -q "skipping duck (1 pictures, 1 sounds)" "$work/prep.err" && ok || fail "duck not skipped: $(cat "$work/prep.err")"
 grep -q "1 ambiguous media dropped" "$work/prep.err" && ok || fail "ambiguous count: $(cat "$work/prep.err")"
 cp "$work/out/tiny.manifest.json" "$work/first.json"
 build "$work/out" && ok || fail "second prep failed: $(cat "$work/prep.err")"
@@ -180,7 +188,7 @@ m = json.load(open(f"{d}/tiny.manifest.json"))
 assert m["source"]["modality"] == "image" and m["source"]["dim"] == 768, m["source"]
 assert m["target"]["modality"] == "audio" and m["target"]["dim"] == 512, m["target"]
 assert "16x16 RGB" in m["source"]["feature"] and "log-mel" in m["target"]["feature"], m
-assert s["classes"] == 4, s
+assert s["classes"] == 5, s
 src, tgt, pairs = {}, {}, []
 for i in range(2):
     with h5py.File(f"{d}/tiny-0000{i}-of-00002.h5") as f:
@@ -193,14 +201,19 @@ for i in range(2):
             for ident, row, lab in zip(ids, X, y):
                 into[ident] = (names[lab], row)
         pairs += [(sids[a], tids[b]) for a, b in f["pairs"][()]]
-assert names == ["cattle", "chicken", "string instrument", "tree felling"], names
-# cattle has 4 sounds and tree felling 3 (>= 3: may be evaluated); the others train.
-assert split["meta_train"] == ["chicken", "string instrument"], split
-assert sorted(split["meta_val"] + split["meta_test"]) == ["cattle", "tree felling"], split
+assert names == ["cattle", "chicken", "mining", "string instrument", "tree felling"], names
+# mining (1 picture, 3 sounds) is fit only for evaluation and takes a slot first; cattle (4
+# sounds) and tree felling (3) may be either; chicken and string instrument (< 3 sounds) train.
+evaluated = sorted(split["meta_val"] + split["meta_test"])
+assert len(split["meta_val"]) == 1 and len(split["meta_test"]) == 1, split
+assert "mining" in evaluated and {"chicken", "string instrument"} <= set(split["meta_train"]), split
+assert sorted(evaluated + split["meta_train"]) == names and len(split["meta_train"]) == 3, split
 want_src = {"tuxpaint:animals/mammals/bovines/cow.png": "cattle",
             "tuxpaint:plants/trees/holm_oak.png": "tree felling",
             "tuxpaint:hobbies/music/string/cello.svg": "string instrument",
             "gcompris:instruments/resource/violin.svg": "string instrument",
+            "openclipart:geography/rocks.svg": "mining",
+            "tuxpaint:animals/birds/hen.png": "chicken",
             "gcompris:explore_farm_animals/resource/animals/chicken.svg": "chicken",
             "openclipart:animals/bull_ganson.svg": "cattle",
             "openclipart:plants/tree_01.svg": "tree felling"}
@@ -208,7 +221,8 @@ assert {k: v[0] for k, v in src.items()} == want_src, sorted(src)
 want_tgt = {"tuxpaint:animals/mammals/bovines/cow.ogg": "cattle",
             "tuxpaint:hobbies/music/string/cello.ogg": "string instrument",
             "gcompris:instruments/resource/violin.ogg": "string instrument",
-            "gcompris:explore_farm_animals/resource/animals/chickens.ogg": "chicken"}
+            "gcompris:explore_farm_animals/resource/animals/chickens.ogg": "chicken",
+            **{f"0ad:audio/resource/mining/mine_stone_{i}.ogg": "mining" for i in (1, 2, 3)}}
 want_tgt.update({f"0ad:audio/actor/fauna/animal/cattle_{i}.ogg": "cattle" for i in (1, 2, 3)})
 want_tgt.update({f"0ad:audio/resource/lumbering/lumber_tree_{i}.ogg": "tree felling" for i in (1, 2, 3)})
 assert {k: v[0] for k, v in tgt.items()} == want_tgt, sorted(tgt)
@@ -221,6 +235,7 @@ assert sorted(pairs) == sorted([
 # Pictures: solid colours come back as 16x16 RGB of that colour (the violin SVG was stored
 # zlib-compressed in the rcc).
 colour = {"tuxpaint:animals/mammals/bovines/cow.png": (1, 0, 0), "gcompris:instruments/resource/violin.svg": (0, 0, 1),
+          "openclipart:geography/rocks.svg": (0x77 / 255,) * 3,
           "gcompris:explore_farm_animals/resource/animals/chicken.svg": (1, 1, 0), "tuxpaint:plants/trees/holm_oak.png": (0, 128 / 255, 0)}
 for ident, rgb in colour.items():
     px = src[ident][1].reshape(16, 16, 3)
