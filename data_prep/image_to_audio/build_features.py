@@ -233,7 +233,7 @@ def main(argv):
     p.add_argument("--min-eval-sounds", type=int, default=11,
                    help="sounds a concept needs to be a meta-val or meta-test class")
     p.add_argument("--test-classes", type=int, default=5)
-    p.add_argument("--val-classes", type=int, default=4)
+    p.add_argument("--val-classes", type=int, default=5, help="croma validates with --eval-ways (5) classes")
     p.add_argument("--split-seed", type=int, default=2026)
     p.add_argument("--shards", type=int, default=2)
     p.add_argument("--workers", type=int, default=os.cpu_count())
