@@ -195,9 +195,8 @@ def gcompris_media(rcc_dir, extract_dir, wanted):
     return pictures, sounds
 
 
-def sound_concept(ident, patterns):
-    hits = [c for c, rx in patterns if rx.search(ident.lower())]
-    return hits
+def sound_concepts(ident, patterns):
+    return [c for c, rx in patterns if rx.search(ident.lower())]
 
 
 def picture_concepts(ident, patterns):
@@ -256,7 +255,7 @@ def main(argv):
         sounds += snds
     if a.gcompris_rcc:
         def wanted(ident, is_sound):
-            return bool(sound_concept(ident, s_pat) if is_sound else picture_concepts(ident, p_pat))
+            return bool(sound_concepts(ident, s_pat) if is_sound else picture_concepts(ident, p_pat))
         try:
             pics, snds = gcompris_media(a.gcompris_rcc, a.extract_dir or os.path.join(a.out, ".cache", "gcompris"), wanted)
         except qt_rcc.RccError as e:
@@ -289,7 +288,7 @@ def main(argv):
         concept_of[ident] = hits[0]
         kept_pictures.append((ident, path))
     for ident, path in sorted(sounds):
-        hits = sound_concept(ident, s_pat)
+        hits = sound_concepts(ident, s_pat)
         if len(hits) > 1:
             ambiguous += 1
         if len(hits) == 1:
