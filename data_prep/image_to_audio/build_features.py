@@ -234,6 +234,8 @@ def main(argv):
     p.add_argument("--test-classes", type=int, default=5)
     p.add_argument("--val-classes", type=int, default=5, help="croma validates with --eval-ways (5) classes")
     p.add_argument("--split-seed", type=int, default=2026)
+    p.add_argument("--meta-test", help="comma-separated meta-test concepts instead of the seeded draw (needs --meta-val)")
+    p.add_argument("--meta-val", help="comma-separated meta-val concepts instead of the seeded draw (needs --meta-test)")
     p.add_argument("--shards", type=int, default=2)
     p.add_argument("--workers", type=int, default=os.cpu_count())
     p.add_argument("--name", default="sounds_image_to_audio")
@@ -320,6 +322,17 @@ def main(argv):
     forced = [names[i] for i in rng.permutation(len(names)) if can_eval[names[i]] and not can_train[names[i]]]
     free = [names[i] for i in rng.permutation(len(names)) if can_eval[names[i]] and can_train[names[i]]]
     chosen = (forced + free)[:n_eval]
+    if a.meta_test or a.meta_val:
+        if not (a.meta_test and a.meta_val):
+            p.error("--meta-test and --meta-val go together")
+        given = a.meta_test.split(",") + a.meta_val.split(",")
+        unfit = [c for c in given if c not in names or not can_eval[c]]
+        if unfit or len(set(given)) != len(given):
+            p.error(f"--meta-test/--meta-val: {', '.join(unfit) or 'a concept given twice'} (each must be a distinct "
+                    f"concept with >= {a.min_eval_sounds} sounds and >= {a.min_pictures} pictures)")
+        a.test_classes, a.val_classes = len(a.meta_test.split(",")), len(a.meta_val.split(","))
+        n_eval = len(given)
+        chosen = given
     for c in names:
         if not (can_train[c] or c in chosen):
             why = " (fit only for evaluation; no evaluation slot left)" if can_eval[c] else ""
@@ -329,7 +342,8 @@ def main(argv):
               f"pictures; {a.test_classes} meta-test + {a.val_classes} meta-val classes and one meta-train class "
               f"(>= {a.min_train_pictures} pictures) are needed", file=sys.stderr)
         return 1
-    chosen = [chosen[i] for i in rng.permutation(len(chosen))]
+    if not a.meta_test:
+        chosen = [chosen[i] for i in rng.permutation(len(chosen))]
     class_names = sorted(c for c in names if can_train[c] or c in chosen)
     label = {c: k for k, c in enumerate(class_names)}
     pics = [(i, f) for i, f in pics if concept_of[i] in label]
@@ -360,10 +374,12 @@ def main(argv):
         "sources": json.loads(a.sources_json) if a.sources_json else [],
         "concepts": {c: {"sounds": CONCEPTS[c][0], "pictures": CONCEPTS[c][1], "pictures_left_out": CONCEPTS[c][2],
                          "picture_count": count_p[c], "sound_count": count_s[c]} for c in class_names},
-        "classes": f"meta-val/meta-test: {n_eval} concepts with >= {a.min_eval_sounds} sounds and >= {a.min_pictures} "
+        "classes": (f"meta-test {a.meta_test}, meta-val {a.meta_val} as given; meta-train: every other concept with "
+                    f">= {a.min_train_pictures} pictures and >= {a.min_sounds} sounds") if a.meta_test else (
+                   f"meta-val/meta-test: {n_eval} concepts with >= {a.min_eval_sounds} sounds and >= {a.min_pictures} "
                    f"pictures, drawn with seed {a.split_seed}, those with < {a.min_train_pictures} pictures (unfit for "
                    f"meta-train) first; meta-train: every other concept with >= {a.min_train_pictures} pictures and "
-                   f">= {a.min_sounds} sounds",
+                   f">= {a.min_sounds} sounds"),
         "pairs": "strong: a picture and a sound of the same item (same source, folder and file stem)",
         "weak_clusters": "none given: each concept is its own cluster",
         "augmentation": "none: every sound is one real recording, every picture one file",

@@ -250,6 +250,24 @@ prov = m["provenance"]
 assert prov["concepts"]["cattle"]["sound_count"] == 4 and prov["concepts"]["cattle"]["picture_count"] == 2, prov["concepts"]
 PY
 
+# A split given by name instead of the seeded draw; a concept unfit for evaluation is refused.
+build_named() {
+  "$py" "$prep" --tuxpaint "$work/tuxpaint" --gcompris-rcc "$work/rcc" --openclipart "$work/openclipart" \
+    --oad "$work/0ad" --min-pictures 1 --min-train-pictures 2 --min-sounds 1 --min-eval-sounds 3 \
+    --workers 2 --name named --out "$work/named" "$@" 2>"$work/named.err"
+}
+build_named --meta-test "tree felling" --meta-val cattle && ok || fail "named split failed: $(cat "$work/named.err")"
+"$py" - "$work/named/named-00000-of-00002.h5" <<'PY' && ok || fail "named split content"
+import sys, h5py
+with h5py.File(sys.argv[1]) as f:
+    names = [n.decode() for n in f["classes/names"][()]]
+    split = {k: sorted(names[c] for c in f[f"classes/{k}"][()]) for k in ("meta_train", "meta_val", "meta_test")}
+assert split == {"meta_test": ["tree felling"], "meta_val": ["cattle"],
+                 "meta_train": ["chicken", "string instrument"]}, split
+PY
+build_named --meta-test chicken --meta-val cattle && fail "unfit meta-test concept accepted" || ok
+grep -q "meta-test/--meta-val: chicken (each must be" "$work/named.err" && ok || fail "unfit concept message: $(cat "$work/named.err")"
+
 # A damaged bundle: one clear line, non-zero exit, no shards.
 cp "$work/rcc/test.rcc" "$work/good.rcc"
 head -c 300 "$work/good.rcc" > "$work/rcc/test.rcc"
