@@ -14,6 +14,7 @@
 #include "croma/distributed/communicator.h"
 #include "croma/eval/few_shot.h"
 #include "croma/io/checkpoint.h"
+#include "croma/io/read_guard.h"
 #include "croma/io/run_directory.h"
 #include "croma/meta/meta_trainer.h"
 #include "croma/meta/method.h"
@@ -132,7 +133,10 @@ StartPlan plan_start(const TrainOptions& o, const nlohmann::json& config, const 
                  mismatch + "); pass the run's options, or choose another --run-dir";
     return plan;
   }
-  plan.resume = latest_resumable_checkpoint(root, layout, &plan.skipped);
+  {
+    ReadGuard guard("croma train", read_time_limit());
+    plan.resume = latest_resumable_checkpoint(root, layout, &plan.skipped);
+  }
   for (const auto& s : plan.skipped) {
     std::cerr << "croma train: warning: skipping " << s.reason << "; falling back to "
               << (plan.resume ? "the newest readable checkpoint" : "a fresh start") << "\n";

@@ -1,5 +1,6 @@
 #include "croma/io/checkpoint.h"
 #include "croma/io/hdf5_util.h"
+#include "croma/io/read_guard.h"
 
 #include <hdf5.h>
 
@@ -225,6 +226,7 @@ void write_checkpoint(const std::string& path, const ParamLayout& layout, const 
 }
 
 Checkpoint read_checkpoint(const std::string& path, const ParamLayout& layout) {
+  ReadGuard::reading(path);
   SilenceHdf5 quiet;
   if (!std::filesystem::is_regular_file(path)) fail(path, "no such file");
   if (H5Fis_hdf5(path.c_str()) <= 0) fail(path, "is not an HDF5 file");

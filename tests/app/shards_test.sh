@@ -129,6 +129,17 @@ assert 0 <= s["results"][0]["accuracy_mean"] <= 1, s
 full = json.load(open(sys.argv[2]))
 assert len(full["results"][0]["trained"]["seeds"][0]["task_accuracy"]) == 3, full
 PY
+# Shards moved since training: eval names the missing file, and --data points it at them.
+cp "$work/run/eval.json" "$work/eval_before_move.json"
+mv "$work/shards" "$work/moved"
+expect_error "no such file" eval --run-dir "$work/run"
+out=$("$croma" eval --run-dir "$work/run" --data "$work/moved/toy.shards.txt" 2>"$work/eval_moved.err") &&
+  [ "$(tail -n 1 <<<"$out" | "$py" -c 'import json,sys; print(json.load(sys.stdin)["results"][0]["accuracy_mean"])')" = \
+    "$("$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))["results"][0]["accuracy_mean"])' "$work/eval_before_move.json")" ] &&
+  ok || fail "eval --data on moved shards: $(cat "$work/eval_moved.err")"
+mv "$work/moved" "$work/shards"
+"$croma" train --run-dir "$work/builtin" --steps 2 --quiet >/dev/null 2>&1
+expect_error "was trained on the built-in concept world" eval --run-dir "$work/builtin" --data "$work/shards/toy.shards.txt"
 # Two ranks under mpirun: each reads every shard and they train the same model.
 out=$("$mpirun" --oversubscribe -np 2 "$croma" train --data "$work/shards/toy.shards.txt" --run-dir "$work/run2" \
       --steps 4 --check-every 2 "${small[@]}" 2>"$work/train2.err")
@@ -139,6 +150,7 @@ assert s["world_size"] == 2 and s["steps"] == 4 and s["episodes"] == 4 * 2 * 2, 
 PY
 expect_error "--eval-ways 4 exceeds the 3 meta-test classes" eval --run-dir "$work/run" --eval-ways 4 --eval-shots 1
 # eval finds the shards through config.json: moving them away is reported, naming the file.
+cp "$work/run/eval.json" "$work/eval_before_move.json"
 mv "$work/shards" "$work/moved"
 expect_error "shard '$work/shards/toy-00000-of-00002.h5': no such file" eval --run-dir "$work/run"
 mv "$work/moved" "$work/shards"
