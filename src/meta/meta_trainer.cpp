@@ -4,6 +4,7 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "croma/meta/fused_inner_loop.h"
 #include "croma/meta/reptile.h"
 #include "croma/tasks/alignment_task.h"
 #include "croma/tasks/source_classification_task.h"
@@ -55,6 +56,13 @@ MetaTrainer::MetaTrainer(const CromaModel& model, const EpisodeSampler& sampler,
   set_tasks(std::move(croma_tasks), meta.meta_lr);
 }
 
+MetaTrainer::~MetaTrainer() = default;
+
+void MetaTrainer::set_fused_inner_loop(bool allowed) {
+  fused_allowed_ = allowed;
+  fused_ = allowed ? FusedInnerLoop::create(*context_, tasks_, options_.tasks_per_rank) : nullptr;
+}
+
 void MetaTrainer::set_tasks(InnerTaskList tasks, double epsilon) {
   if (tasks.empty()) throw std::invalid_argument("MetaTrainer::set_tasks: no tasks");
   if (!(epsilon > 0)) throw std::invalid_argument("MetaTrainer::set_tasks: epsilon must be > 0");
@@ -62,6 +70,7 @@ void MetaTrainer::set_tasks(InnerTaskList tasks, double epsilon) {
   epsilon_ = epsilon;
   // delta, one loss sum per task, and the stop flag.
   host_buffer_ = torch::zeros({model_.numel() + static_cast<std::int64_t>(tasks_.size()) + 1}, torch::kFloat32);
+  set_fused_inner_loop(fused_allowed_);
 }
 
 void MetaTrainer::set_meta_parameters(torch::Tensor cpu_parameters) {
@@ -139,8 +148,12 @@ StepStats MetaTrainer::step(bool request_stop) {
     delta_.zero_();
   }
   std::vector<double> loss_sums(tasks_.size(), 0.0);
-  for (auto& rng : slots_) {
-    for (std::size_t k = 0; k < tasks_.size(); ++k) loss_sums[k] += run_episode(*tasks_[k], rng);
+  if (fused_) {
+    loss_sums = fused_->run(tasks_, meta_, delta_, slots_, adam_settings_, timings_);
+  } else {
+    for (auto& rng : slots_) {
+      for (std::size_t k = 0; k < tasks_.size(); ++k) loss_sums[k] += run_episode(*tasks_[k], rng);
+    }
   }
   // One collective carries the deltas and the loss statistics.
   Stopwatch clock;
