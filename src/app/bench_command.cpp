@@ -43,6 +43,15 @@ TrainOptions bench_defaults() {
   return o;
 }
 
+// CPU seconds (user + system) this process has used: on a shared machine the rate per CPU
+// second is far steadier than the rate per wall second.
+double cpu_seconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+         1e-6 * static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec);
+}
+
 double peak_rss_mib() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
@@ -136,21 +145,25 @@ int run_bench_command(int argc, const char* const argv[]) {
   for (std::int64_t s = 0; s < warmup; ++s) trainer.step();
   comm.barrier();
   const PhaseTimings before = trainer.timings();
+  const double cpu_before = cpu_seconds();
   ProgressReporter clock(o.meta.steps, std::cerr, false);
   std::int64_t episodes = 0;
   for (std::int64_t s = 0; s < o.meta.steps; ++s) episodes += trainer.step().episodes;
   comm.barrier();
   const double wall = clock.elapsed_seconds();
+  const double cpu = cpu_seconds() - cpu_before;
   const auto& after = trainer.timings();
   const double per = 1.0 / static_cast<double>(std::max<std::int64_t>(o.meta.steps, 1));
   // The slowest rank sets the pace.
   const double wall_max = comm.max(wall);
+  const double cpu_max = comm.max(cpu);
   if (!comm.is_root()) return 0;
   nlohmann::json summary = {
       {"command", "bench"},
       {"meta_iterations", o.meta.steps},
       {"meta_iterations_per_s", o.meta.steps / wall_max},
       {"meta_iterations_per_s_per_rank", o.meta.steps * o.meta.tasks_per_rank / wall_max},
+      {"meta_iterations_per_cpu_s", o.meta.steps / cpu_max},
       {"episodes_per_s", static_cast<double>(episodes) / wall_max},
       {"phase_ms_per_iteration",
        {{"sampling", 1e3 * per * (after.sampling - before.sampling)},

@@ -21,8 +21,9 @@ void FlatAdam::reset(std::int64_t numel, const torch::Device& device) {
     m_ = m_store_.narrow(0, 0, numel);
     v_ = v_store_.narrow(0, 0, numel);
   }
-  m_.zero_();
-  v_.zero_();
+  // The fused CPU step writes the moments on the first step without reading them; other
+  // devices (step_reference) clear them on their first step.
+  moments_stale_ = true;
   t_ = 0;
 }
 
@@ -58,13 +59,19 @@ void FlatAdam::step(torch::Tensor params, const torch::Tensor& grad, const AdamS
   float* m = m_.data_ptr<float>();
   float* v = v_.data_ptr<float>();
   for (std::int64_t r = 0; r < rows; ++r) {
-    adam_pass(p + r * p_stride, g + r * g_stride, m + r * cols, v + r * cols, cols, k);
+    adam_pass(p + r * p_stride, g + r * g_stride, m + r * cols, v + r * cols, cols, k, moments_stale_);
   }
+  moments_stale_ = false;
 }
 
 void FlatAdam::step_reference(torch::Tensor params, const torch::Tensor& grad, const AdamSettings& s) {
   check(params, grad);
   at::NoGradGuard no_grad;
+  if (moments_stale_) {
+    m_.zero_();
+    v_.zero_();
+    moments_stale_ = false;
+  }
   ++t_;
   const double bias1 = 1.0 - std::pow(s.beta1, static_cast<double>(t_));
   const double bias2 = 1.0 - std::pow(s.beta2, static_cast<double>(t_));

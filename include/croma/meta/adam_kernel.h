@@ -14,6 +14,10 @@ struct AdamScalars {
 
 // For i < n: m = b1 m + (1-b1) g; v = b2 v + (1-b2) g g;
 // p -= step_size * m / (sqrt(v) / sqrt_bias2 + eps). The arrays must not overlap.
-void adam_pass(float* p, const float* g, float* m, float* v, std::int64_t n, const AdamScalars& s);
+// `first`: the first step after a reset, where the moments are zero: m and v are only
+// written (m = (1-b1) g, v = (1-b2) g g, exactly what the general step gives from zeros), so
+// the reset need not clear them and the step need not read them.
+void adam_pass(float* p, const float* g, float* m, float* v, std::int64_t n, const AdamScalars& s,
+               bool first = false);
 
 }  // namespace croma

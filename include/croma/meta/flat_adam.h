@@ -41,6 +41,7 @@ class FlatAdam {
 
   torch::Tensor m_store_, v_store_, m_, v_, denom_;
   std::int64_t t_ = 0;
+  bool moments_stale_ = true;  // reset() since the last step: moments count as zero
 };
 
 }  // namespace croma
