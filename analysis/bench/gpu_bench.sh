@@ -17,7 +17,8 @@ source scripts/env.sh
 steps=${1:-200}
 build=${2:-build-cuda}
 if [ -z "${CMAKE_PREFIX_PATH:-}" ]; then
-  CMAKE_PREFIX_PATH=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)' 2>/dev/null || true)
+  # Only a torch that sees a GPU (Debian's python3-torch is a CPU build).
+  CMAKE_PREFIX_PATH=$(python3 -c 'import torch; assert torch.cuda.is_available(); print(torch.utils.cmake_prefix_path)' 2>/dev/null || true)
 fi
 if [ -z "$CMAKE_PREFIX_PATH" ]; then
   echo "gpu_bench.sh: no CUDA LibTorch: set CMAKE_PREFIX_PATH or install a CUDA-enabled torch for python3" >&2
@@ -34,16 +35,18 @@ cmake --build "$build" -j "$(getconf _NPROCESSORS_ONLN)" --target croma >&2
 croma="$build/croma"
 larger=(--source-dim 2048 --target-dim 1024 --hidden 1024 --embed-dim 512 --classifier-hidden 1024
         --align-batch 64 --inner-batch 64 --shots 20)
-run() {  # label, device, args...
-  local label=$1 device=$2
-  shift 2
+run() {  # label, device, steps, args...
+  local label=$1 device=$2 n=$3
+  shift 3
   local line
-  line=$("$croma" bench --steps "$steps" --device "$device" "$@" | tail -n 1)
+  line=$("$croma" bench --steps "$n" --device "$device" "$@" | tail -n 1)
   echo "{\"case\": \"$label\", \"bench\": $line}"
 }
-for device in cuda cpu; do
-  run bench-config "$device"
-  run bench-config-8-slots "$device" --tasks-per-rank 8
-  run larger "$device" "${larger[@]}"
-  run larger-8-slots "$device" "${larger[@]}" --tasks-per-rank 8
-done
+run bench-config cuda "$steps"
+run bench-config-8-slots cuda "$steps" --tasks-per-rank 8
+run larger cuda "$steps" "${larger[@]}"
+run larger-8-slots cuda "$steps" "${larger[@]}" --tasks-per-rank 8
+# The same on one core of the machine's CPU (the larger configuration runs at about one
+# meta-iteration per CPU second there: a few steps only).
+run bench-config cpu "$steps"
+run larger cpu 5 "${larger[@]}"
