@@ -201,5 +201,41 @@ else
   fail "train.sbatch or eval.sbatch failed: $(cat "$work"/sbatch-*.err "$work"/train-*.out "$work"/eval-*.out 2>/dev/null | tail -n 15)"
 fi
 
+# --- 6. a rank killed with SIGKILL under srun ------------------------------------------------
+# srun --kill-on-bad-exit=1 (jobs/train.sbatch) ends the other rank and the job: it must leave
+# the queue within a bound, marked failed, and a resubmission resumes the run to its end.
+dead=(--concepts 20 --samples-per-concept 24 --latent-dim 6 --nuisance-dim 4 --source-dim 24
+      --target-dim 16 --hidden 32 --embed-dim 16 --classifier-hidden 16 --shots 3 --ways 4
+      --eval-ways 4 --eval-shots 3 --eval-tasks 4 --eval-queries 5 --eval-steps 10 --quiet
+      --steps 3000 --val-every 1000 --checkpoint-every 20 --log-every 10)
+job=$(sbatch --parsable --ntasks=2 --output="$work/dead-%j.out" "$src/jobs/train.sbatch" \
+        --run-dir "$work/dead" "${dead[@]}" 2>"$work/sbatch-dead.err")
+for i in $(seq 1 600); do [ -e "$work/dead/checkpoints/step_40.h5" ] && break; sleep 0.1; done
+ranks=($(pgrep -f "^$croma train --resume" | sort -n))
+if [ "${#ranks[@]}" -ne 2 ]; then
+  fail "dead rank: expected 2 rank processes of job $job, found ${#ranks[@]}"
+else
+  kill -9 "${ranks[1]}"
+  killed_at=$(date +%s)
+  for i in $(seq 1 600); do squeue -h -j "$job" 2>/dev/null | grep -q . || break; sleep 0.1; done
+  took=$(( $(date +%s) - killed_at ))
+  [ "$took" -le 60 ] && ok || fail "dead rank: job $job still queued $took s after the kill"
+  # The test cluster keeps no accounting database: ask slurmctld, which remembers ended jobs.
+  state=$(scontrol show job -o "$job" 2>/dev/null | grep -o 'JobState=[A-Z_]*' | cut -d= -f2)
+  case $state in FAILED*|CANCELLED*|NODE_FAIL*) ok ;; *) fail "dead rank: job $job ended as '$state', expected FAILED" ;; esac
+  [ ! -e "$work/dead/checkpoints/final.h5" ] && ok || fail "dead rank: a final checkpoint was written"
+  echo "slurm: job $job ended $took s after one rank was killed ($state)"
+  if sbatch --wait --ntasks=2 --output="$work/dead-resume-%j.out" "$src/jobs/train.sbatch" \
+       --run-dir "$work/dead" "${dead[@]}" >/dev/null 2>>"$work/sbatch-dead.err"; then
+    /usr/bin/python3 - "$work/dead" <<'PY' && ok || fail "dead rank: resumed run did not finish"
+import json, os, sys
+s = json.load(open(os.path.join(sys.argv[1], "summary.json")))
+assert s["world_size"] == 2 and s["steps"] == 3000 and s["resumed_from_step"] >= 40, s
+PY
+  else
+    fail "dead rank: resubmission failed: $(tail -n 5 "$work"/dead-resume-*.out 2>/dev/null)"
+  fi
+fi
+
 echo "slurm: $passed passed, $failures failed"
 [ $failures -eq 0 ]
