@@ -40,6 +40,13 @@ struct AlignCase {
   std::vector<std::int64_t> gs, gt;
 };
 
+// Readable ctest names: "margin_strong", "infonce_weak", ...
+std::string case_name(const ::testing::TestParamInfo<AlignCase>& info) {
+  const bool strong = info.param.gs == info.param.gt;
+  return std::string(info.param.loss == AlignLossKind::kMargin ? "margin" : "infonce") +
+         (strong ? "_strong" : "_weak");
+}
+
 class AlignmentKernels : public ::testing::TestWithParam<AlignCase> {};
 
 TEST_P(AlignmentKernels, LossAndEncoderGradientsEqualAutograd) {
@@ -94,7 +101,8 @@ INSTANTIATE_TEST_SUITE_P(
         // Weak pairs: several positives per anchor, one source row (group 9) without a
         // positive, unequal row counts.
         AlignCase{AlignLossKind::kMargin, {0, 0, 1, 2, 2, 9}, {2, 0, 1, 1, 0, 2, 3}},
-        AlignCase{AlignLossKind::kInfoNce, {0, 0, 1, 2, 2, 9}, {2, 0, 1, 1, 0, 2, 3}}));
+        AlignCase{AlignLossKind::kInfoNce, {0, 0, 1, 2, 2, 9}, {2, 0, 1, 1, 0, 2, 3}}),
+    case_name);
 
 TEST(AlignmentKernels, NoAnchorsMeansZeroLossAndGradient) {
   MetaOptions o;
