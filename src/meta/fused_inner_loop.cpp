@@ -9,21 +9,10 @@
 #include "croma/meta/meta_trainer.h"
 #include "croma/tasks/alignment_task.h"
 #include "croma/tasks/source_classification_task.h"
+#include "croma/util/stopwatch.h"
 
 namespace croma {
 namespace {
-
-class Stopwatch {
- public:
-  void lap(double& into) {
-    const auto now = std::chrono::steady_clock::now();
-    into += std::chrono::duration<double>(now - last_).count();
-    last_ = now;
-  }
-
- private:
-  std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
-};
 
 bool cpu_floats(const torch::Tensor& t) {
   return t.defined() && t.device().is_cpu() && t.scalar_type() == torch::kFloat32 && t.dim() == 2 &&

@@ -9,22 +9,10 @@
 #include "croma/meta/reptile.h"
 #include "croma/tasks/alignment_task.h"
 #include "croma/tasks/source_classification_task.h"
+#include "croma/util/stopwatch.h"
 
 namespace croma {
 namespace {
-
-// Adds the time since the last lap to one of the PhaseTimings fields.
-class Stopwatch {
- public:
-  void lap(double& into) {
-    const auto now = std::chrono::steady_clock::now();
-    into += std::chrono::duration<double>(now - last_).count();
-    last_ = now;
-  }
-
- private:
-  std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
-};
 
 }  // namespace
 
