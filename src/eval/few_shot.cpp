@@ -28,7 +28,7 @@ std::uint64_t repeat_seed(std::uint64_t seed, std::int64_t repeat) {
 FewShotEvaluator::FewShotEvaluator(const CromaModel& model, const EpisodeSampler& sampler,
                                    const torch::Device& device)
     : model_(model), sampler_(sampler), device_(device),
-      target_features_(sampler.data().target.features.to(device)) {}
+      target_features_(sampler.data().target.batch().to(device)) {}
 
 FewShotSummary FewShotEvaluator::evaluate_repeated(const torch::Tensor& parameters, Split split,
                                                    const EvalOptions& eval, std::int64_t shots,

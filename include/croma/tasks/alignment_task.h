@@ -15,7 +15,8 @@ class AlignmentTask : public InnerTask {
 
  private:
   const TaskContext& ctx_;
-  torch::Tensor xs_, xt_, gs_, gt_;
+  FeatureBatch xs_, xt_;
+  torch::Tensor gs_, gt_;
 };
 
 }  // namespace croma

@@ -20,7 +20,8 @@ class SourceClassificationTask : public InnerTask {
  private:
   const TaskContext& ctx_;
   bool adapt_encoder_;
-  torch::Tensor x_, embedding_, labels_;
+  FeatureBatch x_;
+  torch::Tensor embedding_, labels_;
 };
 
 }  // namespace croma
