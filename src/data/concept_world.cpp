@@ -42,24 +42,24 @@ void present(ModalityData& m, const std::string& form, const WorldOptions& o, st
   const auto x = m.features;
   const auto n = x.size(0), d = x.size(1);
   if (form == "frames" || form == "tokens") {
-    // Step t of item i reads the vector through projection (t + phase_i) mod 4, so that no
-    // single step holds all of it, and items differ in length and phase.
-    constexpr std::int64_t kProjections = 4;
+    // Step t of every item reads the vector through projection t mod K, with K projections
+    // of `width` rows that together cover all d dimensions: a sequence of at least K steps
+    // holds the whole vector, but only an encoder that knows the order of its steps can put it
+    // back together (a bag of frames mixes the projections). Each step adds its own noise.
     const auto width = form == "frames" ? o.frame_dim : o.vocab;
-    const auto projections = normal_tensor(rng, kProjections * width, d, 1.0 / std::sqrt(static_cast<double>(d)))
-                                 .view({kProjections, width, d});
-    const auto views = torch::einsum("pwd,nd->npw", {projections, x});  // [n, P, width]
-    std::vector<std::int64_t> lengths(static_cast<std::size_t>(n)), phase(static_cast<std::size_t>(n));
+    const auto k = form == "frames" ? (d + width - 1) / width : std::int64_t{4};
+    const auto projections = normal_tensor(rng, k * width, d, 1.0 / std::sqrt(static_cast<double>(d)))
+                                 .view({k, width, d});
+    const auto views = torch::einsum("pwd,nd->npw", {projections, x});  // [n, K, width]
+    std::vector<std::int64_t> lengths(static_cast<std::size_t>(n));
     for (std::int64_t i = 0; i < n; ++i) {
       lengths[static_cast<std::size_t>(i)] =
           o.min_frames + static_cast<std::int64_t>(rng.uniform_index(static_cast<std::uint64_t>(o.max_frames - o.min_frames + 1)));
-      phase[static_cast<std::size_t>(i)] = static_cast<std::int64_t>(rng.uniform_index(kProjections));
     }
     const auto length_tensor = torch::tensor(lengths, torch::kInt64);
-    const auto steps = torch::arange(o.max_frames, torch::kInt64);
-    const auto which = (steps.unsqueeze(0) + torch::tensor(phase, torch::kInt64).unsqueeze(1)) % kProjections;  // [n, T]
-    auto seq = views.gather(1, which.unsqueeze(2).expand({n, o.max_frames, width}));  // [n, T, width]
-    seq = seq + normal_tensor(rng, n * o.max_frames, width, 0.5).view({n, o.max_frames, width});
+    const auto which = torch::arange(o.max_frames, torch::kInt64).remainder(k);  // [T]
+    auto seq = views.index_select(1, which);  // [n, T, width]
+    seq = seq + normal_tensor(rng, n * o.max_frames, width, 0.3).view({n, o.max_frames, width});
     const auto valid = sequence_mask(length_tensor, o.max_frames);
     if (form == "frames") {
       m.features = seq.masked_fill(valid.logical_not().unsqueeze(2), 0.0).contiguous();
