@@ -134,5 +134,15 @@ breaks frame_dim 'x = f["source/features"][()]; del f["source/features"]; f["sou
 expect_error "shard '$good1': the features of /source (sequences of 5-dim frames vs sequences of 6-dim frames) differs" \
   inspect "$work/bad/frame_dim.h5" "$good1"
 
+# Images must be float32 [n, C, H, W].
+img="$work/bad/image_rank.h5"
+cp "$work/b/b-00000-of-00001.h5" "$img"
+"$py" - "$img" <<'PY'
+import sys, h5py
+with h5py.File(sys.argv[1], "r+") as f:
+    x = f["target/features"][()]; del f["target/features"]; f["target/features"] = x[:, 0]
+PY
+expect_error "shard '$img': dataset '/target/features' has rank 3, expected 4" inspect "$img"
+
 echo "sequence shards: $passed passed, $failures failed"
 [ $failures -eq 0 ]
