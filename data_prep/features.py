@@ -4,10 +4,13 @@
   boundary marks, hashed with CRC-32 into a fixed number of buckets, log1p, L2-normalised);
   stable across machines and Python versions (no salted hash()).
 - images: SVG rendered by rsvg-convert (librsvg2-bin) on a white background, decoded here
-  (8-bit PNG, no PIL needed), box-down-sampled, RGB in [0, 1], flattened.
+  (8-bit PNG, no PIL needed), box-down-sampled, RGB in [0, 1], flattened. PNG, JPEG and
+  (through dwebp, Debian webp) WebP pictures go the same way, embedded in a square SVG that
+  fits them in, centred, with their aspect ratio kept.
 - sequences (for croma's LSTM / pool encoders): text as UTF-8 byte ids (vocab 256), speech
   as log-mel filterbank frames.
 """
+import base64
 import struct
 import subprocess
 import zlib
@@ -94,6 +97,26 @@ def render_svg(svg_text, render=32, size=16):
     f = render // size
     img = img[:f * size, :f * size].reshape(size, f, size, f, 3).mean(axis=(1, 3))
     return img.reshape(-1).astype(np.float32)
+
+
+def render_picture(path, render=32, size=16):
+    """An .svg, .png, .jpg/.jpeg or .webp file -> float32 [size*size*3] as render_svg."""
+    lower = path.lower()
+    if lower.endswith(".svg"):
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return render_svg(f.read(), render, size)
+    if lower.endswith(".webp"):
+        data, mime = subprocess.run(["dwebp", "-quiet", path, "-o", "-"], capture_output=True,
+                                    check=True).stdout, "image/png"
+    else:
+        mime = "image/png" if lower.endswith(".png") else "image/jpeg"
+        with open(path, "rb") as f:
+            data = f.read()
+    svg = ('<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" '
+           'width="1" height="1" viewBox="0 0 1 1"><image width="1" height="1" '
+           'preserveAspectRatio="xMidYMid meet" xlink:href="data:%s;base64,%s"/></svg>'
+           % (mime, base64.b64encode(data).decode("ascii")))
+    return render_svg(svg, render, size)
 
 
 def decode_audio(path, rate=16000):

@@ -11,3 +11,9 @@ croma_build() {
   # Not nproc: it obeys OMP_NUM_THREADS=1 above and would report one core.
   cmake --build "$CROMA_BUILD_DIR" -j "$(getconf _NPROCESSORS_ONLN)" "$@"
 }
+# OpenBLAS 0.3.21 (Debian 12) does not recognise recent Intel cores (Sapphire Rapids) and
+# falls back to its SSE3 "Prescott" kernels, which halved croma's matrix-product rate there
+# (docs/performance.md). Name an AVX-512 core for it when the CPU has AVX-512 and nobody chose.
+if [ -z "${OPENBLAS_CORETYPE+x}" ] && grep -qw avx512f /proc/cpuinfo 2>/dev/null; then
+  export OPENBLAS_CORETYPE=SkylakeX
+fi

@@ -16,6 +16,7 @@ packages=(
   python3-matplotlib                   # analysis/ draws the figures (tables, Fig. 7, Fig. 8)
   librsvg2-bin sox        # data_prep renders SVG pictures and decodes audio (and their tests)
   slurm-wlm munge         # the Slurm test runs a one-node cluster (tests/slurm/)
+  clang libclang-rt-14-dev  # libFuzzer: the shard-reader fuzz test (tests/fuzz/)
 )
 
 missing=()

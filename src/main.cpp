@@ -1,12 +1,15 @@
 // croma: cross-modal generalization by meta-alignment. main() only dispatches subcommands
 // and turns any error into one line on stderr and a non-zero exit (aborting the MPI job, so
 // no rank is left waiting for one that failed).
+#include <hdf5.h>
+
 #include <cstring>
 #include <iostream>
 #include <string>
 
 #include "croma/app/commands.h"
 #include "croma/config/options.h"
+#include "croma/distributed/collective_error.h"
 #include "croma/distributed/communicator.h"
 #include "croma/util/runtime.h"
 
@@ -45,6 +48,9 @@ int world_size() {
 
 int main(int argc, char** argv) {
   croma::keep_freed_memory_in_heap();
+  // croma closes every HDF5 file it opens itself. HDF5's own exit-time cleanup only adds
+  // noise after an I/O error (a full disk makes it print "infinite loop closing library").
+  H5dont_atexit();
   croma::MpiSession mpi(&argc, &argv);
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
     if (world_rank() == 0) print_usage(argc < 2 ? std::cerr : std::cout);
@@ -66,6 +72,9 @@ int main(int argc, char** argv) {
       std::cerr << "croma: error: unknown command '" << command << "' (commands: train, eval, inspect, study, advise, bench; see croma --help)\n";
     }
     return kUsageError;
+  } catch (const croma::CollectiveError& e) {
+    if (e.report()) std::cerr << "croma " << command << ": error: " << e.what() << std::endl;
+    return kRuntimeError;  // every rank got here together: no MPI_Abort needed
   } catch (const croma::OptionError& e) {
     // Every rank parses the same arguments and fails the same way: one report is enough.
     if (world_rank() == 0) std::cerr << "croma " << command << ": error: " << e.what() << "\n";

@@ -4,7 +4,13 @@
 #include <cstdio>
 #include <iostream>
 
+#include <optional>
+#include <stdexcept>
+
 #include "croma/app/commands.h"
+#include "croma/app/load_shards.h"
+#include "croma/data/feature_shards.h"
+#include "croma/study/shard_estimate.h"
 #include "croma/distributed/communicator.h"
 #include "croma/study/study_options.h"
 
@@ -13,8 +19,30 @@ namespace croma {
 int run_advise_command(int argc, const char* const argv[]) {
   AdviseCommandOptions o;
   if (!parse_advise_command(argc, argv, o)) return 0;
+  std::optional<SettingEstimate> estimate;
+  if (!o.shards.empty()) {
+    const auto shards = load_shards(expand_shard_paths(o.shards), "croma advise", Communicator::world());
+    estimate = estimate_setting(shards.data, shards.split, o.setting, o.fixed, o.variance_kept);
+    o.setting = estimate->setting;
+    try {
+      validate_setting(o.setting);
+    } catch (const std::invalid_argument& e) {
+      throw std::runtime_error("the setting estimated from " + o.shards + " is unusable: " + e.what());
+    }
+  }
   if (!Communicator::world().is_root()) return 0;
   const auto& s = o.setting;
+  if (estimate) {
+    const auto& f = o.fixed;
+    auto from = [](bool fixed) { return fixed ? "given" : "estimated"; };
+    std::printf("from %s: source %lld-d, target %lld-d; d=%lld (%s; %.1f%% of the target variance%s), "
+                "sigma2 %s, sigma_w2 %s, condition %s, n1 %s, n_align %s, n2 given\n",
+                o.shards.c_str(), static_cast<long long>(estimate->source_dim),
+                static_cast<long long>(estimate->target_dim), static_cast<long long>(s.d), from(f.d),
+                100.0 * estimate->variance_explained,
+                estimate->d_capped ? ", capped so that every fit is determined" : "", from(f.sigma2),
+                from(f.sigma_w2), from(f.condition), from(f.n1), from(f.n_align));
+  }
   const double sup = supervised_error(s), cross = cross_modal_error(s);
   const double psup = paper_supervised_error(s), pcross = paper_cross_modal_error(s);
   const double need = exact_crossover_n_align(s), pneed = paper_crossover_n_align(s);
@@ -40,6 +68,7 @@ int run_advise_command(int argc, const char* const argv[]) {
                         {"supervised_error", sup}, {"cross_modal_error", cross},
                         {"paper_supervised_error", psup}, {"paper_cross_modal_error", pcross},
                         {"decision", align ? "align" : "supervised"},
+                        {"estimated_from", o.shards.empty() ? nlohmann::json(nullptr) : nlohmann::json(o.shards)},
                         {"n_align_needed", num(need)}, {"paper_n_align_needed", num(pneed)}};
   std::cout << out.dump() << std::endl;
   return 0;

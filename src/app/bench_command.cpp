@@ -3,13 +3,19 @@
 #include <ATen/Parallel.h>
 #include <sys/resource.h>
 
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
 #include <iostream>
+#include <string>
 
 #include "croma/app/commands.h"
 #include "croma/app/experiment.h"
 #include "croma/config/options.h"
 #include "croma/distributed/communicator.h"
+#include "croma/meta/flat_adam.h"
 #include "croma/meta/meta_trainer.h"
+#include "croma/model/mlp_kernels.h"
 #include "croma/util/progress.h"
 #include "croma/util/runtime.h"
 
@@ -37,10 +43,86 @@ TrainOptions bench_defaults() {
   return o;
 }
 
+// CPU seconds (user + system) this process has used: on a shared machine the rate per CPU
+// second is far steadier than the rate per wall second.
+double cpu_seconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+         1e-6 * static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec);
+}
+
 double peak_rss_mib() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   return static_cast<double>(usage.ru_maxrss) / 1024.0;  // Linux reports KiB
+}
+
+// Median seconds of one call of f over `reps` calls (after two warm-up calls).
+template <class F>
+double median_seconds(int reps, F&& f) {
+  f();
+  f();
+  std::vector<double> t;
+  for (int r = 0; r < reps; ++r) {
+    const auto start = std::chrono::steady_clock::now();
+    f();
+    t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  std::nth_element(t.begin(), t.begin() + reps / 2, t.end());
+  return t[static_cast<std::size_t>(reps / 2)];
+}
+
+// What the machine needs for one meta-iteration's arithmetic, measured on this machine: the
+// matrix products of the inner loops (each product of the fused loop timed on its own, with
+// the shapes of this configuration), and the fused Adam pass over the adapted ranges; with
+// the FLOPs, the optimizer's bytes, and a large product's rate for reference. Null unless
+// every part of the model is an MLP (the shapes are read from it) and the device is the CPU.
+nlohmann::json machine_floor(const CromaModel& model, const MetaOptions& m, const torch::Device& device) {
+  const auto es = find_mlp(model.layout(), "e_s");
+  const auto et = find_mlp(model.layout(), "e_t");
+  const auto phi = find_mlp(model.layout(), "phi");
+  if (!device.is_cpu() || !es || !et || !phi || model.shape().shared_encoder) return nullptr;
+  double gemm_s = 0, flops = 0;
+  // count x [rows, k] @ [k, n]
+  auto product = [&](double count, std::int64_t rows, std::int64_t k, std::int64_t n, bool transposed_b) {
+    auto a = torch::randn({rows, k});
+    auto b = transposed_b ? torch::randn({n, k}).t() : torch::randn({k, n});
+    auto out = torch::empty({rows, n});
+    gemm_s += count * median_seconds(60, [&] { at::mm_out(out, a, b); });
+    flops += count * 2.0 * static_cast<double>(rows * k * n);
+  };
+  const double steps = static_cast<double>(m.inner_steps);
+  auto train_mlp = [&](const std::vector<DenseLayer>& layers, std::int64_t rows) {
+    for (std::size_t l = 0; l < layers.size(); ++l) {
+      product(steps, rows, layers[l].in, layers[l].out, true);    // forward
+      product(steps, layers[l].out, rows, layers[l].in, false);   // weight gradient
+      if (l > 0) product(steps, rows, layers[l].out, layers[l].in, false);  // input gradient
+    }
+  };
+  train_mlp(*es, m.align_batch);
+  train_mlp(*et, m.align_batch);
+  train_mlp(*phi, m.inner_batch);
+  for (const auto& l : *es) product(1.0, m.ways * m.shots, l.in, l.out, true);  // frozen-e_s embeddings
+  double adam_s = 0, adam_bytes = 0;
+  for (const auto range : {model.encoders(), model.classifier()}) {
+    auto p = torch::randn({range.size()}), g = torch::randn({range.size()});
+    FlatAdam adam;
+    adam.reset(range.size(), torch::kCPU);
+    adam_s += steps * median_seconds(60, [&] { adam.step(p, g, AdamSettings{}); });
+    adam_bytes += steps * 28.0 * static_cast<double>(range.size());  // read p g m v, write p m v
+  }
+  auto big = torch::randn({1024, 1024}), big_out = torch::empty({1024, 1024});
+  const double big_rate = 2.0 * 1024 * 1024 * 1024 / median_seconds(5, [&] { at::mm_out(big_out, big, big); });
+  return {{"products_ms", 1e3 * gemm_s},
+          {"products_gflop", flops * 1e-9},
+          {"products_gflop_per_s", flops / gemm_s * 1e-9},
+          {"adam_ms", 1e3 * adam_s},
+          {"adam_mb", adam_bytes * 1e-6},
+          {"adam_gb_per_s", adam_bytes / adam_s * 1e-9},
+          {"floor_ms", 1e3 * (gemm_s + adam_s)},
+          {"floor_meta_iterations_per_s", 1.0 / (gemm_s + adam_s)},
+          {"large_product_gflop_per_s", big_rate * 1e-9}};
 }
 
 }  // namespace
@@ -51,29 +133,37 @@ int run_bench_command(int argc, const char* const argv[]) {
   const auto comm = Communicator::world();
   at::set_num_threads(static_cast<int>(o.dist.threads));
   const auto device = resolve_device(o.dist.device, comm.local_rank());
-  Experiment exp(o);
+  Experiment exp(o, "croma bench");
   exp.sampler().check_meta_training(o.meta);
   MetaTrainer trainer(exp.model(), exp.sampler(), o.meta, o.seed, comm, device);
+  // CROMA_INNER_LOOP=autograd measures the general path on a model the fused one handles.
+  if (const char* loop = std::getenv("CROMA_INNER_LOOP"); loop && std::string(loop) == "autograd") {
+    trainer.set_fused_inner_loop(false);
+  }
   trainer.set_meta_parameters(exp.model().initial_parameters(o.seed));
   const std::int64_t warmup = std::min<std::int64_t>(20, o.meta.steps);
   for (std::int64_t s = 0; s < warmup; ++s) trainer.step();
   comm.barrier();
   const PhaseTimings before = trainer.timings();
+  const double cpu_before = cpu_seconds();
   ProgressReporter clock(o.meta.steps, std::cerr, false);
   std::int64_t episodes = 0;
   for (std::int64_t s = 0; s < o.meta.steps; ++s) episodes += trainer.step().episodes;
   comm.barrier();
   const double wall = clock.elapsed_seconds();
+  const double cpu = cpu_seconds() - cpu_before;
   const auto& after = trainer.timings();
   const double per = 1.0 / static_cast<double>(std::max<std::int64_t>(o.meta.steps, 1));
   // The slowest rank sets the pace.
   const double wall_max = comm.max(wall);
+  const double cpu_max = comm.max(cpu);
   if (!comm.is_root()) return 0;
   nlohmann::json summary = {
       {"command", "bench"},
       {"meta_iterations", o.meta.steps},
       {"meta_iterations_per_s", o.meta.steps / wall_max},
       {"meta_iterations_per_s_per_rank", o.meta.steps * o.meta.tasks_per_rank / wall_max},
+      {"meta_iterations_per_cpu_s", o.meta.steps / cpu_max},
       {"episodes_per_s", static_cast<double>(episodes) / wall_max},
       {"phase_ms_per_iteration",
        {{"sampling", 1e3 * per * (after.sampling - before.sampling)},
@@ -87,7 +177,10 @@ int run_bench_command(int argc, const char* const argv[]) {
       {"threads", at::get_num_threads()},
       {"device", device.str()},
       {"world_size", comm.size()},
-      {"tasks_per_rank", o.meta.tasks_per_rank}};
+      {"tasks_per_rank", o.meta.tasks_per_rank},
+      {"inner_loop", trainer.fused_inner_loop() ? "fused" : "autograd"},
+      {"machine_floor", std::getenv("CROMA_BENCH_NO_FLOOR") ? nlohmann::json(nullptr)
+                                                            : machine_floor(exp.model(), o.meta, device)}};
   std::cout << summary.dump() << std::endl;
   return 0;
 }

@@ -10,6 +10,7 @@
 #include "croma/eval/few_shot.h"
 #include "croma/eval/retrieval.h"
 #include "croma/io/checkpoint.h"
+#include "croma/io/read_guard.h"
 #include "croma/io/run_directory.h"
 #include "croma/util/runtime.h"
 
@@ -67,6 +68,15 @@ int run_eval_command(int argc, const char* const argv[]) {
   with_run_defaults.eval = o.eval;
   parse_eval_options(argc, argv, with_run_defaults);
   e = with_run_defaults;
+  if (!e.data.empty()) {
+    if (o.data.empty()) {
+      throw OptionError("--data: the run in '" + e.run_dir +
+                        "' was trained on the built-in concept world, not on feature shards");
+    }
+    // The same dataset, elsewhere: its items and class split come from the shards, and a
+    // checkpoint of another shape is refused when it is read.
+    o.data = e.data;
+  }
 
   const auto comm = Communicator::world();
   if (!comm.is_root()) return 0;  // evaluation is cheap; one rank does it
@@ -74,12 +84,15 @@ int run_eval_command(int argc, const char* const argv[]) {
   const auto device = resolve_device(e.device, comm.local_rank());
   const Split split = e.split == "val" ? Split::kVal : Split::kTest;
 
-  Experiment exp(o);
+  Experiment exp(o, "croma eval");
   exp.sampler().check_evaluation(split, e.eval);
   if (e.eval.retrieval) exp.sampler().check_retrieval(split, e.eval);
   const bool named = e.checkpoint == "final" || e.checkpoint == "best" || e.checkpoint == "initial";
   const auto path = named ? run.checkpoint(e.checkpoint).string() : e.checkpoint;
-  const auto checkpoint = read_checkpoint(path, exp.model().layout());
+  const auto checkpoint = [&] {
+    ReadGuard guard("croma eval", read_time_limit());
+    return read_checkpoint(path, exp.model().layout());
+  }();
   const auto initial = exp.model().initial_parameters(o.seed);
   const std::uint64_t seed = e.eval_seed != 0 ? e.eval_seed : o.seed;
 

@@ -1,5 +1,6 @@
 #include "croma/app/experiment.h"
 
+#include "croma/app/load_shards.h"
 #include "croma/data/concept_world.h"
 #include "croma/data/feature_shards.h"
 #include "croma/data/meta_split.h"
@@ -7,13 +8,13 @@
 
 namespace croma {
 
-Experiment::Experiment(const TrainOptions& o) {
+Experiment::Experiment(const TrainOptions& o, const std::string& command) {
   if (o.data.empty()) {
     data_ = generate_concept_world(o.world, o.seed);
     sampler_ = std::make_unique<EpisodeSampler>(
         data_, make_meta_split(data_, o.world.train_fraction, o.world.val_fraction, o.seed));
   } else {
-    auto shards = read_feature_shards(o.data);
+    auto shards = load_shards(o.data, command, Communicator::world());
     data_ = std::move(shards.data);
     sampler_ = std::make_unique<EpisodeSampler>(data_, make_meta_split(data_, shards.split, o.seed));
   }

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "croma/app/commands.h"
+#include "croma/app/load_shards.h"
 #include "croma/config/options.h"
 #include "croma/data/feature_shards.h"
 #include "croma/distributed/communicator.h"
@@ -79,7 +80,7 @@ int run_inspect_command(int argc, const char* const argv[]) {
   for (const auto& spec : specs) {
     for (auto& f : expand_shard_paths(spec)) files.push_back(std::move(f));
   }
-  const auto s = read_feature_shards(files);
+  const auto s = load_shards(files, "croma inspect", Communicator::world());
   if (!Communicator::world().is_root()) return 0;
 
   nlohmann::json shards = nlohmann::json::array();

@@ -1,5 +1,7 @@
 #include "croma/app/resume.h"
 
+#include <algorithm>
+#include <limits>
 #include <regex>
 
 namespace croma {
@@ -46,20 +48,33 @@ std::string config_mismatch(const nlohmann::json& previous, const nlohmann::json
   return first_difference(trajectory_part(previous), trajectory_part(current), "");
 }
 
-std::optional<ResumePoint> latest_resumable_checkpoint(const fs::path& run_dir, const ParamLayout& layout) {
+std::optional<ResumePoint> latest_resumable_checkpoint(const fs::path& run_dir, const ParamLayout& layout,
+                                                      std::vector<SkippedCheckpoint>* skipped) {
   const auto dir = run_dir / "checkpoints";
   std::optional<ResumePoint> best;
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) return best;
-  static const std::regex name(R"((step_[0-9]+|final)\.h5)");
+  static const std::regex name(R"((step_([0-9]+)|final)\.h5)");
+  // Unreadable files, with the step their name claims (final: after every step).
+  std::vector<std::pair<std::int64_t, SkippedCheckpoint>> unreadable;
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
-    if (!std::regex_match(entry.path().filename().string(), name)) continue;
+    std::smatch m;
+    const auto file = entry.path().filename().string();
+    if (!std::regex_match(file, m, name)) continue;
     try {
       auto ck = read_checkpoint(entry.path().string(), layout);
       if (!ck.state) continue;
       if (!best || ck.step > best->checkpoint.step) best = ResumePoint{entry.path(), std::move(ck)};
-    } catch (const std::exception&) {
+    } catch (const std::exception& e) {
       // Unreadable: not a candidate. An older checkpoint still is.
+      const std::int64_t step = m[2].matched ? std::stoll(m[2].str()) : std::numeric_limits<std::int64_t>::max();
+      unreadable.push_back({step, SkippedCheckpoint{entry.path(), e.what()}});
+    }
+  }
+  if (skipped) {
+    std::sort(unreadable.begin(), unreadable.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+    for (auto& [step, s] : unreadable) {
+      if (!best || step > best->checkpoint.step) skipped->push_back(std::move(s));
     }
   }
   return best;

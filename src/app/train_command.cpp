@@ -10,9 +10,11 @@
 #include "croma/app/experiment.h"
 #include "croma/app/resume.h"
 #include "croma/config/options.h"
+#include "croma/distributed/collective_error.h"
 #include "croma/distributed/communicator.h"
 #include "croma/eval/few_shot.h"
 #include "croma/io/checkpoint.h"
+#include "croma/io/read_guard.h"
 #include "croma/io/run_directory.h"
 #include "croma/meta/meta_trainer.h"
 #include "croma/meta/method.h"
@@ -85,14 +87,30 @@ struct Bookkeeping {
 // Rank 0's decision about the run directory, made before any rank trains.
 struct StartPlan {
   std::string error;                 // non-empty: refuse, every rank throws it
+  std::string runtime_error;         // non-empty: cannot run here (e.g. disk space); rank 0 reports it
   std::optional<ResumePoint> resume;  // set: continue from this checkpoint
   bool already_complete = false;      // --resume of a finished run: print its summary
+  std::vector<SkippedCheckpoint> skipped;  // unreadable checkpoints newer than `resume`
 };
 
 StartPlan plan_start(const TrainOptions& o, const nlohmann::json& config, const Communicator& comm,
                      const ParamLayout& layout, std::int64_t total_steps, bool multi_phase) {
   StartPlan plan;
   const fs::path root = o.out.run_dir;
+  // Checkpoints the run keeps at once (initial, best, final, the newest step_N files, and one
+  // being written), each the parameters plus ~16 KiB of state per task slot, and the metrics.
+  const std::uintmax_t checkpoint_bytes = static_cast<std::uintmax_t>(layout.numel()) * 4 +
+                                          16384u * static_cast<std::uintmax_t>(comm.size() * o.meta.tasks_per_rank) + 65536u;
+  const int kept = 3 + kKeptStepCheckpoints + 1;
+  const std::uintmax_t metrics_bytes = 512u * static_cast<std::uintmax_t>(total_steps / std::max<std::int64_t>(1, o.out.log_every) + 1);
+  try {
+    require_free_space(root, kept * checkpoint_bytes + metrics_bytes,
+                       std::to_string(kept) + " checkpoints of " + std::to_string(layout.numel()) +
+                           " parameters and the metrics");
+  } catch (const std::exception& e) {
+    plan.runtime_error = e.what();
+    return plan;
+  }
   if (!o.out.resume || !fs::exists(root / "config.json")) return plan;
   nlohmann::json previous;
   try {
@@ -115,7 +133,14 @@ StartPlan plan_start(const TrainOptions& o, const nlohmann::json& config, const 
                  mismatch + "); pass the run's options, or choose another --run-dir";
     return plan;
   }
-  plan.resume = latest_resumable_checkpoint(root, layout);
+  {
+    ReadGuard guard("croma train", read_time_limit());
+    plan.resume = latest_resumable_checkpoint(root, layout, &plan.skipped);
+  }
+  for (const auto& s : plan.skipped) {
+    std::cerr << "croma train: warning: skipping " << s.reason << "; falling back to "
+              << (plan.resume ? "the newest readable checkpoint" : "a fresh start") << "\n";
+  }
   if (!plan.resume) return plan;  // nothing saved yet: start again from step 0
   const auto& st = *plan.resume->checkpoint.state;
   const auto world = world_mismatch(st, comm.size(), o.meta.tasks_per_rank);
@@ -144,7 +169,7 @@ int run_train_command(int argc, const char* const argv[]) {
   const auto device = resolve_device(o.dist.device, comm.local_rank());
   install_stop_handlers();
 
-  Experiment exp(o);
+  Experiment exp(o, "croma train");
   const auto& sampler = exp.sampler();
   const auto& model = exp.model();
   sampler.check_meta_training(o.meta);
@@ -168,6 +193,7 @@ int run_train_command(int argc, const char* const argv[]) {
   StartPlan plan;
   if (comm.is_root()) plan = plan_start(o, config, comm, model.layout(), total_steps, phases.size() > 1);
   std::string decision = comm.is_root() ? nlohmann::json{{"error", plan.error},
+                                                         {"runtime_error", plan.runtime_error},
                                                          {"resume", plan.resume.has_value()},
                                                          {"complete", plan.already_complete}}
                                               .dump()
@@ -176,6 +202,9 @@ int run_train_command(int argc, const char* const argv[]) {
   const auto decided = nlohmann::json::parse(decision);
   if (!decided.at("error").get<std::string>().empty()) {
     throw OptionError(decided.at("error").get<std::string>());
+  }
+  if (!decided.at("runtime_error").get<std::string>().empty()) {
+    throw CollectiveError(decided.at("runtime_error").get<std::string>(), comm.is_root());
   }
   const bool resuming = decided.at("resume").get<bool>();
   if (decided.at("complete").get<bool>()) {

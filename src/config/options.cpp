@@ -439,6 +439,7 @@ bool parse_train_options(int argc, const char* const argv[], TrainOptions& o) {
 }
 
 bool parse_eval_options(int argc, const char* const argv[], EvalCommandOptions& o) {
+  std::string data;
   std::string shots = join(o.eval.shots);
   std::string noise = join_rates(o.eval.label_noise);
   po::options_description all;
@@ -446,6 +447,7 @@ bool parse_eval_options(int argc, const char* const argv[], EvalCommandOptions& 
   run.add_options()
       ("run-dir", po::value(&o.run_dir)->required(), "run directory written by croma train")
       ("checkpoint", po::value(&o.checkpoint)->default_value(o.checkpoint), "final | best | initial | path to a checkpoint .h5")
+      ("data", po::value(&data), "the run's feature shards where they are now (FILE, A.h5,B.h5 or LIST.txt), when moved since training")
       ("split", po::value(&o.split)->default_value(o.split), "classes to evaluate on: val | test")
       ("eval-seed", po::value(&o.eval_seed)->default_value(o.eval_seed), "seed of the evaluation tasks (0: the run's seed)")
       ("device", po::value(&o.device)->default_value(o.device), "auto | cpu | cuda | cuda:N")
@@ -453,6 +455,12 @@ bool parse_eval_options(int argc, const char* const argv[], EvalCommandOptions& 
   all.add(run).add(eval_group(o.eval, shots, noise));
   po::variables_map vm;
   if (!parse_with("usage: croma eval --run-dir DIR [options]", all, argc, argv, vm)) return false;
+  if (vm.count("data")) {
+    o.data.clear();
+    for (const auto& path : expand_shard_paths(data)) {
+      o.data.push_back(std::filesystem::absolute(path).lexically_normal().string());
+    }
+  }
   o.eval.shots = parse_shot_list("eval-shots", shots);
   o.eval.label_noise = parse_rate_list("eval-label-noise", noise);
   for (const char* name : {"eval-ways", "eval-shots", "eval-tasks", "eval-queries", "eval-steps",

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "croma/io/hdf5_util.h"
+#include "croma/io/read_guard.h"
 
 namespace croma {
 namespace {
@@ -98,6 +99,13 @@ class ShardReader {
     if (!hdf5::exists(file_, object)) fail_at(object, "is missing");
     const hid_t id = H5Dopen2(file_, object.c_str(), H5P_DEFAULT);
     if (id < 0) fail_at(object, "cannot be opened as a dataset");
+    // Refuse a shape the file cannot hold before anything is allocated for it.
+    const auto size = hdf5::dataset_size(id);
+    if (size.claimed_bytes > hdf5::kMaxCompressionRatio * size.stored_bytes + (1u << 20)) {
+      H5Dclose(id);
+      fail_at(object, "claims " + std::to_string(size.claimed_bytes) + " bytes of data but the file stores " +
+                          std::to_string(size.stored_bytes) + " (corrupt shape or missing chunks)");
+    }
     return id;
   }
 
@@ -216,15 +224,6 @@ class ShardReader {
       const auto lengths = ints_1d(len_name);
       rows = static_cast<std::int64_t>(lengths.size());
       count_object = len_name;
-      std::int64_t total = 0, longest = 0;
-      for (std::size_t i = 0; i < lengths.size(); ++i) {
-        if (lengths[i] < 1) {
-          fail_at(len_name, "row " + std::to_string(i) + " holds length " + std::to_string(lengths[i]) +
-                                " (every sequence needs at least one step)");
-        }
-        total += lengths[i];
-        longest = std::max(longest, lengths[i]);
-      }
       torch::Tensor flat;
       if (kind == "frames") {
         flat = floats(fname, 2);
@@ -241,11 +240,32 @@ class ShardReader {
           }
         }
       }
-      if (flat.size(0) != total) {
+      // Each length is checked against the rows actually stored before anything is summed or
+      // allocated from it, so that corrupt lengths can neither overflow nor allocate.
+      const auto stored = flat.size(0);
+      std::int64_t total = 0, longest = 0;
+      for (std::size_t i = 0; i < lengths.size(); ++i) {
+        if (lengths[i] < 1) {
+          fail_at(len_name, "row " + std::to_string(i) + " holds length " + std::to_string(lengths[i]) +
+                                " (every sequence needs at least one step)");
+        }
+        if (lengths[i] > stored - total) {
+          fail_at(len_name, "sums to more than the " + std::to_string(stored) + " rows of " + fname);
+        }
+        total += lengths[i];
+        longest = std::max(longest, lengths[i]);
+      }
+      if (total != stored) {
         fail_at(len_name, "sums to " + std::to_string(total) + " steps but " + fname + " has " +
-                              std::to_string(flat.size(0)) + " rows");
+                              std::to_string(stored) + " rows");
       }
       // In memory: zero-padded to the longest sequence, with the lengths beside.
+      const auto width = kind == "frames" ? flat.size(1) : std::int64_t{1};
+      if (longest > 0 && rows > (std::int64_t{1} << 31) / longest / width) {
+        fail_at(len_name, "pads to " + std::to_string(rows) + " sequences x " + std::to_string(longest) +
+                              " steps x " + std::to_string(width) +
+                              " values, over 2^31 in memory (cap the longest sequences in prep)");
+      }
       auto padded = kind == "frames" ? torch::zeros({rows, longest, flat.size(1)}, torch::kFloat32)
                                      : torch::zeros({rows, longest}, torch::kInt64);
       std::int64_t at = 0;
@@ -437,7 +457,10 @@ ShardedDataset merge(std::vector<ShardPart> parts) {
 ShardedDataset read_feature_shards(const std::vector<std::string>& paths) {
   if (paths.empty()) throw ShardError("no shard files given");
   std::vector<ShardPart> parts;
-  for (const auto& path : paths) parts.push_back(ShardReader(path).read());
+  for (const auto& path : paths) {
+    ReadGuard::reading(path);
+    parts.push_back(ShardReader(path).read());
+  }
   return merge(std::move(parts));
 }
 

@@ -1,5 +1,6 @@
 #include "croma/io/checkpoint.h"
 #include "croma/io/hdf5_util.h"
+#include "croma/io/read_guard.h"
 
 #include <hdf5.h>
 
@@ -18,6 +19,45 @@ using hdf5::Handle;
 using hdf5::read_int_attribute;
 using hdf5::read_string_attribute;
 using SilenceHdf5 = hdf5::SilenceErrors;
+
+// FNV-1a (64-bit) over everything a checkpoint holds, stored as the root attribute
+// content_checksum. Renaming into place means a crash never leaves a torn file under a
+// checkpoint's name, but a file damaged later (a failing disk, a copy cut short, a file
+// system that reorders writes across a crash) can still have intact HDF5 structure around
+// garbage data; the checksum is what keeps such a file from being loaded as if whole.
+class ContentChecksum {
+ public:
+  void add(const void* data, std::size_t size) {
+    const auto* p = static_cast<const unsigned char*>(data);
+    for (std::size_t i = 0; i < size; ++i) {
+      hash_ ^= p[i];
+      hash_ *= 0x100000001b3ULL;
+    }
+  }
+  void add(const std::string& text) {
+    const std::uint64_t n = text.size();
+    add(&n, sizeof n);  // lengths too, so that ("ab","c") and ("a","bc") differ
+    add(text.data(), text.size());
+  }
+  std::int64_t value() const { return static_cast<std::int64_t>(hash_); }
+
+ private:
+  std::uint64_t hash_ = 0xcbf29ce484222325ULL;
+};
+
+std::int64_t content_checksum(const torch::Tensor& params, const Checkpoint& ck) {
+  ContentChecksum sum;
+  sum.add(params.data_ptr<float>(), static_cast<std::size_t>(params.numel()) * sizeof(float));
+  sum.add(&ck.step, sizeof ck.step);
+  sum.add(ck.config_json);
+  if (ck.state) {
+    sum.add(&ck.state->world_size, sizeof ck.state->world_size);
+    sum.add(&ck.state->tasks_per_rank, sizeof ck.state->tasks_per_rank);
+    sum.add(ck.state->bookkeeping_json);
+    for (const auto& rng : ck.state->rng_states) sum.add(rng);
+  }
+  return sum.value();
+}
 
 [[noreturn]] void fail(const std::string& path, const std::string& what) {
   throw std::runtime_error("checkpoint '" + path + "': " + what);
@@ -129,12 +169,22 @@ void write_checkpoint(const std::string& path, const ParamLayout& layout, const 
   const std::string tmp = path + ".tmp";
   {
     Handle file(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose);
-    if (!file.ok()) fail(path, "cannot create '" + tmp + "' (is the directory writable?)");
+    if (!file.ok()) {
+      // On a full disk HDF5 may leave a stub of the file behind; remove it either way.
+      std::remove(tmp.c_str());
+      std::error_code ec;
+      const auto space = std::filesystem::space(std::filesystem::path(tmp).parent_path(), ec);
+      fail(path, "cannot create '" + tmp + "' (" +
+                     (!ec && space.available < (1u << 16) ? std::string("disk full")
+                                                          : std::string("is the directory writable?")) +
+                     ")");
+    }
     try {
       write_string_attribute(file.get(), "format", kFormat);
       write_int_attribute(file.get(), "format_version", kFormatVersion);
       write_int_attribute(file.get(), "step", ck.step);
       write_string_attribute(file.get(), "config", ck.config_json);
+      write_int_attribute(file.get(), "content_checksum", content_checksum(params, ck));
     } catch (const std::exception& e) {
       std::remove(tmp.c_str());
       fail(path, e.what());
@@ -176,6 +226,7 @@ void write_checkpoint(const std::string& path, const ParamLayout& layout, const 
 }
 
 Checkpoint read_checkpoint(const std::string& path, const ParamLayout& layout) {
+  ReadGuard::reading(path);
   SilenceHdf5 quiet;
   if (!std::filesystem::is_regular_file(path)) fail(path, "no such file");
   if (H5Fis_hdf5(path.c_str()) <= 0) fail(path, "is not an HDF5 file");
@@ -221,6 +272,12 @@ Checkpoint read_checkpoint(const std::string& path, const ParamLayout& layout) {
   }
   if (!torch::isfinite(ck.parameters).all().item<bool>()) fail(path, "holds NaN or Inf parameters");
   ck.state = read_state(file.get(), path);
+  // Checkpoints written before the checksum existed have none; all newer ones must match.
+  std::int64_t stored_checksum = 0;
+  if (read_int_attribute(file.get(), "content_checksum", stored_checksum) &&
+      stored_checksum != content_checksum(ck.parameters, ck)) {
+    fail(path, "does not match its content checksum (torn or corrupted file)");
+  }
   return ck;
 }
 

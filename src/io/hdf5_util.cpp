@@ -1,6 +1,8 @@
 #include "croma/io/hdf5_util.h"
 
+#include <algorithm>
 #include <cstdlib>
+#include <limits>
 
 namespace croma::hdf5 {
 
@@ -35,10 +37,10 @@ bool read_string_attribute(hid_t object, const char* name, std::string& out) {
     H5Tset_size(mem.get(), H5T_VARIABLE);
     H5Tset_cset(mem.get(), H5Tget_cset(type.get()));
     char* text = nullptr;
-    if (H5Aread(attr.get(), mem.get(), &text) < 0) return false;
-    out = text ? text : "";
-    H5free_memory(text);
-    return true;
+    const bool read = H5Aread(attr.get(), mem.get(), &text) >= 0;
+    if (read) out = text ? text : "";
+    H5free_memory(text);  // also after a failed read, which may have allocated it
+    return read;
   }
   const auto size = H5Tget_size(type.get());
   std::string buffer(size, '\0');
@@ -77,6 +79,18 @@ std::size_t dataset_type_size(hid_t dataset) {
   return H5Tget_size(type.get());
 }
 
+DatasetSize dataset_size(hid_t dataset) {
+  DatasetSize size;
+  const auto shape = dataset_shape(dataset);
+  // Saturating product: a corrupt shape may claim more elements than 64 bits can count.
+  unsigned __int128 bytes = dataset_type_size(dataset);
+  const unsigned __int128 cap = std::numeric_limits<std::uint64_t>::max();
+  for (auto d : shape) bytes = std::min<unsigned __int128>(bytes * d, cap);
+  size.claimed_bytes = static_cast<std::uint64_t>(bytes);
+  size.stored_bytes = H5Dget_storage_size(dataset);
+  return size;
+}
+
 bool read_strings(hid_t dataset, std::vector<std::string>& out) {
   Handle type(H5Dget_type(dataset), H5Tclose);
   if (H5Tget_class(type.get()) != H5T_STRING) return false;
@@ -90,12 +104,14 @@ bool read_strings(hid_t dataset, std::vector<std::string>& out) {
     H5Tset_size(mem.get(), H5T_VARIABLE);
     H5Tset_cset(mem.get(), H5Tget_cset(type.get()));
     std::vector<char*> ptrs(n, nullptr);
-    if (H5Dread(dataset, mem.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()) < 0) return false;
+    // A read that fails part way (a corrupt heap) has still allocated the strings before the
+    // failure: free every pointer it set either way.
+    const bool read = H5Dread(dataset, mem.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()) >= 0;
     for (std::size_t i = 0; i < n; ++i) {
-      out[i] = ptrs[i] ? ptrs[i] : "";
+      if (read) out[i] = ptrs[i] ? ptrs[i] : "";
       H5free_memory(ptrs[i]);
     }
-    return true;
+    return read;
   }
   const auto size = H5Tget_size(type.get());
   H5Tset_size(mem.get(), size);

@@ -6,6 +6,20 @@ namespace croma {
 
 namespace fs = std::filesystem;
 
+void require_free_space(const std::filesystem::path& dir, std::uintmax_t bytes, const std::string& what) {
+  namespace fs = std::filesystem;
+  fs::path probe = fs::absolute(dir);
+  std::error_code ec;
+  while (!fs::exists(probe, ec) && probe.has_parent_path() && probe != probe.parent_path()) probe = probe.parent_path();
+  const auto space = fs::space(probe, ec);
+  if (ec) return;  // cannot tell (e.g. no permission to stat): creating the directory reports it
+  if (space.available >= bytes) return;
+  const auto mib = [](std::uintmax_t b) { return std::to_string((b + (1u << 20) - 1) >> 20); };
+  throw std::runtime_error("run directory '" + dir.string() + "': " + mib(space.available) +
+                           " MiB free on its file system, but " + what + " need about " + mib(bytes) +
+                           " MiB; free some space or choose another --run-dir");
+}
+
 void write_text_atomically(const fs::path& path, const std::string& text) {
   const fs::path tmp = path.string() + ".tmp";
   {

@@ -1,9 +1,11 @@
 #include "croma/meta/meta_trainer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <stdexcept>
 
+#include "croma/meta/fused_inner_loop.h"
 #include "croma/meta/reptile.h"
 #include "croma/tasks/alignment_task.h"
 #include "croma/tasks/source_classification_task.h"
@@ -55,6 +57,13 @@ MetaTrainer::MetaTrainer(const CromaModel& model, const EpisodeSampler& sampler,
   set_tasks(std::move(croma_tasks), meta.meta_lr);
 }
 
+MetaTrainer::~MetaTrainer() = default;
+
+void MetaTrainer::set_fused_inner_loop(bool allowed) {
+  fused_allowed_ = allowed;
+  fused_ = allowed ? FusedInnerLoop::create(*context_, tasks_, options_.tasks_per_rank) : nullptr;
+}
+
 void MetaTrainer::set_tasks(InnerTaskList tasks, double epsilon) {
   if (tasks.empty()) throw std::invalid_argument("MetaTrainer::set_tasks: no tasks");
   if (!(epsilon > 0)) throw std::invalid_argument("MetaTrainer::set_tasks: epsilon must be > 0");
@@ -62,6 +71,9 @@ void MetaTrainer::set_tasks(InnerTaskList tasks, double epsilon) {
   epsilon_ = epsilon;
   // delta, one loss sum per task, and the stop flag.
   host_buffer_ = torch::zeros({model_.numel() + static_cast<std::int64_t>(tasks_.size()) + 1}, torch::kFloat32);
+  // On the CPU the deltas accumulate straight into the allreduce buffer: no copy in, no copy out.
+  if (device_.is_cpu()) delta_ = host_buffer_.narrow(0, 0, model_.numel());
+  set_fused_inner_loop(fused_allowed_);
 }
 
 void MetaTrainer::set_meta_parameters(torch::Tensor cpu_parameters) {
@@ -139,13 +151,18 @@ StepStats MetaTrainer::step(bool request_stop) {
     delta_.zero_();
   }
   std::vector<double> loss_sums(tasks_.size(), 0.0);
-  for (auto& rng : slots_) {
-    for (std::size_t k = 0; k < tasks_.size(); ++k) loss_sums[k] += run_episode(*tasks_[k], rng);
+  if (fused_) {
+    loss_sums = fused_->run(tasks_, meta_, delta_, slots_, adam_settings_, timings_);
+  } else {
+    for (auto& rng : slots_) {
+      for (std::size_t k = 0; k < tasks_.size(); ++k) loss_sums[k] += run_episode(*tasks_[k], rng);
+    }
   }
   // One collective carries the deltas and the loss statistics.
   Stopwatch clock;
   const auto p = model_.numel();
-  host_buffer_.narrow(0, 0, p).copy_(delta_);
+  const bool shared = delta_.data_ptr() == host_buffer_.data_ptr();
+  if (!shared) host_buffer_.narrow(0, 0, p).copy_(delta_);
   auto* tail = host_buffer_.data_ptr<float>() + p;
   for (std::size_t k = 0; k < tasks_.size(); ++k) tail[k] = static_cast<float>(loss_sums[k]);
   tail[tasks_.size()] = request_stop ? 1.0f : 0.0f;
@@ -166,11 +183,12 @@ StepStats MetaTrainer::step(bool request_stop) {
   }
   // A finite loss can still be followed by an update that overflows: check the summed deltas
   // too, before they reach the meta-parameters (the last checkpoint stays the last good one).
-  if (!torch::isfinite(host_buffer_.narrow(0, 0, p)).all().item<bool>()) {
+  const float* summed = host_buffer_.data_ptr<float>();
+  if (!std::all_of(summed, summed + p, [](float v) { return std::isfinite(v); })) {
     throw std::runtime_error("non-finite meta-update at meta-step " + std::to_string(steps_done_) +
                              "; lower --inner-lr or --meta-lr");
   }
-  {
+  if (!shared) {
     at::NoGradGuard no_grad;
     delta_.copy_(host_buffer_.narrow(0, 0, p));
   }

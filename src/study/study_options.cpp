@@ -143,16 +143,21 @@ bool parse_advise_command(int argc, const char* const argv[], AdviseCommandOptio
   model.add_options()
       ("sigma-w2", po::value(&o.setting.sigma_w2)->default_value(o.setting.sigma_w2), "alignment noise variance")
       ("n-align", po::value(&o.setting.n_align)->default_value(o.setting.n_align), "alignment pairs available")
-      ("shards", po::value(&o.shards), "estimate the numbers from a shard file (not implemented yet)");
+      ("shards", po::value(&o.shards), "estimate the numbers not given from feature shards (FILE, A.h5,B.h5 or LIST.txt)")
+      ("variance-kept", po::value(&o.variance_kept)->default_value(o.variance_kept),
+       "with --shards: d = the target principal components explaining this fraction of variance");
   all.add(model);
   po::variables_map vm;
   if (!run_parser("usage: croma advise --d D --sigma2 S2 --sigma-w2 SW2 --n1 N1 --n2 N2 --n-align NA",
                   all, argc, argv, vm)) {
     return false;
   }
-  if (!o.shards.empty()) {
-    throw OptionError("--shards is not supported yet (it needs the data-shard format); pass the numbers explicitly");
+  const auto given = [&](const char* name) { return vm.count(name) && !vm[name].defaulted(); };
+  o.fixed = {given("d"), given("sigma2"), given("sigma-w2"), given("n1"), given("n-align"), given("condition")};
+  if (!(o.variance_kept > 0.0 && o.variance_kept <= 1.0)) {
+    throw OptionError("invalid value for --variance-kept: " + std::to_string(o.variance_kept) + " (must be in (0, 1])");
   }
+  if (!o.shards.empty()) return true;  // the estimate is validated once it is made
   try {
     validate_setting(o.setting);
   } catch (const std::invalid_argument& e) {

@@ -94,6 +94,21 @@ assert s["provenance"]["prep"] == "data_prep/import_features.py", s
 assert m["pairs"] == 84 and len(m["files"]) == 2 and all(len(f["sha256"]) == 64 for f in m["files"]), m
 PY
 
+# --- advise from shards: counts taken from the meta-train items, the rest estimated -------------
+out=$("$croma" advise --shards "$work/shards/toy.shards.txt" --n2 30 --sigma2 2 2>"$work/advise.err") ||
+  fail "advise --shards failed: $(cat "$work/advise.err")"
+"$py" - "$(tail -n 1 <<<"$out")" <<'PY' && ok || fail "advise --shards summary check"
+import json, sys
+a = json.loads(sys.argv[1])
+assert a["estimated_from"].endswith("toy.shards.txt"), a
+assert a["n1"] == 84 and a["n_align"] == 42 and a["n2"] == 30 and a["sigma2"] == 2, a
+assert 1 <= a["d"] <= 10 and a["sigma_w2"] > 0 and a["condition"] >= 1, a
+assert a["decision"] in ("align", "supervised"), a
+PY
+expect_error "invalid value for --variance-kept" advise --shards "$work/shards/toy.shards.txt" --variance-kept 1.5
+echo "not hdf5" >"$work/not.h5"
+expect_error "is not an HDF5 file" advise --shards "$work/not.h5"
+
 # --- train and eval on shards ----------------------------------------------------------------
 small=(--hidden 16 --embed-dim 8 --classifier-hidden 8 --ways 3 --shots 2 --eval-ways 3
        --eval-shots 2 --eval-tasks 3 --eval-queries 4 --eval-steps 3 --val-every 5 --quiet)
@@ -114,6 +129,17 @@ assert 0 <= s["results"][0]["accuracy_mean"] <= 1, s
 full = json.load(open(sys.argv[2]))
 assert len(full["results"][0]["trained"]["seeds"][0]["task_accuracy"]) == 3, full
 PY
+# Shards moved since training: eval names the missing file, and --data points it at them.
+cp "$work/run/eval.json" "$work/eval_before_move.json"
+mv "$work/shards" "$work/moved"
+expect_error "no such file" eval --run-dir "$work/run"
+out=$("$croma" eval --run-dir "$work/run" --data "$work/moved/toy.shards.txt" 2>"$work/eval_moved.err") &&
+  [ "$(tail -n 1 <<<"$out" | "$py" -c 'import json,sys; print(json.load(sys.stdin)["results"][0]["accuracy_mean"])')" = \
+    "$("$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))["results"][0]["accuracy_mean"])' "$work/eval_before_move.json")" ] &&
+  ok || fail "eval --data on moved shards: $(cat "$work/eval_moved.err")"
+mv "$work/moved" "$work/shards"
+"$croma" train --run-dir "$work/builtin" --steps 2 --quiet >/dev/null 2>&1
+expect_error "was trained on the built-in concept world" eval --run-dir "$work/builtin" --data "$work/shards/toy.shards.txt"
 # Two ranks under mpirun: each reads every shard and they train the same model.
 out=$("$mpirun" --oversubscribe -np 2 "$croma" train --data "$work/shards/toy.shards.txt" --run-dir "$work/run2" \
       --steps 4 --check-every 2 "${small[@]}" 2>"$work/train2.err")
@@ -124,6 +150,7 @@ assert s["world_size"] == 2 and s["steps"] == 4 and s["episodes"] == 4 * 2 * 2, 
 PY
 expect_error "--eval-ways 4 exceeds the 3 meta-test classes" eval --run-dir "$work/run" --eval-ways 4 --eval-shots 1
 # eval finds the shards through config.json: moving them away is reported, naming the file.
+cp "$work/run/eval.json" "$work/eval_before_move.json"
 mv "$work/shards" "$work/moved"
 expect_error "shard '$work/shards/toy-00000-of-00002.h5': no such file" eval --run-dir "$work/run"
 mv "$work/moved" "$work/shards"

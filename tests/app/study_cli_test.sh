@@ -63,7 +63,7 @@ assert 430 < s["n_align_needed"] < 440, s
 ' && ok || fail "advise JSON wrong: $out"
 out=$("$croma" advise --d 20 --sigma2 1 --sigma-w2 1 --n1 250 --n2 40 --n-align 100 2>&1)
 grep -q "decision: use supervised learning" <<<"$out" && ok || fail "advise did not choose supervised: $out"
-expect_error "--shards is not supported yet" advise --shards x.h5
+expect_error "no such file" advise --shards x.h5
 expect_error "n_align = 10 is too small" advise --n-align 10
 
 echo "study_cli_test: $passed passed, $failures failed"

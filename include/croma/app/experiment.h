@@ -3,6 +3,7 @@
 // sampler and the model. `croma train` and `croma eval` build it the same way, which is how
 // eval finds the very classes and items the run was trained and split on.
 #include <memory>
+#include <string>
 
 #include "croma/config/options.h"
 #include "croma/data/cross_modal_dataset.h"
@@ -13,7 +14,8 @@ namespace croma {
 
 class Experiment {
  public:
-  explicit Experiment(const TrainOptions& options);
+  // `command` names the subcommand in messages about the data ("croma train").
+  explicit Experiment(const TrainOptions& options, const std::string& command = "croma");
   Experiment(const Experiment&) = delete;
   Experiment& operator=(const Experiment&) = delete;
 

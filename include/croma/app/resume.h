@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -32,8 +33,16 @@ struct ResumePoint {
   std::filesystem::path path;
   Checkpoint checkpoint;
 };
+// A checkpoint passed over, and why (one line from read_checkpoint).
+struct SkippedCheckpoint {
+  std::filesystem::path path;
+  std::string reason;
+};
+// Unreadable checkpoints newer than the one chosen (or all of them, when none is chosen) are
+// added to `skipped`, newest first, so that the caller can warn that the run falls back.
 std::optional<ResumePoint> latest_resumable_checkpoint(const std::filesystem::path& run_dir,
-                                                      const ParamLayout& layout);
+                                                      const ParamLayout& layout,
+                                                      std::vector<SkippedCheckpoint>* skipped = nullptr);
 
 // "" when a checkpoint written by state.world_size ranks x state.tasks_per_rank slots can be
 // continued by world_size x tasks_per_rank; otherwise the reason, naming the numbers.

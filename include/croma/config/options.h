@@ -142,6 +142,9 @@ struct TrainOptions {
 struct EvalCommandOptions {
   std::string run_dir;
   std::string checkpoint = "final";   // final | best | initial | a path
+  // --data: the run's feature shards, moved or copied since training (absolute paths);
+  // empty: the paths recorded in the run's config.json.
+  std::vector<std::string> data;
   std::string split = "test";         // val | test
   std::uint64_t eval_seed = 0;        // 0: the run's seed
   std::string device = "auto";

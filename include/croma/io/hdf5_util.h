@@ -47,6 +47,17 @@ std::vector<hsize_t> dataset_shape(hid_t dataset);
 H5T_class_t dataset_type_class(hid_t dataset);
 std::size_t dataset_type_size(hid_t dataset);
 
+// What a dataset's shape and type claim it holds, against what the file stores for it. A
+// corrupt or hostile file can claim terabytes in a few bytes; readers compare the two before
+// allocating (see kMaxCompressionRatio).
+struct DatasetSize {
+  std::uint64_t claimed_bytes = 0;  // elements x element size, saturating
+  std::uint64_t stored_bytes = 0;   // H5Dget_storage_size: bytes allocated in the file
+};
+DatasetSize dataset_size(hid_t dataset);
+// deflate, the filter croma's writers use, expands at most ~1032:1.
+constexpr std::uint64_t kMaxCompressionRatio = 1032;
+
 // Whole 1-D string dataset (fixed- or variable-length); false on failure.
 bool read_strings(hid_t dataset, std::vector<std::string>& out);
 

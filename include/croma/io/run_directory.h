@@ -16,6 +16,11 @@
 
 namespace croma {
 
+// Refuses to start a run that cannot finish writing: throws a one-line std::runtime_error when
+// the file system holding `dir` (or its nearest existing parent, before `dir` is made) has
+// fewer than `bytes` free. `what` says what the bytes are for, for the message.
+void require_free_space(const std::filesystem::path& dir, std::uintmax_t bytes, const std::string& what);
+
 void write_text_atomically(const std::filesystem::path& path, const std::string& text);
 nlohmann::json read_json_file(const std::filesystem::path& path);
 

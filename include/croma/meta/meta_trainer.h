@@ -31,6 +31,8 @@
 
 namespace croma {
 
+class FusedInnerLoop;
+
 // Wall time spent in each part of meta-training since construction (CPU clock; on a GPU
 // the kernels run asynchronously and the split is only indicative).
 struct PhaseTimings {
@@ -54,6 +56,14 @@ class MetaTrainer {
   // Starts with CroMA's tasks (alignment, source classification) and epsilon = meta.meta_lr.
   MetaTrainer(const CromaModel& model, const EpisodeSampler& sampler, const MetaOptions& meta,
               std::uint64_t seed, const Communicator& comm, const torch::Device& device);
+  ~MetaTrainer();
+
+  // Whether the inner loops may run fused (meta/fused_inner_loop.h: hand-derived MLP
+  // kernels, all task slots at once; on by default), and whether they do with the current
+  // tasks, model and device. The fused and the autograd loops give the same results to
+  // float tolerance; turning it off is for comparisons and tests.
+  void set_fused_inner_loop(bool allowed);
+  bool fused_inner_loop() const { return fused_ != nullptr; }
 
   // Replace the tasks and the meta step size (a new phase of a multi-phase method).
   void set_tasks(InnerTaskList tasks, double epsilon);
@@ -102,6 +112,8 @@ class MetaTrainer {
   double epsilon_ = 0.1;
   torch::Tensor meta_, delta_;  // on device_, numel each
   std::unique_ptr<FastWeights> fast_;
+  std::unique_ptr<FusedInnerLoop> fused_;
+  bool fused_allowed_ = true;
   torch::Tensor host_buffer_;          // CPU: delta + one loss sum per task, for the allreduce
   FlatAdam adam_;
   AdamSettings adam_settings_;

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "croma/study/alignment_study.h"
+#include "croma/study/shard_estimate.h"
 #include "croma/study/weak_alignment.h"
 
 namespace croma {
@@ -25,7 +26,9 @@ bool parse_study_command(int argc, const char* const argv[], StudyCommandOptions
 
 struct AdviseCommandOptions {
   AlignmentSetting setting;
-  std::string shards;  // reserved: estimating the numbers from a shard file is not implemented
+  std::string shards;            // estimate the numbers the user did not give from these shards
+  FixedSettingFields fixed;      // which numbers were given explicitly
+  double variance_kept = 0.9;    // --variance-kept: picks d from the target's principal components
 };
 bool parse_advise_command(int argc, const char* const argv[], AdviseCommandOptions& o);
 

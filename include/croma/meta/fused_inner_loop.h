@@ -1,0 +1,72 @@
+#pragma once
+// CroMA's inner loops without autograd, for all task slots of a rank at once.
+//
+// When every task of a meta-step is alignment or source classification over a frozen e_s
+// (CroMA's own pair), every model part those tasks read is a Linear-ReLU MLP, and the device
+// is the CPU, MetaTrainer hands the inner loops to this class instead of running
+// InnerTask::step_loss() + backward() per slot. The result is the same (tested against the
+// autograd path to float tolerance): the same episodes and minibatches from the same
+// streams, the same losses, Adam and Reptile arithmetic. What differs is the cost:
+//   - forward and backward are the hand-derived kernels of model/mlp_kernels.h, writing
+//     gradients straight into a flat gradient buffer: no graph, no per-op allocation;
+//   - the T task slots' fast weights are the rows of one [T, numel] buffer: one copy from
+//     the meta-parameters, one Adam pass and one Reptile accumulation cover all slots;
+//   - the frozen-e_s embeddings of all slots' classification episodes are one product of
+//     T*N*K rows instead of T products of N*K rows.
+// Anything else (other tasks, other encoders, a GPU) keeps the general autograd path.
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "croma/meta/flat_adam.h"
+#include "croma/model/mlp_kernels.h"
+#include "croma/tasks/inner_task.h"
+
+namespace croma {
+
+struct PhaseTimings;
+
+class FusedInnerLoop {
+ public:
+  // The fused loop for these tasks with `slots` task slots, or nullptr when it does not
+  // apply. MLP parts are found by their layout names and then checked against the model's
+  // own forward pass once, on rows of the real features, so a model whose parts compute
+  // something else never takes this path.
+  static std::unique_ptr<FusedInnerLoop> create(const TaskContext& ctx, const InnerTaskList& tasks,
+                                                std::int64_t slots);
+
+  // One meta-step's inner loops: for each task, for every slot t (its stream slots[t]):
+  // fast_t := meta on the task's range, draw an episode, inner Adam steps, and
+  // delta[range] += fast_t - meta. Returns, per task, the sum over slots of the episode's
+  // mean inner-step loss.
+  std::vector<double> run(const InnerTaskList& tasks, const torch::Tensor& meta, torch::Tensor& delta,
+                          std::vector<Rng>& slots, const AdamSettings& adam, PhaseTimings& timings);
+
+ private:
+  FusedInnerLoop(const TaskContext& ctx, std::vector<DenseLayer> source, std::vector<DenseLayer> target,
+                 std::vector<DenseLayer> classifier, std::int64_t slots);
+  // The kernels reproduce model.embed_source / embed_target / classify on a few real rows.
+  bool agrees_with_model() const;
+  double alignment_step(std::int64_t slot, const std::vector<std::int64_t>& rows_s,
+                        const std::vector<std::int64_t>& rows_t);
+  double classification_step(std::int64_t slot, const std::vector<std::int64_t>& rows);
+  void embed_classification_episodes(const torch::Tensor& meta);
+
+  struct Slot {
+    std::unique_ptr<MlpKernel> source, target, classifier;
+    // The slot's current episode.
+    torch::Tensor xs, xt, gs, gt;            // alignment
+    torch::Tensor x, embedding, labels;      // classification (x: source features)
+  };
+
+  const TaskContext& ctx_;
+  std::int64_t numel_;
+  torch::Tensor fast_, grad_;  // [slots, numel]
+  std::vector<Slot> slots_;
+  std::unique_ptr<MlpKernel> meta_source_;  // e_s on the meta-parameters, for the embeddings
+  torch::Tensor meta_grad_unused_;
+  std::vector<float> zs_, zt_, ns_, nt_, dzs_, dzt_;  // alignment scratch
+  FlatAdam adam_;
+};
+
+}  // namespace croma

@@ -1,0 +1,80 @@
+#pragma once
+// Hand-derived forward and backward passes of CroMA's MLP parts and losses, on the CPU,
+// without autograd: what the fused inner loop (meta/fused_inner_loop.h) runs.
+//
+// At the bench configuration an autograd inner step is ~60 small ATen ops, each with
+// dispatch, allocation and graph bookkeeping, around a handful of 8-row matrix products that
+// are the only real work. Here the products are ATen mm_out calls into buffers allocated
+// once, and everything element-wise (bias, ReLU and its mask, L2 normalisation, the
+// alignment losses, cross-entropy, bias gradients) is a plain loop over a few thousand floats.
+// Weight and bias gradients are written (not accumulated) straight into a flat gradient
+// buffer laid out like the parameters. The arithmetic is that of CromaModel and losses.h;
+// tests/model/mlp_kernels_test.cpp checks losses and gradients against autograd.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "croma/config/options.h"
+#include "croma/model/param_layout.h"
+
+namespace croma {
+
+// One Linear layer inside a flat buffer: weight [out, in] at weight_offset, bias [out].
+struct DenseLayer {
+  std::int64_t weight_offset = 0, bias_offset = 0, in = 0, out = 0;
+};
+
+// The layers "<prefix>/layer<l>/weight" and ".../bias" of a layout, l = 0, 1, ..., when the
+// entries under "<prefix>/" are exactly such a chain of Linear layers (shapes agreeing);
+// nullopt for anything else (an encoder of another kind, a missing part).
+std::optional<std::vector<DenseLayer>> find_mlp(const ParamLayout& layout, const std::string& prefix);
+
+// Linear-ReLU-...-Linear (no ReLU after the last layer) on minibatches of a fixed width, with
+// its activations kept for the backward pass. CPU float32 only.
+class MlpKernel {
+ public:
+  explicit MlpKernel(std::vector<DenseLayer> layers);
+  // Read weights from `values` and write gradients into `grad` (1-D CPU float tensors laid
+  // out like the model, e.g. one row of a [slots, numel] buffer). Views are made once here.
+  void bind(const torch::Tensor& values, const torch::Tensor& grad);
+  std::int64_t in() const { return layers_.front().in; }
+  std::int64_t out() const { return layers_.back().out; }
+
+  // The input buffer [rows, in] to fill before forward() (reallocated only when rows change).
+  float* input(std::int64_t rows);
+  // Runs the layers on the input; returns the output [rows, out] (row-major).
+  const float* forward();
+  // The buffer [rows, out] for d loss / d output, to fill before backward().
+  float* output_grad() { return grads_.back().data_ptr<float>(); }
+  // Writes d loss / d weight and d loss / d bias of every layer into the bound gradient
+  // buffer (overwriting it there). The input's gradient is not formed.
+  void backward();
+
+ private:
+  std::vector<DenseLayer> layers_;
+  std::int64_t rows_ = -1;
+  // acts_[0] the input, acts_[l + 1] the output of layer l (after ReLU for hidden layers);
+  // grads_[l + 1] d loss / d acts_[l + 1].
+  std::vector<torch::Tensor> acts_, grads_;
+  std::vector<torch::Tensor> weight_, weight_t_, weight_grad_;
+  std::vector<float*> bias_, bias_grad_;
+};
+
+// Row-wise L2 normalisation z = y / max(|y|, 1e-12) (CromaModel's), keeping the norms;
+// and its backward: dy = (dz - z (z . dz)) / |y|, or dz / 1e-12 where the norm was clamped.
+void normalise_rows(const float* y, std::int64_t rows, std::int64_t cols, float* z, float* norms);
+void normalise_rows_backward(const float* z, const float* norms, const float* dz, std::int64_t rows,
+                             std::int64_t cols, float* dy);
+
+// The configured alignment loss (losses.h: margin or InfoNCE) of normalised embeddings
+// zs [bs, cols], zt [bt, cols] with group ids gs, gt; writes d loss / d zs and d loss / d zt.
+double alignment_loss_and_grad(const MetaOptions& options, const float* zs, const float* zt,
+                               std::int64_t bs, std::int64_t bt, std::int64_t cols,
+                               const std::int64_t* gs, const std::int64_t* gt, float* dzs, float* dzt);
+
+// Mean cross-entropy of logits [rows, classes] against labels; writes d loss / d logits.
+double cross_entropy_and_grad(const float* logits, std::int64_t rows, std::int64_t classes,
+                              const std::int64_t* labels, float* dlogits);
+
+}  // namespace croma

@@ -1,0 +1,230 @@
+#include "croma/model/mlp_kernels.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
+
+namespace croma {
+
+std::optional<std::vector<DenseLayer>> find_mlp(const ParamLayout& layout, const std::string& prefix) {
+  std::vector<const ParamEntry*> under;
+  for (const auto& e : layout.entries()) {
+    if (e.name.rfind(prefix + "/", 0) == 0) under.push_back(&e);
+  }
+  if (under.empty() || under.size() % 2 != 0) return std::nullopt;
+  std::vector<DenseLayer> layers;
+  for (std::size_t l = 0; l < under.size() / 2; ++l) {
+    const auto& w = *under[2 * l];
+    const auto& b = *under[2 * l + 1];
+    const auto base = prefix + "/layer" + std::to_string(l);
+    if (w.name != base + "/weight" || b.name != base + "/bias" || w.shape.size() != 2 ||
+        b.shape.size() != 1 || b.shape[0] != w.shape[0]) {
+      return std::nullopt;
+    }
+    if (!layers.empty() && layers.back().out != w.shape[1]) return std::nullopt;
+    layers.push_back({w.offset, b.offset, w.shape[1], w.shape[0]});
+  }
+  return layers;
+}
+
+MlpKernel::MlpKernel(std::vector<DenseLayer> layers) : layers_(std::move(layers)) {
+  if (layers_.empty()) throw std::invalid_argument("MlpKernel: no layers");
+}
+
+void MlpKernel::bind(const torch::Tensor& values, const torch::Tensor& grad) {
+  if (!values.device().is_cpu() || values.scalar_type() != torch::kFloat32 || values.dim() != 1 ||
+      !values.is_contiguous() || !grad.is_contiguous() || grad.sizes() != values.sizes()) {
+    throw std::invalid_argument("MlpKernel::bind: needs 1-D contiguous CPU float buffers of one size");
+  }
+  weight_.clear();
+  weight_t_.clear();
+  weight_grad_.clear();
+  bias_.clear();
+  bias_grad_.clear();
+  for (const auto& l : layers_) {
+    weight_.push_back(values.narrow(0, l.weight_offset, l.out * l.in).view({l.out, l.in}));
+    weight_t_.push_back(weight_.back().t());
+    weight_grad_.push_back(grad.narrow(0, l.weight_offset, l.out * l.in).view({l.out, l.in}));
+    bias_.push_back(values.data_ptr<float>() + l.bias_offset);
+    bias_grad_.push_back(grad.data_ptr<float>() + l.bias_offset);
+  }
+}
+
+float* MlpKernel::input(std::int64_t rows) {
+  if (rows != rows_) {
+    rows_ = rows;
+    acts_.assign(1, torch::empty({rows, in()}, torch::kFloat32));
+    grads_.assign(1, torch::Tensor());
+    for (const auto& l : layers_) {
+      acts_.push_back(torch::empty({rows, l.out}, torch::kFloat32));
+      grads_.push_back(torch::empty({rows, l.out}, torch::kFloat32));
+    }
+  }
+  return acts_[0].data_ptr<float>();
+}
+
+const float* MlpKernel::forward() {
+  if (weight_.empty() || rows_ < 0) throw std::logic_error("MlpKernel::forward: bind() and input() first");
+  for (std::size_t l = 0; l < layers_.size(); ++l) {
+    at::mm_out(acts_[l + 1], acts_[l], weight_t_[l]);
+    float* y = acts_[l + 1].data_ptr<float>();
+    const float* b = bias_[l];
+    const std::int64_t n = layers_[l].out;
+    const bool relu = l + 1 < layers_.size();
+    for (std::int64_t r = 0; r < rows_; ++r) {
+      float* row = y + r * n;
+      for (std::int64_t j = 0; j < n; ++j) {
+        const float v = row[j] + b[j];
+        row[j] = relu ? (v > 0.0f ? v : 0.0f) : v;
+      }
+    }
+  }
+  return acts_.back().data_ptr<float>();
+}
+
+void MlpKernel::backward() {
+  for (std::size_t l = layers_.size(); l-- > 0;) {
+    const auto& g = grads_[l + 1];
+    at::mm_out(weight_grad_[l], g.t(), acts_[l]);
+    const float* gp = g.data_ptr<float>();
+    const std::int64_t n = layers_[l].out;
+    float* db = bias_grad_[l];
+    std::fill(db, db + n, 0.0f);
+    for (std::int64_t r = 0; r < rows_; ++r) {
+      for (std::int64_t j = 0; j < n; ++j) db[j] += gp[r * n + j];
+    }
+    if (l == 0) break;
+    // d loss / d input of layer l, through the ReLU that produced that input.
+    at::mm_out(grads_[l], g, weight_[l]);
+    float* gi = grads_[l].data_ptr<float>();
+    const float* a = acts_[l].data_ptr<float>();
+    const std::int64_t count = rows_ * layers_[l].in;
+    for (std::int64_t i = 0; i < count; ++i) {
+      if (!(a[i] > 0.0f)) gi[i] = 0.0f;
+    }
+  }
+}
+
+void normalise_rows(const float* y, std::int64_t rows, std::int64_t cols, float* z, float* norms) {
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const float* yr = y + r * cols;
+    float sq = 0.0f;
+    for (std::int64_t j = 0; j < cols; ++j) sq += yr[j] * yr[j];
+    const float n = std::max(std::sqrt(sq), 1e-12f);
+    norms[r] = n;
+    for (std::int64_t j = 0; j < cols; ++j) z[r * cols + j] = yr[j] / n;
+  }
+}
+
+void normalise_rows_backward(const float* z, const float* norms, const float* dz, std::int64_t rows,
+                             std::int64_t cols, float* dy) {
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const float* zr = z + r * cols;
+    const float* dzr = dz + r * cols;
+    float* dyr = dy + r * cols;
+    const float n = norms[r];
+    // Where the norm was clamped the divisor is a constant: no gradient through it.
+    float dot = 0.0f;
+    if (n > 1e-12f) {
+      for (std::int64_t j = 0; j < cols; ++j) dot += zr[j] * dzr[j];
+    }
+    for (std::int64_t j = 0; j < cols; ++j) dyr[j] = (dzr[j] - zr[j] * dot) / n;
+  }
+}
+
+double alignment_loss_and_grad(const MetaOptions& o, const float* zs, const float* zt, std::int64_t bs,
+                               std::int64_t bt, std::int64_t cols, const std::int64_t* gs,
+                               const std::int64_t* gt, float* dzs, float* dzt) {
+  // Similarities S = zs zt^T and their gradient, bs x bt (a minibatch: at most a few dozen).
+  std::vector<float> s(static_cast<std::size_t>(bs * bt)), ds(s.size(), 0.0f);
+  for (std::int64_t i = 0; i < bs; ++i) {
+    for (std::int64_t j = 0; j < bt; ++j) {
+      float acc = 0.0f;
+      for (std::int64_t c = 0; c < cols; ++c) acc += zs[i * cols + c] * zt[j * cols + c];
+      s[i * bt + j] = acc;
+    }
+  }
+  std::vector<std::int64_t> positives(static_cast<std::size_t>(bs), 0);
+  std::int64_t anchors = 0;
+  for (std::int64_t i = 0; i < bs; ++i) {
+    for (std::int64_t j = 0; j < bt; ++j) positives[i] += gs[i] == gt[j] ? 1 : 0;
+    if (positives[i] > 0 && positives[i] < bt) ++anchors;
+  }
+  double loss = 0.0;
+  const double anchor_count = static_cast<double>(std::max<std::int64_t>(anchors, 1));
+  for (std::int64_t i = 0; i < bs; ++i) {
+    if (!(positives[i] > 0 && positives[i] < bt)) continue;
+    const double w = 1.0 / (static_cast<double>(positives[i]) * anchor_count);
+    const float* si = &s[i * bt];
+    float* dsi = &ds[i * bt];
+    if (o.align_loss == AlignLossKind::kMargin) {
+      const float margin = static_cast<float>(o.margin);
+      double sum = 0.0;
+      for (std::int64_t p = 0; p < bt; ++p) {
+        if (gs[i] != gt[p]) continue;
+        for (std::int64_t n = 0; n < bt; ++n) {
+          if (gs[i] == gt[n]) continue;
+          const float h = (margin - si[p]) + si[n];
+          if (h > 0.0f) {
+            sum += h;
+            dsi[p] -= static_cast<float>(w);
+            dsi[n] += static_cast<float>(w);
+          }
+        }
+      }
+      loss += w * sum;
+    } else {
+      const double inv_t = 1.0 / o.temperature;
+      double mx = -INFINITY;
+      for (std::int64_t j = 0; j < bt; ++j) mx = std::max(mx, si[j] * inv_t);
+      double z = 0.0;
+      for (std::int64_t j = 0; j < bt; ++j) z += std::exp(si[j] * inv_t - mx);
+      const double lse = mx + std::log(z);
+      double sum = 0.0;
+      for (std::int64_t j = 0; j < bt; ++j) {
+        const double pj = std::exp(si[j] * inv_t - lse);
+        const bool pos = gs[i] == gt[j];
+        if (pos) sum -= si[j] * inv_t - lse;
+        dsi[j] = static_cast<float>(w * inv_t * (static_cast<double>(positives[i]) * pj - (pos ? 1.0 : 0.0)));
+      }
+      loss += w * sum;
+    }
+  }
+  // dzs = dS zt, dzt = dS^T zs.
+  std::fill(dzs, dzs + bs * cols, 0.0f);
+  std::fill(dzt, dzt + bt * cols, 0.0f);
+  for (std::int64_t i = 0; i < bs; ++i) {
+    for (std::int64_t j = 0; j < bt; ++j) {
+      const float d = ds[i * bt + j];
+      if (d == 0.0f) continue;
+      for (std::int64_t c = 0; c < cols; ++c) {
+        dzs[i * cols + c] += d * zt[j * cols + c];
+        dzt[j * cols + c] += d * zs[i * cols + c];
+      }
+    }
+  }
+  return loss;
+}
+
+double cross_entropy_and_grad(const float* logits, std::int64_t rows, std::int64_t classes,
+                              const std::int64_t* labels, float* dlogits) {
+  double loss = 0.0;
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const float* l = logits + r * classes;
+    const double mx = *std::max_element(l, l + classes);
+    double z = 0.0;
+    for (std::int64_t c = 0; c < classes; ++c) z += std::exp(l[c] - mx);
+    const double lse = mx + std::log(z);
+    const std::int64_t y = labels[r];
+    if (y < 0 || y >= classes) throw std::out_of_range("cross_entropy_and_grad: label outside the classes");
+    loss += lse - l[y];
+    for (std::int64_t c = 0; c < classes; ++c) {
+      dlogits[r * classes + c] =
+          static_cast<float>((std::exp(l[c] - lse) - (c == y ? 1.0 : 0.0)) / static_cast<double>(rows));
+    }
+  }
+  return loss / static_cast<double>(rows);
+}
+
+}  // namespace croma
