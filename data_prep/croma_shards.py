@@ -1,4 +1,11 @@
-"""Write croma feature shards (docs/data-format.md, layout version 1) with h5py.
+"""Write croma feature shards (docs/data-format.md, layout versions 1 and 2) with h5py.
+
+A modality is a dict with labels, ids, optional clusters, modality/feature descriptions and
+one of:
+  features  float32 [n, d] vectors (layout version 1) or [n, C, H, W] images (version 2)
+  sequences list of n float32 [length_i, d] frame matrices           (version 2, kind frames)
+  tokens    list of n int id lists, with vocab (ids lie in [0, vocab)) (version 2, kind tokens)
+Files holding only vectors are written as version 1, so that older croma builds read them.
 
 Used by import_features.py and by the benchmark builders. Output is deterministic: the same
 inputs give byte-identical files (no HDF5 timestamps), so a manifest's checksums can be
@@ -12,7 +19,8 @@ import h5py
 import numpy as np
 
 FORMAT = "croma-feature-shards"
-VERSION = 1
+VERSION = 1           # vectors only
+SEQUENCE_VERSION = 2  # frames, tokens, images
 SPLITS = ("meta_train", "meta_val", "meta_test")
 CHUNK_ROWS = 1024
 
@@ -66,16 +74,81 @@ def _features(group, features):
                          compression="gzip", compression_opts=4, shuffle=True, track_times=False)
 
 
+def kind_of(m):
+    """vector | image | frames | tokens, from the keys and shape of a modality dict."""
+    if "sequences" in m:
+        return "frames"
+    if "tokens" in m:
+        return "tokens"
+    return "image" if np.ndim(m["features"]) == 4 else "vector"
+
+
+def _chunked(group, name, data, dtype):
+    rows = data.shape[0]
+    chunks = (max(1, min(rows, CHUNK_ROWS)),) + tuple(max(1, d) for d in data.shape[1:])
+    group.create_dataset(name, data=data, dtype=dtype, chunks=chunks if rows else None,
+                         compression="gzip" if rows else None, compression_opts=4 if rows else None,
+                         shuffle=bool(rows), track_times=False)
+
+
+def _write_modality(g, m, rows):
+    kind = kind_of(m)
+    if kind != "vector":
+        g.attrs["kind"] = kind
+    if kind in ("vector", "image"):
+        if kind == "vector":
+            _features(g, np.ascontiguousarray(m["features"][rows]))
+        else:
+            _chunked(g, "features", np.ascontiguousarray(m["features"][rows]), np.float32)
+        return
+    items = [np.asarray(m["sequences" if kind == "frames" else "tokens"][r]) for r in rows]
+    lengths = np.array([len(x) for x in items], dtype=np.int64)
+    if kind == "frames":
+        dim = np.asarray(m["sequences"][0]).shape[1]
+        flat = np.concatenate(items).astype(np.float32) if items else np.zeros((0, dim), np.float32)
+        _chunked(g, "features", flat, np.float32)
+    else:
+        g.attrs["vocab"] = np.int64(m["vocab"])
+        flat = np.concatenate(items).astype(np.int64) if items else np.zeros((0,), np.int64)
+        _chunked(g, "features", flat, np.int64)
+    _ints(g, "lengths", lengths)
+
+
 def check_modality(side, m, num_classes, num_clusters):
-    f = m["features"]
-    if f.ndim != 2 or f.dtype != np.float32:
-        raise ValueError(f"{side} features must be a 2-D float32 array, got {f.dtype} {f.shape}")
-    n = f.shape[0]
+    kind = kind_of(m)
+    if kind in ("vector", "image"):
+        f = m["features"]
+        if f.ndim != (2 if kind == "vector" else 4) or f.dtype != np.float32:
+            raise ValueError(f"{side} features must be a float32 [n, d] or [n, C, H, W] array, got {f.dtype} {f.shape}")
+        n = f.shape[0]
+        bad = ~np.isfinite(f.reshape(n, -1)).all(1)
+        if bad.any():
+            raise ValueError(f"{side} features hold NaN or Inf (row {int(np.where(bad)[0][0])})")
+    elif kind == "frames":
+        seqs = m["sequences"]
+        n = len(seqs)
+        dims = {np.asarray(x).shape[1:] for x in seqs}
+        if len(dims) > 1 or any(np.asarray(x).ndim != 2 for x in seqs):
+            raise ValueError(f"{side} sequences must be [length, d] matrices of one d, got {sorted(dims)}")
+        for i, x in enumerate(seqs):
+            if len(x) < 1:
+                raise ValueError(f"{side} sequence {i} is empty (every sequence needs a frame)")
+            if not np.isfinite(x).all():
+                raise ValueError(f"{side} sequence {i} holds NaN or Inf")
+    else:
+        vocab = int(m.get("vocab", 0))
+        if vocab < 1:
+            raise ValueError(f"{side} tokens need vocab >= 1")
+        n = len(m["tokens"])
+        for i, x in enumerate(m["tokens"]):
+            x = np.asarray(x)
+            if len(x) < 1:
+                raise ValueError(f"{side} token sequence {i} is empty")
+            if x.min() < 0 or x.max() >= vocab:
+                raise ValueError(f"{side} token sequence {i} holds ids outside [0, {vocab})")
     for key in ("labels", "ids") + (("clusters",) if "clusters" in m else ()):
         if len(m[key]) != n:
-            raise ValueError(f"{side} {key}: {len(m[key])} entries for {n} feature rows")
-    if not np.isfinite(f).all():
-        raise ValueError(f"{side} features hold NaN or Inf (row {int(np.where(~np.isfinite(f).all(1))[0][0])})")
+            raise ValueError(f"{side} {key}: {len(m[key])} entries for {n} items")
     labels = np.asarray(m["labels"])
     if n and (labels.min() < 0 or labels.max() >= num_classes):
         raise ValueError(f"{side} labels outside [0, {num_classes})")
@@ -87,7 +160,8 @@ def write_shards(out_dir, name, class_names, split, source, target, pairs, prove
                  cluster_names=None, shards=1):
     """Writes NAME-00000-of-0000N.h5 files, NAME.shards.txt and NAME.manifest.json in out_dir.
 
-    source / target: dicts with features [n, d] float32, labels [n] (class ids), ids [n]
+    source / target: dicts with features [n, d] float32 (or images, sequences, tokens: see the
+    module docstring), labels [n] (class ids), ids [n]
     (strings), optional clusters [n] (weak-cluster ids, then cluster_names is required),
     modality and feature (descriptions). split: dict meta_train/meta_val/meta_test -> class
     ids. pairs: [p, 2] (source index, target index) into the whole dataset. Items go to shard
@@ -119,6 +193,7 @@ def write_shards(out_dir, name, class_names, split, source, target, pairs, prove
     tgt_shard = np.asarray(target["labels"], dtype=np.int64) % shards
     if len(pairs) and (src_shard[pairs[:, 0]] != tgt_shard[pairs[:, 1]]).any():
         raise ValueError("a strong pair joins items of classes stored in different shards")
+    version = VERSION if kind_of(source) == kind_of(target) == "vector" else SEQUENCE_VERSION
     os.makedirs(out_dir, exist_ok=True)
     files = []
     for i in range(shards):
@@ -135,7 +210,7 @@ def write_shards(out_dir, name, class_names, split, source, target, pairs, prove
         tmp = path + ".tmp"
         with h5py.File(tmp, "w", track_order=False) as f:
             f.attrs["format"] = FORMAT
-            f.attrs["format_version"] = np.int64(VERSION)
+            f.attrs["format_version"] = np.int64(version)
             f.attrs["dataset"] = name
             f.attrs["shard_index"] = np.int64(i)
             f.attrs["shard_count"] = np.int64(shards)
@@ -150,7 +225,7 @@ def write_shards(out_dir, name, class_names, split, source, target, pairs, prove
                 g = _group(f, side)
                 g.attrs["modality"] = m.get("modality", "")
                 g.attrs["feature"] = m.get("feature", "")
-                _features(g, np.ascontiguousarray(m["features"][rows]))
+                _write_modality(g, m, rows)
                 _ints(g, "labels", np.asarray(m["labels"])[rows])
                 _strings(g, "ids", [m["ids"][r] for r in rows])
                 if has_clusters:
@@ -164,14 +239,12 @@ def write_shards(out_dir, name, class_names, split, source, target, pairs, prove
     manifest = {
         "dataset": name,
         "format": FORMAT,
-        "format_version": VERSION,
+        "format_version": version,
         "files": [{"file": p, "sha256": sha256(os.path.join(out_dir, p))} for p in files],
         "classes": num_classes,
         "split_classes": {s: len(split[s]) for s in SPLITS},
-        "source": {"modality": source.get("modality", ""), "feature": source.get("feature", ""),
-                   "items": ns, "dim": int(source["features"].shape[1])},
-        "target": {"modality": target.get("modality", ""), "feature": target.get("feature", ""),
-                   "items": nt, "dim": int(target["features"].shape[1])},
+        "source": _describe(source, ns),
+        "target": _describe(target, nt),
         "pairs": int(len(pairs)),
         "provenance": provenance,
     }
@@ -181,6 +254,24 @@ def write_shards(out_dir, name, class_names, split, source, target, pairs, prove
         f.write("\n")
     os.replace(tmp, os.path.join(out_dir, f"{name}.manifest.json"))
     return manifest
+
+
+def _describe(m, n):
+    out = {"modality": m.get("modality", ""), "feature": m.get("feature", ""), "items": n}
+    kind = kind_of(m)
+    if kind == "vector":
+        out["dim"] = int(m["features"].shape[1])
+    else:
+        out["kind"] = kind
+        if kind == "image":
+            out["shape"] = [int(d) for d in m["features"].shape[1:]]
+        elif kind == "frames":
+            out["dim"] = int(np.asarray(m["sequences"][0]).shape[1])
+            out["max_length"] = int(max(len(x) for x in m["sequences"]))
+        else:
+            out["vocab"] = int(m["vocab"])
+            out["max_length"] = int(max(len(x) for x in m["tokens"]))
+    return out
 
 
 def random_class_split(num_classes, train_fraction, val_fraction, seed):

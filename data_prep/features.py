@@ -7,6 +7,8 @@
   (8-bit PNG, no PIL needed), box-down-sampled, RGB in [0, 1], flattened. PNG, JPEG and
   (through dwebp, Debian webp) WebP pictures go the same way, embedded in a square SVG that
   fits them in, centred, with their aspect ratio kept.
+- sequences (for croma's LSTM / pool encoders): text as UTF-8 byte ids (vocab 256), speech
+  as log-mel filterbank frames.
 """
 import base64
 import struct
@@ -138,10 +140,14 @@ def mel_filterbank(bands, n_fft, rate, fmin=60.0, fmax=None):
     return fb
 
 
-def log_mel_summary(samples, rate=16000, bands=32, segments=16, n_fft=512, win=400, hop=160):
-    """Log-mel spectrogram (25 ms Hann windows, 10 ms hop, `bands` HTK mel bands, log(power
-    + 1e-6)) of the voiced part (frames within 40 dB of the loudest), averaged over
-    `segments` equal stretches of time, minus the utterance mean: [bands * segments]."""
+def utf8_byte_ids(text, max_len=256):
+    """Text -> its UTF-8 bytes as token ids in [0, 256), whitespace collapsed, cut at max_len
+    bytes (any script, no vocabulary to ship)."""
+    data = " ".join(text.split()).encode("utf-8")[:max_len]
+    return list(data) if data else [32]
+
+
+def _log_mel(samples, rate, bands, n_fft, win, hop):
     if len(samples) < win:
         samples = np.pad(samples, (0, win - len(samples)))
     frames = 1 + (len(samples) - win) // hop
@@ -150,7 +156,25 @@ def log_mel_summary(samples, rate=16000, bands=32, segments=16, n_fft=512, win=4
     logmel = np.log(spec @ mel_filterbank(bands, n_fft, rate).T + 1e-6)  # [frames, bands]
     energy = logmel.max(axis=1)
     voiced = np.where(energy >= energy.max() - np.log(1e4))[0]
-    logmel = logmel[voiced[0]:voiced[-1] + 1]
+    return logmel[voiced[0]:voiced[-1] + 1]
+
+
+def log_mel_frames(samples, rate=16000, bands=40, n_fft=512, win=400, hop=160, max_frames=300):
+    """Log-mel filterbank frames of the voiced part (as log_mel_summary, 40 bands as the
+    paper's speech encoder reads), per-band utterance mean removed, scaled by 1/10;
+    utterances longer than max_frames are subsampled evenly: float32 [frames, bands]."""
+    logmel = _log_mel(samples, rate, bands, n_fft, win, hop)
+    if len(logmel) > max_frames:
+        logmel = logmel[np.linspace(0, len(logmel) - 1, max_frames).round().astype(int)]
+    logmel = logmel - logmel.mean(axis=0, keepdims=True)
+    return (logmel / 10.0).astype(np.float32)
+
+
+def log_mel_summary(samples, rate=16000, bands=32, segments=16, n_fft=512, win=400, hop=160):
+    """Log-mel spectrogram (25 ms Hann windows, 10 ms hop, `bands` HTK mel bands, log(power
+    + 1e-6)) of the voiced part (frames within 40 dB of the loudest), averaged over
+    `segments` equal stretches of time, minus the utterance mean: [bands * segments]."""
+    logmel = _log_mel(samples, rate, bands, n_fft, win, hop)
     cuts = np.linspace(0, len(logmel), segments + 1)
     pooled = np.stack([logmel[int(cuts[i]):max(int(cuts[i]) + 1, int(cuts[i + 1]))].mean(axis=0)
                        for i in range(segments)], axis=1)  # [bands, segments]

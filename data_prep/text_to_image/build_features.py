@@ -6,6 +6,9 @@ text and a picture of the same emoji. Writes croma feature shards (docs/data-for
 
 Features: text as hashed character 1-3-grams (512 buckets); pictures rendered by
 rsvg-convert at 32x32 on white and box-down-sampled to 16x16 RGB (768 raw pixel values).
+
+With --sequences the text is written as UTF-8 byte ids (vocab 256) and the pictures as images
+[3, 16, 16] (layout version 2), for croma's LSTM / pool and CNN encoders.
 """
 import argparse
 import json
@@ -102,6 +105,8 @@ def main(argv):
     p.add_argument("--name", default="emoji_text_to_image")
     p.add_argument("--out", required=True)
     p.add_argument("--sources-json", help="JSON list of {name, version, licence} for the manifest")
+    p.add_argument("--sequences", action="store_true",
+                   help="write byte-id text and [3, 16, 16] images instead of fixed vectors")
     a = p.parse_args(argv)
 
     locales = a.locales.split(",")
@@ -138,6 +143,7 @@ def main(argv):
     kept = [e for e in kept if e[1] in cls]
 
     src_feat, src_lab, src_ids, tgt_lab, tgt_ids, svgs, pairs = [], [], [], [], [], [], []
+    src_text = []
     for cps, subgroup, key, have, pics in kept:
         hexkey = char_key(cps, False)
         first_target = len(tgt_lab)
@@ -148,6 +154,7 @@ def main(argv):
         for loc in have:
             s = len(src_lab)
             src_feat.append(features.hashed_char_ngrams(texts[loc][key], TEXT_BUCKETS))
+            src_text.append(texts[loc][key])
             src_lab.append(cls[subgroup])
             src_ids.append(f"{loc}:{hexkey}")
             pairs.extend([s, first_target + j] for j in range(len(pics)))
@@ -172,6 +179,14 @@ def main(argv):
            "feature": f"hashed character 1-3-grams of CLDR name | keywords, {TEXT_BUCKETS} buckets, log1p, L2"}
     tgt = {"features": np.stack(tgt_feat), "labels": np.array(tgt_lab), "ids": tgt_ids, "modality": "image",
            "feature": "rsvg-convert 32x32 on white, box-down-sampled to 16x16 RGB in [0,1] (768 values)"}
+    if a.sequences:
+        src.pop("features")
+        src["tokens"] = [features.utf8_byte_ids(t) for t in src_text]
+        src["vocab"] = 256
+        src["feature"] = "UTF-8 byte ids of CLDR name | keywords (vocab 256), at most 256 bytes"
+        # render_svg gives [16 * 16 * 3] in height, width, channel order.
+        tgt["features"] = np.ascontiguousarray(tgt["features"].reshape(-1, 16, 16, 3).transpose(0, 3, 1, 2))
+        tgt["feature"] = "rsvg-convert 32x32 on white, box-down-sampled to 16x16 RGB in [0,1], as [3, 16, 16]"
     m = croma_shards.write_shards(a.out, a.name, class_names, split, src, tgt, pairs, provenance, shards=a.shards)
     print(f"text_to_image: wrote {len(m['files'])} shards to {a.out}", file=sys.stderr)
     return 0

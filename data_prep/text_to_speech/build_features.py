@@ -9,6 +9,10 @@ languages themselves (the default: each class its own cluster).
 Features: text as hashed character 1-3-grams (512 buckets); speech decoded by sox to 16 kHz
 mono, log-mel spectrogram (32 bands, 25 ms / 10 ms) of the voiced part averaged over 16
 stretches of time (512 values, utterance mean removed).
+
+With --sequences the same items are written as sequences instead (layout version 2), for
+croma's LSTM / pool encoders: text as UTF-8 byte ids (vocab 256, at most 256 bytes), speech as
+40-band log-mel frames of the voiced part (at most 300, per-band mean removed).
 """
 import argparse
 import html
@@ -70,6 +74,10 @@ def audio_features(path):
     return features.log_mel_summary(features.decode_audio(path))
 
 
+def audio_frames(path):
+    return features.log_mel_frames(features.decode_audio(path))
+
+
 
 
 def main(argv):
@@ -86,6 +94,8 @@ def main(argv):
     p.add_argument("--name", default="udhr_text_to_speech")
     p.add_argument("--out", required=True)
     p.add_argument("--sources-json")
+    p.add_argument("--sequences", action="store_true",
+                   help="write byte-id text and log-mel frame sequences instead of fixed vectors")
     a = p.parse_args(argv)
 
     langs = []
@@ -103,9 +113,11 @@ def main(argv):
     class_names = [lang for lang, _, _ in langs]
 
     src_feat, src_lab, src_ids, tgt_lab, tgt_ids, audio, pairs = [], [], [], [], [], [], []
+    src_text = []
     for k, (lang, udhr, recs) in enumerate(langs):
         for i, para in enumerate(udhr_paragraphs(udhr)):
             src_feat.append(features.hashed_char_ngrams(para, TEXT_BUCKETS))
+            src_text.append(para)
             src_lab.append(k)
             src_ids.append(f"udhr:{lang}:{i}")
         for english, path in recs:
@@ -118,12 +130,13 @@ def main(argv):
             if words:
                 pairs.append([len(src_lab), t])
                 src_feat.append(features.hashed_char_ngrams(words, TEXT_BUCKETS))
+                src_text.append(words)
                 src_lab.append(k)
                 src_ids.append(f"filename:{rel}")
     print(f"text_to_speech: {len(class_names)} languages, {len(src_lab)} texts, {len(audio)} recordings, "
           f"{len(pairs)} strong pairs", file=sys.stderr)
     with Pool(max(1, a.workers)) as pool:
-        tgt_feat = pool.map(audio_features, audio, chunksize=8)
+        tgt_feat = pool.map(audio_frames if a.sequences else audio_features, audio, chunksize=8)
 
     fractions = [float(v) for v in a.split_fractions.split(",")]
     split = croma_shards.random_class_split(len(class_names), fractions[0], fractions[1], a.split_seed)
@@ -143,8 +156,18 @@ def main(argv):
     }
     src = {"features": np.stack(src_feat), "labels": np.array(src_lab), "ids": src_ids, "modality": "text",
            "feature": f"hashed character 1-3-grams, {TEXT_BUCKETS} buckets, log1p, L2"}
-    tgt = {"features": np.stack(tgt_feat), "labels": np.array(tgt_lab), "ids": tgt_ids, "modality": "speech",
+    tgt = {"features": None if a.sequences else np.stack(tgt_feat), "labels": np.array(tgt_lab), "ids": tgt_ids, "modality": "speech",
            "feature": "sox 16 kHz mono; log-mel 32 bands, 25/10 ms, voiced part averaged over 16 time stretches (512)"}
+    if a.sequences:
+        src.pop("features")
+        src["tokens"] = [features.utf8_byte_ids(t) for t in src_text]
+        src["vocab"] = 256
+        src["feature"] = "UTF-8 byte ids (vocab 256), whitespace collapsed, at most 256 bytes"
+        tgt.pop("features")
+        tgt["sequences"] = tgt_feat
+        tgt["feature"] = ("sox 16 kHz mono; log-mel 40 bands, 25/10 ms frames of the voiced part, "
+                          "at most 300 (evenly subsampled), per-band mean removed, /10")
+        provenance["sequences"] = True
     m = croma_shards.write_shards(a.out, a.name, class_names, split, src, tgt, pairs, provenance, shards=a.shards)
     print(f"text_to_speech: wrote {len(m['files'])} shards to {a.out}", file=sys.stderr)
     return 0

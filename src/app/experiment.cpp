@@ -19,8 +19,12 @@ Experiment::Experiment(const TrainOptions& o, const std::string& command) {
     sampler_ = std::make_unique<EpisodeSampler>(data_, make_meta_split(data_, shards.split, o.seed));
   }
   ModelShape shape;
+  shape.source_input = data_.source.spec();
+  shape.target_input = data_.target.spec();
   shape.source_dim = data_.source.dim();
   shape.target_dim = data_.target.dim();
+  shape.source_encoder = o.model.source_encoder;
+  shape.target_encoder = o.model.target_encoder;
   shape.hidden = o.model.hidden;
   shape.embed_dim = o.model.embed_dim;
   shape.classifier_hidden = o.model.classifier_hidden;

@@ -45,7 +45,21 @@ nlohmann::json split_summary(const ShardedDataset& s, const std::vector<std::int
 }
 
 nlohmann::json modality_summary(const ModalityData& m, const ModalityInfo& info) {
-  return {{"modality", info.modality}, {"feature", info.feature}, {"items", m.size()}, {"dim", m.dim()}};
+  nlohmann::json j = {{"modality", info.modality}, {"feature", info.feature}, {"items", m.size()}};
+  const auto spec = m.spec();
+  if (spec.kind == FeatureKind::kVector) {
+    j["dim"] = spec.dim;
+    return j;
+  }
+  j["kind"] = to_string(spec.kind);
+  if (spec.kind == FeatureKind::kImage) j["shape"] = {spec.dim, spec.height, spec.width};
+  if (spec.kind == FeatureKind::kFrames) j["dim"] = spec.dim;
+  if (spec.kind == FeatureKind::kTokens) j["vocab"] = spec.vocab;
+  if (spec.is_sequence()) {
+    j["min_length"] = m.lengths.min().item<std::int64_t>();
+    j["max_length"] = m.lengths.max().item<std::int64_t>();
+  }
+  return j;
 }
 
 }  // namespace
@@ -94,9 +108,9 @@ int run_inspect_command(int argc, const char* const argv[]) {
   std::cerr << "croma inspect: dataset '" << s.data.name << "', " << s.files.size() << " shard(s), "
             << s.data.num_classes << " classes, " << s.data.num_clusters << " weak clusters, "
             << s.data.pairs.size() << " strong pairs\n"
-            << "  source: " << s.data.source.size() << " items x " << s.data.source.dim() << " ("
+            << "  source: " << s.data.source.size() << " items, " << s.data.source.spec().describe() << " ("
             << s.source.modality << ": " << s.source.feature << ")\n"
-            << "  target: " << s.data.target.size() << " items x " << s.data.target.dim() << " ("
+            << "  target: " << s.data.target.size() << " items, " << s.data.target.spec().describe() << " ("
             << s.target.modality << ": " << s.target.feature << ")\n";
   for (const char* name : {"meta-train", "meta-val", "meta-test"}) {
     const auto& sp = summary["splits"][name];

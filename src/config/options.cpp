@@ -29,6 +29,109 @@ AlignLossKind parse_align_loss(const std::string& text) {
   throw OptionError("invalid value for --align-loss: '" + text + "' (allowed: margin, infonce)");
 }
 
+EncoderKind parse_encoder_kind(const std::string& option, const std::string& text) {
+  if (text == "mlp") return EncoderKind::kMlp;
+  if (text == "pool") return EncoderKind::kPool;
+  if (text == "lstm") return EncoderKind::kLstm;
+  if (text == "cnn") return EncoderKind::kCnn;
+  throw OptionError("invalid value for --" + option + ": '" + text + "' (allowed: mlp, pool, lstm, cnn)");
+}
+
+SequencePool parse_sequence_pool(const std::string& text) {
+  if (text == "last") return SequencePool::kLast;
+  if (text == "mean") return SequencePool::kMean;
+  if (text == "max") return SequencePool::kMax;
+  throw OptionError("invalid value for --seq-pool: '" + text + "' (allowed: last, mean, max)");
+}
+
+bool parse_directions(const std::string& text) {
+  if (text == "bi") return true;
+  if (text == "uni") return false;
+  throw OptionError("invalid value for --lstm-directions: '" + text + "' (allowed: uni, bi)");
+}
+
+// "V" (both modalities) or "S<sep>T" (source, target).
+std::pair<std::string, std::string> split_source_target(const std::string& option, const std::string& text,
+                                                        char sep) {
+  const auto at = text.find(sep);
+  if (at == std::string::npos) return {text, text};
+  const auto source = text.substr(0, at), target = text.substr(at + 1);
+  if (source.empty() || target.empty() || target.find(sep) != std::string::npos) {
+    throw OptionError("invalid value for --" + option + ": '" + text + "' (expected one value for both "
+                      "modalities, or source" + std::string(1, sep) + "target)");
+  }
+  return {source, target};
+}
+
+std::int64_t parse_integer(const std::string& option, const std::string& text) {
+  std::size_t used = 0;
+  long long value = 0;
+  try {
+    value = std::stoll(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used == 0 || used != text.size()) {
+    throw OptionError("invalid value for --" + option + ": '" + text + "' (expected an integer)");
+  }
+  return value;
+}
+
+std::vector<std::int64_t> parse_shot_list(const std::string& option, const std::string& text);
+
+// Encoder settings as typed on the command line (strings, so that one value can serve both
+// modalities), applied to both EncoderOptions after parsing.
+struct EncoderText {
+  std::string source_kind = "mlp", target_kind = "mlp";
+  std::string lstm_hidden, lstm_layers, directions, pool, token_embedding, cnn_channels;
+
+  explicit EncoderText(const ModelOptions& m) {
+    const auto& s = m.source_encoder;
+    const auto& t = m.target_encoder;
+    source_kind = to_string(s.kind);
+    target_kind = to_string(t.kind);
+    const auto pair = [](const std::string& a, const std::string& b, char sep = ',') {
+      return a == b ? a : a + sep + b;
+    };
+    const auto list = [](const std::vector<std::int64_t>& v) {
+      std::string text;
+      for (std::size_t i = 0; i < v.size(); ++i) text += (i ? "," : "") + std::to_string(v[i]);
+      return text;
+    };
+    lstm_hidden = pair(std::to_string(s.lstm_hidden), std::to_string(t.lstm_hidden));
+    lstm_layers = pair(std::to_string(s.lstm_layers), std::to_string(t.lstm_layers));
+    directions = pair(s.bidirectional ? "bi" : "uni", t.bidirectional ? "bi" : "uni");
+    pool = pair(to_string(s.pool), to_string(t.pool));
+    token_embedding = pair(std::to_string(s.token_embedding), std::to_string(t.token_embedding));
+    cnn_channels = pair(list(s.cnn_channels), list(t.cnn_channels), '/');
+  }
+
+  void apply(ModelOptions& m) const {
+    auto& s = m.source_encoder;
+    auto& t = m.target_encoder;
+    s.kind = parse_encoder_kind("source-encoder", source_kind);
+    t.kind = parse_encoder_kind("target-encoder", target_kind);
+    auto both = split_source_target("lstm-hidden", lstm_hidden, ',');
+    s.lstm_hidden = parse_integer("lstm-hidden", both.first);
+    t.lstm_hidden = parse_integer("lstm-hidden", both.second);
+    both = split_source_target("lstm-layers", lstm_layers, ',');
+    s.lstm_layers = parse_integer("lstm-layers", both.first);
+    t.lstm_layers = parse_integer("lstm-layers", both.second);
+    both = split_source_target("lstm-directions", directions, ',');
+    s.bidirectional = parse_directions(both.first);
+    t.bidirectional = parse_directions(both.second);
+    both = split_source_target("seq-pool", pool, ',');
+    s.pool = parse_sequence_pool(both.first);
+    t.pool = parse_sequence_pool(both.second);
+    both = split_source_target("token-embedding", token_embedding, ',');
+    s.token_embedding = parse_integer("token-embedding", both.first);
+    t.token_embedding = parse_integer("token-embedding", both.second);
+    both = split_source_target("cnn-channels", cnn_channels, '/');
+    s.cnn_channels = parse_shot_list("cnn-channels", both.first);
+    t.cnn_channels = parse_shot_list("cnn-channels", both.second);
+  }
+};
+
 std::vector<std::int64_t> parse_shot_list(const std::string& option, const std::string& text) {
   std::vector<std::int64_t> values;
   std::stringstream in(text);
@@ -151,16 +254,32 @@ po::options_description data_group(WorldOptions& w) {
       ("noise", po::value(&w.noise)->default_value(w.noise), "std of additive feature noise")
       ("pair-noise", po::value(&w.pair_noise)->default_value(w.pair_noise), "std of latent disagreement inside a strong pair (pair strength)")
       ("train-fraction", po::value(&w.train_fraction)->default_value(w.train_fraction), "fraction of classes for meta-training")
-      ("val-fraction", po::value(&w.val_fraction)->default_value(w.val_fraction), "fraction of classes for meta-validation");
+      ("val-fraction", po::value(&w.val_fraction)->default_value(w.val_fraction), "fraction of classes for meta-validation")
+      ("source-form", po::value(&w.source_form)->default_value(w.source_form), "how the source modality presents items: vector | frames | tokens | image")
+      ("target-form", po::value(&w.target_form)->default_value(w.target_form), "how the target modality presents items: vector | frames | tokens | image")
+      ("min-frames", po::value(&w.min_frames)->default_value(w.min_frames), "shortest sequence (frames, tokens)")
+      ("max-frames", po::value(&w.max_frames)->default_value(w.max_frames), "longest sequence (frames, tokens)")
+      ("frame-dim", po::value(&w.frame_dim)->default_value(w.frame_dim), "features per frame (frames form)")
+      ("vocab", po::value(&w.vocab)->default_value(w.vocab), "vocabulary size (tokens form)")
+      ("image-size", po::value(&w.image_size)->default_value(w.image_size), "image height and width (image form)")
+      ("image-channels", po::value(&w.image_channels)->default_value(w.image_channels), "image channels (image form)");
   return g;
 }
 
-po::options_description model_group(ModelOptions& m) {
-  po::options_description g("Model");
+po::options_description model_group(ModelOptions& m, EncoderText& e) {
+  po::options_description g("Model (encoder options take one value for both modalities, or source,target)");
   g.add_options()
-      ("hidden", po::value(&m.hidden)->default_value(m.hidden), "encoder hidden width")
+      ("hidden", po::value(&m.hidden)->default_value(m.hidden), "encoder hidden width (mlp, pool)")
       ("embed-dim", po::value(&m.embed_dim)->default_value(m.embed_dim), "dimension of the aligned space")
-      ("classifier-hidden", po::value(&m.classifier_hidden)->default_value(m.classifier_hidden), "meta-classifier hidden width");
+      ("classifier-hidden", po::value(&m.classifier_hidden)->default_value(m.classifier_hidden), "meta-classifier hidden width")
+      ("source-encoder", po::value(&e.source_kind)->default_value(e.source_kind), "source encoder: mlp (vectors) | pool | lstm (sequences) | cnn (images)")
+      ("target-encoder", po::value(&e.target_kind)->default_value(e.target_kind), "target encoder: mlp (vectors) | pool | lstm (sequences) | cnn (images)")
+      ("lstm-hidden", po::value(&e.lstm_hidden)->default_value(e.lstm_hidden), "LSTM hidden size per direction")
+      ("lstm-layers", po::value(&e.lstm_layers)->default_value(e.lstm_layers), "LSTM layers")
+      ("lstm-directions", po::value(&e.directions)->default_value(e.directions), "uni | bi (bidirectional LSTM)")
+      ("seq-pool", po::value(&e.pool)->default_value(e.pool), "pooling over time: last (lstm) | mean | max; padding never counts")
+      ("token-embedding", po::value(&e.token_embedding)->default_value(e.token_embedding), "embedding width for token-id sequences")
+      ("cnn-channels", po::value(&e.cnn_channels)->default_value(e.cnn_channels), "channels of each residual CNN stage, e.g. 16,32 (source/target: 16,32/8,16)");
   return g;
 }
 
@@ -261,6 +380,23 @@ std::string to_string(PairKind kind) { return kind == PairKind::kStrong ? "stron
 std::string to_string(AlignLossKind kind) {
   return kind == AlignLossKind::kMargin ? "margin" : "infonce";
 }
+std::string to_string(EncoderKind kind) {
+  switch (kind) {
+    case EncoderKind::kMlp: return "mlp";
+    case EncoderKind::kPool: return "pool";
+    case EncoderKind::kLstm: return "lstm";
+    case EncoderKind::kCnn: return "cnn";
+  }
+  return "?";
+}
+std::string to_string(SequencePool pool) {
+  switch (pool) {
+    case SequencePool::kLast: return "last";
+    case SequencePool::kMean: return "mean";
+    case SequencePool::kMax: return "max";
+  }
+  return "?";
+}
 
 bool parse_train_options(int argc, const char* const argv[], TrainOptions& o) {
   std::string pairs = to_string(o.meta.pairs);
@@ -268,6 +404,7 @@ bool parse_train_options(int argc, const char* const argv[], TrainOptions& o) {
   std::string shots = join(o.eval.shots);
   std::string noise = join_rates(o.eval.label_noise);
   std::uint64_t seed = o.seed;
+  EncoderText encoders(o.model);
   po::options_description all;
   po::options_description run("Run");
   std::string data;
@@ -276,7 +413,7 @@ bool parse_train_options(int argc, const char* const argv[], TrainOptions& o) {
                                  "(docs/data-format.md); default: the built-in concept world");
   all.add(run)
       .add(data_group(o.world))
-      .add(model_group(o.model))
+      .add(model_group(o.model, encoders))
       .add(meta_group(o.meta, pairs, loss))
       .add(dist_group(o.dist))
       .add(output_group(o.out))
@@ -292,6 +429,7 @@ bool parse_train_options(int argc, const char* const argv[], TrainOptions& o) {
   }
   o.meta.pairs = parse_pair_kind(pairs);
   o.meta.align_loss = parse_align_loss(loss);
+  encoders.apply(o.model);
   o.eval.shots = parse_shot_list("eval-shots", shots);
   o.eval.label_noise = parse_rate_list("eval-label-noise", noise);
   // Noisy target labels reach a method at meta-test too, unless told otherwise.
@@ -371,7 +509,26 @@ void validate(const TrainOptions& o) {
                       std::to_string(w.train_fraction + w.val_fraction) +
                       " (must leave classes for meta-test, sum < 1)");
   }
+  for (const auto* form : {&w.source_form, &w.target_form}) {
+    if (*form != "vector" && *form != "frames" && *form != "tokens" && *form != "image") {
+      throw OptionError("invalid value for --" + std::string(form == &w.source_form ? "source" : "target") +
+                        "-form: '" + *form + "' (allowed: vector, frames, tokens, image)");
+    }
+  }
+  require_at_least("min-frames", w.min_frames, 1);
+  require_at_least("max-frames", w.max_frames, w.min_frames);
+  require_at_least("frame-dim", w.frame_dim, 1);
+  require_at_least("vocab", w.vocab, 2);
+  require_at_least("image-size", w.image_size, 1);
+  require_at_least("image-channels", w.image_channels, 1);
   require_at_least("hidden", o.model.hidden, 1);
+  for (const auto* e : {&o.model.source_encoder, &o.model.target_encoder}) {
+    require_at_least("lstm-hidden", e->lstm_hidden, 1);
+    require_at_least("lstm-layers", e->lstm_layers, 1);
+    require_at_least("token-embedding", e->token_embedding, 1);
+    for (auto c : e->cnn_channels) require_at_least("cnn-channels", c, 1);
+    if (e->cnn_channels.empty()) throw OptionError("invalid value for --cnn-channels: empty list");
+  }
   require_at_least("embed-dim", o.model.embed_dim, 1);
   require_at_least("classifier-hidden", o.model.classifier_hidden, 1);
   const auto& m = o.meta;
@@ -424,6 +581,26 @@ void from_json(const nlohmann::json& j, EvalOptions& e) {
   j.at("retrieval").get_to(e.retrieval);
 }
 
+void to_json(nlohmann::json& j, const EncoderOptions& e) {
+  j = {{"kind", to_string(e.kind)},
+       {"lstm_hidden", e.lstm_hidden},
+       {"lstm_layers", e.lstm_layers},
+       {"bidirectional", e.bidirectional},
+       {"pool", to_string(e.pool)},
+       {"token_embedding", e.token_embedding},
+       {"cnn_channels", e.cnn_channels}};
+}
+
+void from_json(const nlohmann::json& j, EncoderOptions& e) {
+  e.kind = parse_encoder_kind("source-encoder/--target-encoder", j.at("kind").get<std::string>());
+  j.at("lstm_hidden").get_to(e.lstm_hidden);
+  j.at("lstm_layers").get_to(e.lstm_layers);
+  j.at("bidirectional").get_to(e.bidirectional);
+  e.pool = parse_sequence_pool(j.at("pool").get<std::string>());
+  j.at("token_embedding").get_to(e.token_embedding);
+  j.at("cnn_channels").get_to(e.cnn_channels);
+}
+
 void to_json(nlohmann::json& j, const TrainOptions& o) {
   const auto& w = o.world;
   const auto& m = o.meta;
@@ -445,11 +622,21 @@ void to_json(nlohmann::json& j, const TrainOptions& o) {
         {"noise", w.noise},
         {"pair_noise", w.pair_noise},
         {"train_fraction", w.train_fraction},
-        {"val_fraction", w.val_fraction}}},
+        {"val_fraction", w.val_fraction},
+        {"source_form", w.source_form},
+        {"target_form", w.target_form},
+        {"min_frames", w.min_frames},
+        {"max_frames", w.max_frames},
+        {"frame_dim", w.frame_dim},
+        {"vocab", w.vocab},
+        {"image_size", w.image_size},
+        {"image_channels", w.image_channels}}},
       {"model",
        {{"hidden", o.model.hidden},
         {"embed_dim", o.model.embed_dim},
-        {"classifier_hidden", o.model.classifier_hidden}}},
+        {"classifier_hidden", o.model.classifier_hidden},
+        {"source_encoder", o.model.source_encoder},
+        {"target_encoder", o.model.target_encoder}}},
       {"meta",
        {{"steps", m.steps},
         {"ways", m.ways},
@@ -504,12 +691,25 @@ void from_json(const nlohmann::json& j, TrainOptions& o) {
     d.at("pair_noise").get_to(w.pair_noise);
     d.at("train_fraction").get_to(w.train_fraction);
     d.at("val_fraction").get_to(w.val_fraction);
+    // Runs written before sequence and image forms existed have vectors only.
+    const WorldOptions defaults;
+    w.source_form = d.value("source_form", defaults.source_form);
+    w.target_form = d.value("target_form", defaults.target_form);
+    w.min_frames = d.value("min_frames", defaults.min_frames);
+    w.max_frames = d.value("max_frames", defaults.max_frames);
+    w.frame_dim = d.value("frame_dim", defaults.frame_dim);
+    w.vocab = d.value("vocab", defaults.vocab);
+    w.image_size = d.value("image_size", defaults.image_size);
+    w.image_channels = d.value("image_channels", defaults.image_channels);
     o.data.clear();
     if (d.value("source", std::string()) == "feature-shards") d.at("files").get_to(o.data);
     const auto& md = j.at("model");
     md.at("hidden").get_to(o.model.hidden);
     md.at("embed_dim").get_to(o.model.embed_dim);
     md.at("classifier_hidden").get_to(o.model.classifier_hidden);
+    // Runs written before encoders were selectable used MLPs.
+    o.model.source_encoder = md.value("source_encoder", EncoderOptions());
+    o.model.target_encoder = md.value("target_encoder", EncoderOptions());
     const auto& mt = j.at("meta");
     auto& m = o.meta;
     mt.at("steps").get_to(m.steps);

@@ -32,6 +32,59 @@ torch::Tensor unit_variance(const torch::Tensor& x) {
   return (x - x.mean(0, true)) / (x.std(0, true, true) + 1e-6);
 }
 
+// Presents standardised item vectors [n, d] in another form, from a stream of its own (so the
+// vectors, and every vector world, stay what they were). Every form carries the vector's
+// information spread out: over time steps for sequences, over space for images.
+void present(ModalityData& m, const std::string& form, const WorldOptions& o, std::uint64_t seed,
+             std::uint64_t stream) {
+  if (form == "vector") return;
+  Rng rng(seed, stream);
+  const auto x = m.features;
+  const auto n = x.size(0), d = x.size(1);
+  if (form == "frames" || form == "tokens") {
+    // Step t of every item reads the vector through projection t mod K, with K projections
+    // of `width` rows that together cover all d dimensions: a sequence of at least K steps
+    // holds the whole vector, but only an encoder that knows the order of its steps can put it
+    // back together (a bag of frames mixes the projections). Each step adds its own noise.
+    const auto width = form == "frames" ? o.frame_dim : o.vocab;
+    const auto k = form == "frames" ? (d + width - 1) / width : std::int64_t{4};
+    const auto projections = normal_tensor(rng, k * width, d, 1.0 / std::sqrt(static_cast<double>(d)))
+                                 .view({k, width, d});
+    const auto views = torch::einsum("pwd,nd->npw", {projections, x});  // [n, K, width]
+    std::vector<std::int64_t> lengths(static_cast<std::size_t>(n));
+    for (std::int64_t i = 0; i < n; ++i) {
+      lengths[static_cast<std::size_t>(i)] =
+          o.min_frames + static_cast<std::int64_t>(rng.uniform_index(static_cast<std::uint64_t>(o.max_frames - o.min_frames + 1)));
+    }
+    const auto length_tensor = torch::tensor(lengths, torch::kInt64);
+    const auto which = torch::arange(o.max_frames, torch::kInt64).remainder(k);  // [T]
+    auto seq = views.index_select(1, which);  // [n, T, width]
+    seq = seq + normal_tensor(rng, n * o.max_frames, width, 0.3).view({n, o.max_frames, width});
+    const auto valid = sequence_mask(length_tensor, o.max_frames);
+    if (form == "frames") {
+      m.features = seq.masked_fill(valid.logical_not().unsqueeze(2), 0.0).contiguous();
+    } else {
+      // A token is the arg-max of a noisy projection: a few bits of the vector per step.
+      m.features = seq.argmax(2).masked_fill(valid.logical_not(), 0).contiguous();
+      m.vocab = o.vocab;
+    }
+    m.lengths = length_tensor;
+    return;
+  }
+  // image: the vector drawn as a half-resolution pattern, upsampled, then shifted cyclically
+  // by a random offset per item, so that where a pattern sits carries no information.
+  const auto side = o.image_size, half = (o.image_size + 1) / 2, c = o.image_channels;
+  const auto pattern = normal_tensor(rng, c * half * half, d, 1.0 / std::sqrt(static_cast<double>(d)));
+  auto img = x.matmul(pattern.t()).view({n, c, half, half});
+  img = img.repeat_interleave(2, 2).repeat_interleave(2, 3).narrow(2, 0, side).narrow(3, 0, side).contiguous();
+  for (std::int64_t i = 0; i < n; ++i) {
+    const auto dy = static_cast<std::int64_t>(rng.uniform_index(static_cast<std::uint64_t>(side)));
+    const auto dx = static_cast<std::int64_t>(rng.uniform_index(static_cast<std::uint64_t>(side)));
+    img[i] = img[i].roll({dy, dx}, {1, 2});
+  }
+  m.features = (img + normal_tensor(rng, n * c * side, side, 0.3).view({n, c, side, side})).contiguous();
+}
+
 }  // namespace
 
 CrossModalDataset generate_concept_world(const WorldOptions& o, std::uint64_t seed) {
@@ -89,6 +142,8 @@ CrossModalDataset generate_concept_world(const WorldOptions& o, std::uint64_t se
   data.target.clusters = cluster_ids;
   data.pairs.reserve(static_cast<std::size_t>(n));
   for (std::int64_t i = 0; i < n; ++i) data.pairs.emplace_back(i, i);
+  present(data.source, o.source_form, o, seed, streams::kWorld + 1);
+  present(data.target, o.target_form, o, seed, streams::kWorld + 2);
   data.check_consistent();
   return data;
 }

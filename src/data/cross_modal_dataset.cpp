@@ -5,15 +5,45 @@
 namespace croma {
 namespace {
 
+void check_features(const std::string& name, const ModalityData& m) {
+  FeatureSpec spec;
+  try {
+    spec = m.spec();
+  } catch (const std::runtime_error& e) {
+    throw std::runtime_error(name + ": " + e.what());
+  }
+  if (spec.kind == FeatureKind::kTokens) {
+    if (m.features.numel() > 0) {
+      const auto lo = m.features.min().item<std::int64_t>();
+      const auto hi = m.features.max().item<std::int64_t>();
+      if (lo < 0 || hi >= m.vocab) {
+        throw std::runtime_error(name + " token ids span [" + std::to_string(lo) + ", " +
+                                 std::to_string(hi) + "], outside the vocabulary [0, " +
+                                 std::to_string(m.vocab) + ")");
+      }
+    }
+  }
+  if (spec.is_sequence()) {
+    if (m.lengths.dim() != 1 || m.lengths.size(0) != m.features.size(0)) {
+      throw std::runtime_error(name + ": " + std::to_string(m.features.size(0)) +
+                               " sequences but " + std::to_string(m.lengths.numel()) + " lengths");
+    }
+    if (m.lengths.numel() > 0) {
+      const auto shortest = m.lengths.min().item<std::int64_t>();
+      const auto longest = m.lengths.max().item<std::int64_t>();
+      if (shortest < 1 || longest > m.features.size(1)) {
+        throw std::runtime_error(name + " sequence lengths span [" + std::to_string(shortest) + ", " +
+                                 std::to_string(longest) + "]; each must be in [1, " +
+                                 std::to_string(m.features.size(1)) + "] (the padded length)");
+      }
+    }
+  }
+}
+
 void check_modality(const char* which, const ModalityData& m, std::int64_t classes,
                     std::int64_t clusters) {
   const std::string name(which);
-  if (!m.features.defined() || m.features.dim() != 2) {
-    throw std::runtime_error(name + " features must be a 2-D [items, dim] tensor");
-  }
-  if (m.features.scalar_type() != torch::kFloat32) {
-    throw std::runtime_error(name + " features must be float32");
-  }
+  check_features(name, m);
   if (m.features.size(0) != m.size() || static_cast<std::int64_t>(m.clusters.size()) != m.size()) {
     throw std::runtime_error(name + ": " + std::to_string(m.features.size(0)) + " feature rows, " +
                              std::to_string(m.labels.size()) + " labels and " +
@@ -35,6 +65,26 @@ void check_modality(const char* which, const ModalityData& m, std::int64_t class
 }
 
 }  // namespace
+
+FeatureSpec ModalityData::spec() const {
+  if (!features.defined()) throw std::runtime_error("features are missing");
+  const auto d = features.dim();
+  const bool is_float = features.scalar_type() == torch::kFloat32;
+  const bool is_int = features.scalar_type() == torch::kInt64;
+  if (lengths.defined()) {
+    if (lengths.scalar_type() != torch::kInt64) throw std::runtime_error("sequence lengths must be int64");
+    if (d == 3 && is_float) return FeatureSpec::frames(features.size(2));
+    if (d == 2 && is_int) {
+      if (vocab < 1) throw std::runtime_error("token-id features need a vocabulary size >= 1");
+      return FeatureSpec::tokens(vocab);
+    }
+    throw std::runtime_error("sequence features must be float32 [items, T, dim] frames or int64 [items, T] token ids");
+  }
+  if (d == 2 && is_float) return FeatureSpec::vector(features.size(1));
+  if (d == 4 && is_float) return FeatureSpec::image(features.size(1), features.size(2), features.size(3));
+  throw std::runtime_error("features must be float32 [items, dim] vectors or [items, channels, height, width] "
+                           "images, or sequences with lengths");
+}
 
 void CrossModalDataset::check_consistent() const {
   if (num_classes < 1) throw std::runtime_error("dataset '" + name + "' has no classes");

@@ -22,7 +22,8 @@ struct ShardPart {
   ClassSplit split;
   bool has_clusters = false;
   ModalityInfo info[2];
-  torch::Tensor features[2];
+  torch::Tensor features[2], lengths[2];  // lengths: sequences only
+  std::int64_t vocab[2] = {0, 0};         // tokens only
   std::vector<std::int64_t> labels[2], clusters[2];
   std::vector<std::pair<std::int64_t, std::int64_t>> pairs;
   std::string provenance;
@@ -75,10 +76,11 @@ class ShardReader {
     if (!hdf5::read_int_attribute(file_, "format_version", version)) {
       fail("lacks the integer root attribute format_version");
     }
-    if (version != kShardFormatVersion) {
-      fail("has layout version " + std::to_string(version) + "; this croma reads version " +
+    if (version < 1 || version > kShardFormatVersion) {
+      fail("has layout version " + std::to_string(version) + "; this croma reads versions 1 to " +
            std::to_string(kShardFormatVersion));
     }
+    version_ = version;
     if (!hdf5::read_string_attribute(file_, "dataset", part.dataset)) {
       fail("lacks the string root attribute dataset");
     }
@@ -122,6 +124,31 @@ class ShardReader {
     std::vector<std::string> out;
     if (!hdf5::read_strings(dset.get(), out)) fail_at(object, "cannot be read (truncated or corrupt?)");
     return out;
+  }
+
+  // A float32 dataset of the given rank, checked finite.
+  torch::Tensor floats(const std::string& object, int rank) const {
+    Handle dset(open(object), H5Dclose);
+    const auto shape = shape_of(dset.get(), object, rank);
+    if (hdf5::dataset_type_class(dset.get()) != H5T_FLOAT || hdf5::dataset_type_size(dset.get()) != 4) {
+      fail_at(object, "must be float32");
+    }
+    std::vector<std::int64_t> sizes(shape.begin(), shape.end());
+    for (std::size_t d = 1; d < sizes.size(); ++d) {
+      if (sizes[d] < 1) fail_at(object, "has an empty dimension " + std::to_string(d));
+    }
+    auto values = torch::empty(sizes, torch::kFloat32);
+    if (values.numel() > 0 && H5Dread(dset.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT,
+                                      values.data_ptr<float>()) < 0) {
+      fail_at(object, "cannot be read (truncated or corrupt?)");
+    }
+    if (values.numel() > 0) {
+      const auto bad_rows = torch::logical_not(torch::isfinite(values)).flatten(1).any(1).nonzero();
+      if (bad_rows.numel() > 0) {
+        fail_at(object, "holds NaN or Inf (first in row " + std::to_string(bad_rows[0][0].item<std::int64_t>()) + ")");
+      }
+    }
+    return values;
   }
 
   // Integers of any width, read as int64; `rank` 1 or 2 (then flattened row-major).
@@ -168,31 +195,92 @@ class ShardReader {
       hdf5::read_string_attribute(group.get(), "modality", part.info[m].modality);
       hdf5::read_string_attribute(group.get(), "feature", part.info[m].feature);
     }
-    const auto fname = g + "/features";
-    Handle dset(open(fname), H5Dclose);
-    const auto shape = shape_of(dset.get(), fname, 2);
-    if (hdf5::dataset_type_class(dset.get()) != H5T_FLOAT || hdf5::dataset_type_size(dset.get()) != 4) {
-      fail_at(fname, "must be float32");
-    }
-    const auto rows = static_cast<std::int64_t>(shape[0]);
-    const auto dim = static_cast<std::int64_t>(shape[1]);
-    if (dim < 1) fail_at(fname, "has 0 columns");
-    auto features = torch::empty({rows, dim}, torch::kFloat32);
-    if (rows > 0 && H5Dread(dset.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT,
-                            features.data_ptr<float>()) < 0) {
-      fail_at(fname, "cannot be read (truncated or corrupt?)");
-    }
-    if (rows > 0) {
-      const auto bad_rows = torch::logical_not(torch::isfinite(features)).any(1).nonzero();
-      if (bad_rows.numel() > 0) {
-        fail_at(fname, "holds NaN or Inf (first in row " + std::to_string(bad_rows[0][0].item<std::int64_t>()) + ")");
+    std::string kind = "vector";
+    {
+      Handle group(H5Gopen2(file_, g.c_str(), H5P_DEFAULT), H5Gclose);
+      hdf5::read_string_attribute(group.get(), "kind", kind);
+      if (kind != "vector" && kind != "frames" && kind != "tokens" && kind != "image") {
+        fail("group '" + g + "' has attribute kind '" + kind + "' (allowed: vector, frames, tokens, image)");
+      }
+      if (kind != "vector" && version_ < 2) {
+        fail("group '" + g + "' has kind '" + kind + "', which needs format_version 2 (this file says " +
+             std::to_string(version_) + ")");
+      }
+      if (kind == "tokens" && !hdf5::read_int_attribute(group.get(), "vocab", part.vocab[m])) {
+        fail("group '" + g + "' lacks the integer attribute vocab (required for kind tokens)");
+      }
+      if (kind == "tokens" && part.vocab[m] < 1) {
+        fail("group '" + g + "' has vocab " + std::to_string(part.vocab[m]) + " (must be >= 1)");
       }
     }
-    part.features[m] = features;
+    const auto fname = g + "/features";
+    std::int64_t rows = 0;
+    std::string count_object = fname;  // the dataset that fixes the item count
+    if (kind == "vector" || kind == "image") {
+      part.features[m] = floats(fname, kind == "vector" ? 2 : 4);
+      rows = part.features[m].size(0);
+    } else {
+      const auto len_name = g + "/lengths";
+      const auto lengths = ints_1d(len_name);
+      rows = static_cast<std::int64_t>(lengths.size());
+      count_object = len_name;
+      torch::Tensor flat;
+      if (kind == "frames") {
+        flat = floats(fname, 2);
+      } else {
+        std::vector<hsize_t> shape;
+        auto ids = ints(fname, 1, shape);
+        flat = torch::tensor(ids, torch::kInt64);
+        if (!ids.empty()) {
+          const auto [lo, hi] = std::minmax_element(ids.begin(), ids.end());
+          if (*lo < 0 || *hi >= part.vocab[m]) {
+            const auto bad = *lo < 0 ? lo : hi;
+            fail_at(fname, "position " + std::to_string(bad - ids.begin()) + " holds token id " +
+                               std::to_string(*bad) + " outside [0, vocab " + std::to_string(part.vocab[m]) + ")");
+          }
+        }
+      }
+      // Each length is checked against the rows actually stored before anything is summed or
+      // allocated from it, so that corrupt lengths can neither overflow nor allocate.
+      const auto stored = flat.size(0);
+      std::int64_t total = 0, longest = 0;
+      for (std::size_t i = 0; i < lengths.size(); ++i) {
+        if (lengths[i] < 1) {
+          fail_at(len_name, "row " + std::to_string(i) + " holds length " + std::to_string(lengths[i]) +
+                                " (every sequence needs at least one step)");
+        }
+        if (lengths[i] > stored - total) {
+          fail_at(len_name, "sums to more than the " + std::to_string(stored) + " rows of " + fname);
+        }
+        total += lengths[i];
+        longest = std::max(longest, lengths[i]);
+      }
+      if (total != stored) {
+        fail_at(len_name, "sums to " + std::to_string(total) + " steps but " + fname + " has " +
+                              std::to_string(stored) + " rows");
+      }
+      // In memory: zero-padded to the longest sequence, with the lengths beside.
+      const auto width = kind == "frames" ? flat.size(1) : std::int64_t{1};
+      if (longest > 0 && rows > (std::int64_t{1} << 31) / longest / width) {
+        fail_at(len_name, "pads to " + std::to_string(rows) + " sequences x " + std::to_string(longest) +
+                              " steps x " + std::to_string(width) +
+                              " values, over 2^31 in memory (cap the longest sequences in prep)");
+      }
+      auto padded = kind == "frames" ? torch::zeros({rows, longest, flat.size(1)}, torch::kFloat32)
+                                     : torch::zeros({rows, longest}, torch::kInt64);
+      std::int64_t at = 0;
+      for (std::int64_t i = 0; i < rows; ++i) {
+        const auto n = lengths[static_cast<std::size_t>(i)];
+        padded[i].narrow(0, 0, n).copy_(flat.narrow(0, at, n));
+        at += n;
+      }
+      part.features[m] = padded;
+      part.lengths[m] = torch::tensor(lengths, torch::kInt64);
+    }
 
     const auto lname = g + "/labels";
     part.labels[m] = ints_1d(lname);
-    check_count(lname, part.labels[m].size(), rows, fname);
+    check_count(lname, part.labels[m].size(), rows, count_object);
     for (std::size_t i = 0; i < part.labels[m].size(); ++i) {
       const auto k = part.labels[m][i];
       if (k < 0 || k >= classes) {
@@ -205,7 +293,7 @@ class ShardReader {
       Handle ids(open(iname), H5Dclose);
       const auto ishape = shape_of(ids.get(), iname, 1);
       if (hdf5::dataset_type_class(ids.get()) != H5T_STRING) fail_at(iname, "must hold strings");
-      check_count(iname, ishape[0], rows, fname);
+      check_count(iname, ishape[0], rows, count_object);
     }
     const auto cname = g + "/clusters";
     const bool has = hdf5::exists(file_, cname);
@@ -215,7 +303,7 @@ class ShardReader {
     }
     if (has) {
       part.clusters[m] = ints_1d(cname);
-      check_count(cname, part.clusters[m].size(), rows, fname);
+      check_count(cname, part.clusters[m].size(), rows, count_object);
       const auto w = static_cast<std::int64_t>(part.cluster_names.size());
       for (std::size_t i = 0; i < part.clusters[m].size(); ++i) {
         const auto c = part.clusters[m][i];
@@ -255,7 +343,17 @@ class ShardReader {
 
   std::string path_;
   hid_t file_ = -1;
+  std::int64_t version_ = 1;
 };
+
+// The shape of a modality's features that every shard must share (sequence lengths may differ).
+FeatureSpec spec_of(const ShardPart& p, int m) {
+  ModalityData d;
+  d.features = p.features[m];
+  d.lengths = p.lengths[m];
+  d.vocab = p.vocab[m];
+  return d.spec();
+}
 
 bool same_split(const ClassSplit& a, const ClassSplit& b) {
   return a.train == b.train && a.val == b.val && a.test == b.test;
@@ -276,8 +374,10 @@ ShardedDataset merge(std::vector<ShardPart> parts) {
       mismatch(p, "dataset '/clusters/names'");
     }
     for (int m = 0; m < 2; ++m) {
-      if (p.features[m].size(1) != first.features[m].size(1)) {
-        mismatch(p, std::string("the feature dimension of /") + (m ? "target" : "source") + "/features");
+      const auto mine = spec_of(p, m), theirs = spec_of(first, m);
+      if (mine != theirs) {
+        mismatch(p, std::string("the features of /") + (m ? "target" : "source") + " (" + mine.describe() +
+                        " vs " + theirs.describe() + ")");
       }
     }
   }
@@ -309,14 +409,29 @@ ShardedDataset merge(std::vector<ShardPart> parts) {
   d.num_classes = static_cast<std::int64_t>(out.class_names.size());
   d.num_clusters = static_cast<std::int64_t>(out.cluster_names.size());
   ModalityData* mods[2] = {&d.source, &d.target};
-  std::vector<torch::Tensor> feats[2];
-  std::int64_t base[2] = {0, 0};
+  std::vector<torch::Tensor> feats[2], lengths[2];
+  std::int64_t base[2] = {0, 0}, longest[2] = {0, 0};
+  for (const auto& p : parts) {
+    for (int m = 0; m < 2; ++m) {
+      if (p.lengths[m].defined()) longest[m] = std::max(longest[m], p.features[m].size(1));
+    }
+  }
   for (auto& p : parts) {
     out.files.push_back(p.path);
     for (const auto& [s, t] : p.pairs) d.pairs.emplace_back(s + base[0], t + base[1]);
     out.pairs_per_shard.push_back(static_cast<std::int64_t>(p.pairs.size()));
     for (int m = 0; m < 2; ++m) {
-      feats[m].push_back(p.features[m]);
+      auto f = p.features[m];
+      if (p.lengths[m].defined()) {
+        // Shards pad to their own longest sequence; the dataset pads to the longest of all.
+        if (f.size(1) < longest[m]) {
+          auto sizes = f.sizes().vec();
+          sizes[1] = longest[m] - f.size(1);
+          f = torch::cat({f, torch::zeros(sizes, f.options())}, 1);
+        }
+        lengths[m].push_back(p.lengths[m]);
+      }
+      feats[m].push_back(f);
       auto& mod = *mods[m];
       mod.labels.insert(mod.labels.end(), p.labels[m].begin(), p.labels[m].end());
       mod.clusters.insert(mod.clusters.end(), p.clusters[m].begin(), p.clusters[m].end());
@@ -327,6 +442,8 @@ ShardedDataset merge(std::vector<ShardPart> parts) {
   }
   for (int m = 0; m < 2; ++m) {
     mods[m]->features = feats[m].size() == 1 ? feats[m].front() : torch::cat(feats[m], 0);
+    if (!lengths[m].empty()) mods[m]->lengths = torch::cat(lengths[m], 0);
+    mods[m]->vocab = first.vocab[m];
     if (mods[m]->size() == 0) {
       throw ShardError("dataset '" + first.dataset + "' has no " + (m ? "target" : "source") + " items in any shard");
     }

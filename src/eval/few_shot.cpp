@@ -28,7 +28,7 @@ std::uint64_t repeat_seed(std::uint64_t seed, std::int64_t repeat) {
 FewShotEvaluator::FewShotEvaluator(const CromaModel& model, const EpisodeSampler& sampler,
                                    const torch::Device& device)
     : model_(model), sampler_(sampler), device_(device),
-      target_features_(sampler.data().target.features.to(device)) {}
+      target_features_(sampler.data().target.batch().to(device)) {}
 
 FewShotSummary FewShotEvaluator::evaluate_repeated(const torch::Tensor& parameters, Split split,
                                                    const EvalOptions& eval, std::int64_t shots,
@@ -72,9 +72,9 @@ FewShotResult FewShotEvaluator::evaluate_shots(const torch::Tensor& parameters, 
   for (std::int64_t task_index = 0; task_index < eval.tasks; ++task_index) {
     const auto task = sampler_.sample_target_task(rng, split, eval.ways, shots, eval.queries);
     const auto support_labels = symmetric_label_noise(task.support_labels, eval.ways, label_noise, noise_rng);
-    const auto xs = target_features_.index_select(0, to_index_tensor(task.support_items, device_));
+    const auto xs = gather_rows(target_features_, task.support_items);
     const auto ys = to_index_tensor(support_labels, device_);
-    const auto xq = target_features_.index_select(0, to_index_tensor(task.query_items, device_));
+    const auto xq = gather_rows(target_features_, task.query_items);
     const auto yq = to_index_tensor(task.query_labels, device_);
     fine_tune(fast, meta, range, eval.steps, adam, settings, [&](const FastWeights& w) {
       return cross_entropy(model_.classify(w, model_.embed_target(w, xs)).narrow(1, 0, eval.ways), ys);

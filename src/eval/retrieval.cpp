@@ -60,8 +60,8 @@ void accumulate(RetrievalMetrics& sum, const RetrievalMetrics& m, double weight)
 RetrievalEvaluator::RetrievalEvaluator(const CromaModel& model, const EpisodeSampler& sampler,
                                        const MetaOptions& alignment, const torch::Device& device)
     : model_(model), sampler_(sampler), alignment_(alignment), device_(device),
-      source_features_(sampler.data().source.features.to(device)),
-      target_features_(sampler.data().target.features.to(device)) {}
+      source_features_(sampler.data().source.batch().to(device)),
+      target_features_(sampler.data().target.batch().to(device)) {}
 
 RetrievalResult RetrievalEvaluator::evaluate(const torch::Tensor& parameters, Split split,
                                              const EvalOptions& eval, std::int64_t shots,

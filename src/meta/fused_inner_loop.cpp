@@ -82,8 +82,9 @@ std::unique_ptr<FusedInnerLoop> FusedInnerLoop::create(const TaskContext& ctx, c
   }
   const auto embed = source->back().out;
   if (target->back().out != embed || classifier->front().in != embed ||
-      classifier->back().out != ctx.meta.ways || !cpu_floats(ctx.source_features) ||
-      !cpu_floats(ctx.target_features) || source->front().in != ctx.source_features.size(1) ||
+      classifier->back().out != ctx.meta.ways || ctx.source_features.has_lengths() ||
+      ctx.target_features.has_lengths() || !cpu_floats(ctx.source_features.values()) ||
+      !cpu_floats(ctx.target_features.values()) || source->front().in != ctx.source_features.size(1) ||
       target->front().in != ctx.target_features.size(1)) {
     return nullptr;
   }
@@ -115,8 +116,8 @@ bool FusedInnerLoop::agrees_with_model() const {
   const auto& model = ctx_.model;
   const torch::Tensor weights = model.initial_parameters(20260101);
   fast_[0].copy_(weights);
-  const auto xs = ctx_.source_features.narrow(0, 0, std::min<std::int64_t>(4, ctx_.source_features.size(0)));
-  const auto xt = ctx_.target_features.narrow(0, 0, std::min<std::int64_t>(4, ctx_.target_features.size(0)));
+  const auto xs = ctx_.source_features.values().narrow(0, 0, std::min<std::int64_t>(4, ctx_.source_features.size(0)));
+  const auto xt = ctx_.target_features.values().narrow(0, 0, std::min<std::int64_t>(4, ctx_.target_features.size(0)));
   at::NoGradGuard no_grad;
   const auto zs = model.embed_source(weights, xs);
   const auto zt = model.embed_target(weights, xt);

@@ -29,8 +29,8 @@ MetaTrainer::MetaTrainer(const CromaModel& model, const EpisodeSampler& sampler,
     : model_(model), options_(meta), comm_(comm), device_(device) {
   usage_ = std::make_unique<TargetUsage>(sampler.data().target.size());
   context_ = std::unique_ptr<TaskContext>(new TaskContext{
-      model, sampler, options_, device_, sampler.data().source.features.to(device_),
-      sampler.data().target.features.to(device_), usage_.get()});
+      model, sampler, options_, device_, sampler.data().source.batch().to(device_),
+      sampler.data().target.batch().to(device_), usage_.get()});
   auto opts = torch::TensorOptions().dtype(torch::kFloat32).device(device_);
   meta_ = torch::zeros({model.numel()}, opts);
   fast_ = std::make_unique<FastWeights>(model.layout(), opts);

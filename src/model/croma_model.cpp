@@ -11,20 +11,53 @@ namespace {
 torch::Tensor normalise(const torch::Tensor& z) { return z / z.norm(2, 1, true).clamp_min(1e-12); }
 }  // namespace
 
-CromaModel::CromaModel(const ModelShape& s) : shape_(s) {
-  if (s.source_dim < 1 || s.target_dim < 1 || s.hidden < 1 || s.embed_dim < 1 ||
-      s.classifier_hidden < 1 || s.ways < 2) {
+CromaModel::CromaModel(const ModelShape& shape) : shape_(shape) {
+  auto& s = shape_;
+  // A vector input of width 0 is the plain source_dim / target_dim of the MLP-only model.
+  if (s.source_input.kind == FeatureKind::kVector) {
+    if (s.source_input.dim == 0) s.source_input.dim = s.source_dim;
+    s.source_dim = s.source_input.dim;
+  }
+  if (s.target_input.kind == FeatureKind::kVector) {
+    if (s.target_input.dim == 0) s.target_input.dim = s.target_dim;
+    s.target_dim = s.target_input.dim;
+  }
+  const bool vector_source = s.source_input.kind == FeatureKind::kVector;
+  const bool vector_target = s.target_input.kind == FeatureKind::kVector;
+  if ((vector_source && s.source_dim < 1) || (vector_target && s.target_dim < 1) || s.hidden < 1 ||
+      s.embed_dim < 1 || s.classifier_hidden < 1 || s.ways < 2) {
     throw std::invalid_argument("CromaModel: every dimension must be positive and ways >= 2");
   }
+  check_encoder_input("source", s.source_input, s.source_encoder);
+  check_encoder_input("target", s.target_input, s.target_encoder);
+  if (s.shared_encoder && (!vector_source || !vector_target)) {
+    throw OptionError("the shared-encoder methods map target feature vectors into the source's; "
+                      "here the modalities have " + s.source_input.describe() + " and " +
+                      s.target_input.describe() + " (use separate encoders, e.g. --method croma)");
+  }
+  if (s.decoder && !vector_target) {
+    throw OptionError("this --method reconstructs target feature vectors; the target modality has " +
+                      s.target_input.describe());
+  }
+  LayoutBuilder builder(layout_, init_);
+  const auto add_encoder = [&](const std::string& prefix, const FeatureSpec& input,
+                               const EncoderOptions& options, Mlp& mlp,
+                               std::shared_ptr<const Encoder>& encoder) {
+    if (options.kind == EncoderKind::kMlp) {
+      mlp = add_mlp(prefix, {input.dim, s.hidden, s.embed_dim});
+    } else {
+      encoder = make_encoder(builder, prefix, input, options, s.hidden, s.embed_dim);
+    }
+  };
   if (s.shared_encoder) {
     target_ = add_mlp("map_t", {s.target_dim, s.source_dim});
     target_range_ = {0, layout_.numel()};
     source_ = add_mlp("e_s", {s.source_dim, s.hidden, s.embed_dim});
     source_range_ = {target_range_.end, layout_.numel()};
   } else {
-    source_ = add_mlp("e_s", {s.source_dim, s.hidden, s.embed_dim});
+    add_encoder("e_s", s.source_input, s.source_encoder, source_, source_encoder_);
     source_range_ = {0, layout_.numel()};
-    target_ = add_mlp("e_t", {s.target_dim, s.hidden, s.embed_dim});
+    add_encoder("e_t", s.target_input, s.target_encoder, target_, target_encoder_);
     target_range_ = {source_range_.end, layout_.numel()};
   }
   classifier_begin_ = layout_.numel();
@@ -61,8 +94,9 @@ CromaModel::Mlp CromaModel::add_mlp(const std::string& prefix, const std::vector
   Mlp mlp;
   for (std::size_t l = 0; l + 1 < dims.size(); ++l) {
     const auto base = prefix + "/layer" + std::to_string(l);
-    mlp.weights.push_back(layout_.add(base + "/weight", {dims[l + 1], dims[l]}));
-    mlp.biases.push_back(layout_.add(base + "/bias", {dims[l + 1]}));
+    LayoutBuilder builder(layout_, init_);
+    mlp.weights.push_back(builder.add(base + "/weight", {dims[l + 1], dims[l]}, ParamInit::fan_in(dims[l])));
+    mlp.biases.push_back(builder.add(base + "/bias", {dims[l + 1]}, ParamInit::fan_in(dims[l])));
   }
   return mlp;
 }
@@ -81,23 +115,28 @@ torch::Tensor CromaModel::initial_parameters(std::uint64_t seed) const {
   auto* p = flat.data_ptr<float>();
   for (std::size_t i = 0; i < layout_.entries().size(); ++i) {
     const auto& e = layout_.entries()[i];
-    // Weights are [out, in]; a bias directly follows its weight and shares its fan-in.
-    const auto& weight = e.shape.size() == 2 ? e : layout_.entries()[i - 1];
-    const double bound = 1.0 / std::sqrt(static_cast<double>(weight.shape[1]));
+    const auto& init = init_.at(i);
     for (std::int64_t j = 0; j < e.numel; ++j) {
-      p[e.offset + j] = static_cast<float>((2.0 * rng.uniform() - 1.0) * bound);
+      p[e.offset + j] = static_cast<float>(init.kind == ParamInit::Kind::kUniform
+                                               ? (2.0 * rng.uniform() - 1.0) * init.scale
+                                               : rng.normal() * init.scale);
     }
   }
   return flat;
 }
 
-torch::Tensor CromaModel::embed_source(const Weights& w, const torch::Tensor& x) const {
-  return normalise(run_mlp(source_, w, x));
+torch::Tensor CromaModel::encode(const std::shared_ptr<const Encoder>& encoder, const Mlp& mlp,
+                                 const Weights& w, const FeatureBatch& x) const {
+  return encoder ? encoder->forward(layout_, w, x) : run_mlp(mlp, w, x.values());
 }
 
-torch::Tensor CromaModel::embed_target(const Weights& w, const torch::Tensor& x) const {
-  if (shape_.shared_encoder) return normalise(run_mlp(source_, w, run_mlp(target_, w, x)));
-  return normalise(run_mlp(target_, w, x));
+torch::Tensor CromaModel::embed_source(const Weights& w, const FeatureBatch& x) const {
+  return normalise(encode(source_encoder_, source_, w, x));
+}
+
+torch::Tensor CromaModel::embed_target(const Weights& w, const FeatureBatch& x) const {
+  if (shape_.shared_encoder) return normalise(run_mlp(source_, w, run_mlp(target_, w, x.values())));
+  return normalise(encode(target_encoder_, target_, w, x));
 }
 
 torch::Tensor CromaModel::scaled(const torch::Tensor& embedding) const {

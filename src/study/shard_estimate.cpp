@@ -38,6 +38,14 @@ torch::Tensor rows(const torch::Tensor& x, const std::vector<std::int64_t>& idx)
 SettingEstimate estimate_setting(const CrossModalDataset& data, const ClassSplit& split,
                                  const AlignmentSetting& given, const FixedSettingFields& fixed,
                                  double variance_kept) {
+  // The section 5.5 model is linear in fixed-size features.
+  for (const auto* m : {&data.source, &data.target}) {
+    const auto spec = m->spec();
+    if (spec.kind != FeatureKind::kVector) {
+      throw std::runtime_error(std::string("the estimate needs feature vectors; the ") +
+                               (m == &data.source ? "source" : "target") + " modality has " + spec.describe());
+    }
+  }
   SettingEstimate e;
   e.setting = given;
   e.source_dim = data.source.dim();

@@ -9,7 +9,7 @@ void ReconstructionTask::sample(Rng& rng, const torch::Tensor& /*meta*/) {
   for (auto i : rng.sample_without_replacement(static_cast<std::int64_t>(items_.size()), n)) {
     chosen.push_back(items_[static_cast<std::size_t>(i)]);
   }
-  x_ = gather_rows(ctx_.target_features, chosen);
+  x_ = gather_rows(ctx_.target_features, chosen).values();  // vectors: the decoder needs them
   if (ctx_.usage) ctx_.usage->saw(chosen, false);
 }
 

@@ -124,5 +124,28 @@ m = json.load(open(f"{d}/tiny.manifest.json"))
 assert "hashed character" in m["source"]["feature"] and "16x16" in m["target"]["feature"], m
 PY
 
+# --sequences: byte-id text and [3, 16, 16] images (layout version 2), same items as above.
+"$py" "$prep" --emoji-test "$work/emoji-test.txt" --annotations "$work/ann" \
+  --style "noto=$work/noto" --style "twemoji=$work/twemoji" --locales en,fr,de \
+  --min-emoji 2 --shards 2 --workers 2 --name tiny --out "$work/seq" --sequences 2>"$work/prep.err" \
+  && ok || fail "prep --sequences failed: $(cat "$work/prep.err")"
+out=$("$croma" inspect "$work/seq/tiny.shards.txt" 2>"$work/inspect.err") || fail "inspect of sequences failed: $(cat "$work/inspect.err")"
+"$py" - "$(tail -n 1 <<<"$out")" "$work/seq" "$work/out" <<'PY' && ok || fail "sequence/image content check"
+import json, sys, h5py, numpy as np
+s = json.loads(sys.argv[1]); d, vec = sys.argv[2], sys.argv[3]
+assert s["source"]["kind"] == "tokens" and s["source"]["items"] == 32, s["source"]
+assert s["target"]["kind"] == "image" and s["target"]["shape"] == [3, 16, 16] and s["target"]["items"] == 22, s["target"]
+for i in range(2):
+    with h5py.File(f"{d}/tiny-0000{i}-of-00002.h5") as f, h5py.File(f"{vec}/tiny-0000{i}-of-00002.h5") as g:
+        assert np.array_equal(f["pairs"][()], g["pairs"][()])
+        # The image is the vector build's pixels, channels first.
+        v = g["target/features"][()].reshape(-1, 16, 16, 3).transpose(0, 3, 1, 2)
+        assert np.array_equal(f["target/features"][()], v)
+        ids = [x.decode() for x in f["source/ids"][()]]
+        texts = np.split(f["source/features"][()], np.cumsum(f["source/lengths"][()])[:-1])
+        for sid, t in zip(ids, texts):
+            assert len(bytes(t.astype(np.uint8)).decode()) > 0, sid
+PY
+
 echo "prep_text_to_image: $passed passed, $failures failed"
 [ $failures -eq 0 ]

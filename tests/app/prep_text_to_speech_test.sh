@@ -87,5 +87,30 @@ between = min(np.linalg.norm(tones[a][0] - tones[b][0]) for a in tones for b in 
 assert within < 0.5 * between, (within, between)
 PY
 
+# --sequences: the same items as UTF-8 byte ids and 40-band log-mel frames (layout version 2).
+"$py" "$prep" --udhr "$work/udhr" --sounds "$work/sounds" --languages en,fr,de,it,sv,xx \
+  --min-recordings 3 --shards 2 --workers 2 --name tiny --out "$work/seq" --sequences 2>"$work/prep.err" \
+  && ok || fail "prep --sequences failed: $(cat "$work/prep.err")"
+out=$("$croma" inspect "$work/seq/tiny.shards.txt" 2>"$work/inspect.err") || fail "inspect of sequences failed: $(cat "$work/inspect.err")"
+"$py" - "$(tail -n 1 <<<"$out")" "$work/seq" "$work/out" <<'PY' && ok || fail "sequence content check"
+import json, sys, h5py, numpy as np
+s = json.loads(sys.argv[1]); d, vec = sys.argv[2], sys.argv[3]
+assert s["source"]["kind"] == "tokens" and s["source"]["vocab"] == 256 and s["source"]["items"] == 24, s["source"]
+assert s["target"]["kind"] == "frames" and s["target"]["dim"] == 40 and s["target"]["items"] == 16, s["target"]
+assert s["pairs"] == 8, s
+with h5py.File(f"{d}/tiny-00000-of-00002.h5") as f, h5py.File(f"{vec}/tiny-00000-of-00002.h5") as g:
+    assert f.attrs["format_version"] == 2 and g.attrs["format_version"] == 1
+    # Same items, ids and pairs as the vector build.
+    for k in ("source/ids", "target/ids", "source/labels", "target/labels", "pairs"):
+        assert np.array_equal(f[k][()], g[k][()]), k
+    lengths = f["target/lengths"][()]
+    frames = np.split(f["target/features"][()], np.cumsum(lengths)[:-1])
+    # Recordings of 0.4 .. 0.7 s: about 10 ms frames each (the voiced part), per-band mean 0.
+    assert all(30 <= len(x) <= 75 for x in frames), lengths
+    assert all(np.abs(x.mean(0)).max() < 1e-5 for x in frames)
+    text = bytes(np.split(f["source/features"][()], np.cumsum(f["source/lengths"][()])[:-1])[1].astype(np.uint8)).decode()
+    assert "born free and equal" in text or "libres et" in text or "frei und gleich" in text or "liberi ed" in text, text
+PY
+
 echo "prep_text_to_speech: $passed passed, $failures failed"
 [ $failures -eq 0 ]

@@ -199,8 +199,10 @@ breaks pair_range 'f["pairs"][1, 1] = 84'
 bad_case pair_range "dataset '/pairs' row 1 = ("
 breaks two_splits 'x = f["classes/meta_test"][()]; del f["classes/meta_test"]; f["classes/meta_test"] = np.append(x, 0)'
 bad_case two_splits "dataset '/classes/meta_test' holds class 0, which is also in /classes/meta_train"
-breaks version 'f.attrs["format_version"] = np.int64(2)'
-bad_case version "has layout version 2; this croma reads version 1"
+breaks version 'f.attrs["format_version"] = np.int64(3)'
+bad_case version "has layout version 3; this croma reads versions 1 to 2"
+breaks v1_frames 'f["source"].attrs["kind"] = "frames"'
+bad_case v1_frames "group '/source' has kind 'frames', which needs format_version 2"
 # Shards of one dataset must agree: shard 1 with other class names (fixed-length strings).
 cp "$good1" "$work/badshards/other_classes.h5"
 "$py" - "$work/badshards/other_classes.h5" <<'PY'

@@ -61,6 +61,26 @@ PY
     --target "$work/t.npz" --pairs "$work/p.npy" --split-fractions 0.34,0.33 --seed 1 --shards 2 \
     >/dev/null 2>"$work/import.err" || { echo "FAIL: import: $(cat "$work/import.err")"; exit 1; }
 cp "$work"/seed/*.h5 "$work/corpus/"
+# A layout-2 seed (frames, token ids and an image modality), so that mutations reach the
+# sequence and image readers too.
+PYTHONPATH="$src/data_prep" /usr/bin/python3 - "$work" <<'PY' || { echo "FAIL: could not make the sequence seed"; exit 1; }
+import sys, numpy as np
+from croma_shards import write_shards
+w = sys.argv[1]; r = np.random.default_rng(2)
+lab = np.repeat(np.arange(6), 2); n = len(lab)
+frames = [r.normal(size=(r.integers(1, 4), 2)).astype(np.float32) for _ in lab]
+tokens = [r.integers(0, 5, size=r.integers(1, 4)).tolist() for _ in lab]
+split = {"meta_train": [0, 1], "meta_val": [2, 3], "meta_test": [4, 5]}
+pairs = np.stack([np.arange(n), np.arange(n)], 1)
+ids = [f"x{i}" for i in range(n)]
+write_shards(f"{w}/seq", "seq", [f"c{k}" for k in range(6)], split, dict(sequences=frames, labels=lab, ids=ids),
+             dict(tokens=tokens, vocab=5, labels=lab, ids=ids), pairs, {}, shards=1)
+write_shards(f"{w}/img", "img", [f"c{k}" for k in range(6)], split, dict(tokens=tokens, vocab=5, labels=lab, ids=ids),
+             dict(features=r.normal(size=(n, 1, 2, 3)).astype(np.float32), labels=lab, ids=ids), pairs, {}, shards=1)
+PY
+cp "$work"/seq/*.h5 "$work"/img/*.h5 "$work/corpus/"
+"$croma" inspect "$work/seq/seq.shards.txt" >/dev/null 2>&1 && ok || fail "the sequence seed shard is not valid"
+"$croma" inspect "$work/img/img.shards.txt" >/dev/null 2>&1 && ok || fail "the image seed shard is not valid"
 "$croma" inspect "$work/seed/seed.shards.txt" >/dev/null 2>&1 && ok || fail "the seed shards are not valid"
 
 ( cd "$work/scratch" && CROMA_FUZZ_DIR="$work/scratch" "$fuzzer" -fork=1 -ignore_crashes=1 -ignore_timeouts=1 \

@@ -35,12 +35,44 @@ struct WorldOptions {
   double pair_noise = 0.0;                // std of latent disagreement inside a strong pair
   double train_fraction = 0.6;            // meta-train classes
   double val_fraction = 0.2;              // meta-val classes; the rest is meta-test
+  // How each modality presents its items (data/concept_world.h): vector | frames | tokens |
+  // image. Non-vector forms are rendered from the item's vector, so that the same world can
+  // be read by a sequence or a convolutional encoder.
+  std::string source_form = "vector";
+  std::string target_form = "vector";
+  std::int64_t min_frames = 6;            // sequence lengths, uniform in [min, max]
+  std::int64_t max_frames = 16;
+  std::int64_t frame_dim = 8;             // features per frame (frames form)
+  std::int64_t vocab = 64;                // token ids in [0, vocab) (tokens form)
+  std::int64_t image_size = 12;           // side of the square image (image form)
+  std::int64_t image_channels = 2;
+};
+
+// The encoder of one modality (model/encoder.h). Every kind ends in a linear map to the
+// aligned space.
+//   mlp : MLP over a feature vector (one hidden layer of ModelOptions::hidden)
+//   pool: per-frame (or per-token-embedding) MLP, then pooling over time (mean or max)
+//   lstm: (bi)LSTM over frames or token embeddings, then pooling over time
+//   cnn : residual CNN over [channels, height, width] (stride 1, max pooling between stages,
+//         global average pooling at the end: the paper's Tables 5-6)
+enum class EncoderKind { kMlp, kPool, kLstm, kCnn };
+enum class SequencePool { kLast, kMean, kMax };
+
+struct EncoderOptions {
+  EncoderKind kind = EncoderKind::kMlp;
+  std::int64_t lstm_hidden = 128;          // per direction
+  std::int64_t lstm_layers = 1;
+  bool bidirectional = false;
+  SequencePool pool = SequencePool::kMax;  // lstm and pool encoders
+  std::int64_t token_embedding = 64;       // embedding width for token-id input
+  std::vector<std::int64_t> cnn_channels = {16, 32};  // one residual stage per entry
 };
 
 struct ModelOptions {
   std::int64_t hidden = 128;             // encoder hidden width
   std::int64_t embed_dim = 64;           // aligned space
   std::int64_t classifier_hidden = 128;  // meta-classifier hidden width
+  EncoderOptions source_encoder, target_encoder;
 };
 
 enum class PairKind { kStrong, kWeak };
@@ -132,10 +164,14 @@ void validate(const EvalOptions& options);
 
 std::string to_string(PairKind kind);
 std::string to_string(AlignLossKind kind);
+std::string to_string(EncoderKind kind);
+std::string to_string(SequencePool pool);
 
 void to_json(nlohmann::json& j, const TrainOptions& o);
 void from_json(const nlohmann::json& j, TrainOptions& o);
 void to_json(nlohmann::json& j, const EvalOptions& o);
 void from_json(const nlohmann::json& j, EvalOptions& o);
+void to_json(nlohmann::json& j, const EncoderOptions& o);
+void from_json(const nlohmann::json& j, EncoderOptions& o);
 
 }  // namespace croma

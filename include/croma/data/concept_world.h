@@ -11,6 +11,10 @@
 // is what makes the target modality hard to classify from raw features: it carries as much
 // variance as the concept but no label information, and alignment with the source modality
 // is what tells an encoder to ignore it.
+//
+// --source-form / --target-form present a modality's vectors as variable-length sequences of
+// frames or token ids, or as images (see present() in concept_world.cpp), for the sequence
+// and convolutional encoders; the default "vector" leaves the world exactly as it was.
 #include <cstdint>
 
 #include "croma/config/options.h"

@@ -7,15 +7,26 @@
 #include <utility>
 #include <vector>
 
+#include "croma/data/features.h"
+
 namespace croma {
 
 struct ModalityData {
-  torch::Tensor features;             // [items, dim] float32, on the CPU
+  // On the CPU, laid out as data/features.h describes: [items, dim] float32 vectors,
+  // [items, T, dim] float32 frames or [items, T] int64 token ids (with lengths), or
+  // [items, channels, height, width] float32 images.
+  torch::Tensor features;
+  torch::Tensor lengths;              // int64 [items] for sequences; undefined otherwise
+  std::int64_t vocab = 0;             // token ids lie in [0, vocab) (tokens only)
   std::vector<std::int64_t> labels;   // class id per item, in [0, num_classes)
   std::vector<std::int64_t> clusters; // weak-pair cluster id per item, in [0, num_clusters)
 
   std::int64_t size() const { return static_cast<std::int64_t>(labels.size()); }
-  std::int64_t dim() const { return features.size(1); }
+  // Width of a feature vector (or of a frame); see spec() for the whole shape.
+  std::int64_t dim() const { return spec().dim; }
+  // The layout of features (and lengths, vocab); check_consistent() rejects any other.
+  FeatureSpec spec() const;
+  FeatureBatch batch() const { return lengths.defined() ? FeatureBatch(features, lengths) : FeatureBatch(features); }
 };
 
 struct CrossModalDataset {

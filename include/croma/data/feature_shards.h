@@ -1,6 +1,6 @@
 #pragma once
 // Feature shards: the preprocessed features of a cross-modal dataset in HDF5 files, laid out
-// as documented in docs/data-format.md (layout version 1). A dataset may span several shard
+// as documented in docs/data-format.md (layout versions 1 and 2). A dataset may span several shard
 // files (one per prep worker); each holds a slice of the items of both modalities with the
 // strong pairs among them, and every file repeats the class names, the class split and the
 // weak-cluster names, so that any one file is self-describing for h5py users.
@@ -19,7 +19,8 @@
 namespace croma {
 
 constexpr const char* kShardFormat = "croma-feature-shards";
-constexpr std::int64_t kShardFormatVersion = 1;
+// Version 2 adds sequence (frames, tokens) and image features; version 1 files still read.
+constexpr std::int64_t kShardFormatVersion = 2;
 
 class ShardError : public std::runtime_error {
  public:

@@ -59,7 +59,7 @@ class FewShotEvaluator {
   const CromaModel& model_;
   const EpisodeSampler& sampler_;
   torch::Device device_;
-  torch::Tensor target_features_;
+  FeatureBatch target_features_;
 };
 
 }  // namespace croma

@@ -51,7 +51,7 @@ class RetrievalEvaluator {
   const EpisodeSampler& sampler_;
   MetaOptions alignment_;
   torch::Device device_;
-  torch::Tensor source_features_, target_features_;
+  FeatureBatch source_features_, target_features_;
 };
 
 }  // namespace croma

@@ -1,8 +1,8 @@
 #pragma once
 // The CroMA model, and the variants the baselines need, as pure functions of one flat
 // parameter buffer:
-//   e_s : source features -> aligned space   (MLP, its own weights)
-//   e_t : target features -> aligned space   (MLP, its own weights)
+//   e_s : source features -> aligned space   (its own weights)
+//   e_t : target features -> aligned space   (its own weights)
 //   phi : aligned space  -> N class logits   (the meta-classifier, shared by both modalities)
 // Optional parts, appended after phi when a method needs them:
 //   decoder : aligned space -> target features (autoencoder and reconstruction baselines)
@@ -10,6 +10,10 @@
 // With `shared_encoder` (the domain-adaptation baselines) there is one encoder for both
 // modalities: e_t is only a linear map from target features into the source feature space,
 // and the target path is e_s(map(x_t)).
+//
+// Each encoder is an MLP over a feature vector (input -> hidden -> embed_dim, ReLU), or, as
+// ModelShape's encoder options select, a pool, LSTM or CNN encoder (model/encoder.h) over
+// sequences or images. Shared encoders, decoders and domain heads need vector features.
 //
 // The buffer is laid out so that every group a task adapts is one contiguous range:
 //   separate encoders: [e_s | e_t | phi | decoder | domain]
@@ -22,6 +26,10 @@
 #include <cstdint>
 #include <vector>
 
+#include <memory>
+
+#include "croma/data/features.h"
+#include "croma/model/encoder.h"
 #include "croma/model/fast_weights.h"
 #include "croma/model/param_layout.h"
 
@@ -37,6 +45,10 @@ struct ModelShape {
   bool shared_encoder = false;
   bool decoder = false;
   bool domain_head = false;
+  // Non-vector inputs and their encoders. A vector input of width 0 means source_dim /
+  // target_dim; an encoder kind other than mlp needs the matching input (check_encoder_input).
+  FeatureSpec source_input, target_input;
+  EncoderOptions source_encoder, target_encoder;
 };
 
 class CromaModel {
@@ -65,9 +77,10 @@ class CromaModel {
   // drawn from the (seed, init) stream on the CPU.
   torch::Tensor initial_parameters(std::uint64_t seed) const;
 
-  // Normalised embeddings [rows, embed_dim].
-  torch::Tensor embed_source(const Weights& w, const torch::Tensor& x) const;
-  torch::Tensor embed_target(const Weights& w, const torch::Tensor& x) const;
+  // Normalised embeddings [rows, embed_dim] of a batch of features (a tensor of vectors or
+  // images, or sequences with their lengths: data/features.h).
+  torch::Tensor embed_source(const Weights& w, const FeatureBatch& x) const;
+  torch::Tensor embed_target(const Weights& w, const FeatureBatch& x) const;
   // Logits [rows, ways] from normalised embeddings.
   torch::Tensor classify(const Weights& w, const torch::Tensor& embedding) const;
   // Target features reconstructed from normalised embeddings (needs shape.decoder).
@@ -82,10 +95,15 @@ class CromaModel {
   Mlp add_mlp(const std::string& prefix, const std::vector<std::int64_t>& dims);
   torch::Tensor run_mlp(const Mlp& mlp, const Weights& w, torch::Tensor x) const;
   torch::Tensor scaled(const torch::Tensor& embedding) const;
+  // e_s or e_t before normalisation: the modality's pool/LSTM/CNN encoder, else the MLP.
+  torch::Tensor encode(const std::shared_ptr<const Encoder>& encoder, const Mlp& mlp, const Weights& w,
+                       const FeatureBatch& x) const;
 
   ModelShape shape_;
   ParamLayout layout_;
+  std::vector<ParamInit> init_;  // one per layout entry
   Mlp source_, target_, classifier_, decoder_, domain_;
+  std::shared_ptr<const Encoder> source_encoder_, target_encoder_;  // null: the MLP
   ParamRange source_range_, target_range_;
   std::int64_t classifier_begin_ = 0, classifier_end_ = 0, decoder_end_ = 0;
 };

@@ -18,8 +18,9 @@ class AlignmentTask : public InnerTask {
   // The episode of the last sample(): features and group ids of its source and target items
   // (for the fused inner loop, meta/fused_inner_loop.h, which runs the same steps without
   // autograd).
-  const torch::Tensor& source_features() const { return xs_; }
-  const torch::Tensor& target_features() const { return xt_; }
+  // (Vectors only: the fused loop runs MLP encoders; sequence lengths are not passed on.)
+  const torch::Tensor& source_features() const { return xs_.values(); }
+  const torch::Tensor& target_features() const { return xt_.values(); }
   const torch::Tensor& source_groups() const { return gs_; }
   const torch::Tensor& target_groups() const { return gt_; }
   // Episode rows of one inner step's minibatch, drawn from rng exactly as step_loss() draws
@@ -29,7 +30,8 @@ class AlignmentTask : public InnerTask {
 
  private:
   const TaskContext& ctx_;
-  torch::Tensor xs_, xt_, gs_, gt_;
+  FeatureBatch xs_, xt_;
+  torch::Tensor gs_, gt_;
 };
 
 }  // namespace croma

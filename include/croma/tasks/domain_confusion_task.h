@@ -21,7 +21,7 @@ class DomainConfusionTask : public InnerTask {
   const TaskContext& ctx_;
   std::vector<std::int64_t> source_items_, target_items_;
   double weight_;
-  torch::Tensor xs_, xt_;
+  FeatureBatch xs_, xt_;
 };
 
 // Identity forward, gradient multiplied by -weight backward.

@@ -41,7 +41,7 @@ struct TaskContext {
   const EpisodeSampler& sampler;
   const MetaOptions& meta;
   torch::Device device;
-  torch::Tensor source_features, target_features;
+  FeatureBatch source_features, target_features;  // every item, lengths included
   TargetUsage* usage = nullptr;
 };
 

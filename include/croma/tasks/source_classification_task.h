@@ -26,7 +26,7 @@ class SourceClassificationTask : public InnerTask {
   // sample() without forming the embeddings (the fused loop forms those of all task slots
   // in one product): the same draws from rng.
   void draw_episode(Rng& rng);
-  const torch::Tensor& features() const { return x_; }
+  const torch::Tensor& features() const { return x_.values(); }
   const torch::Tensor& embedding() const { return embedding_; }
   const torch::Tensor& labels() const { return labels_; }
   std::vector<std::int64_t> draw_minibatch(Rng& rng, std::int64_t rows) const;
@@ -34,7 +34,8 @@ class SourceClassificationTask : public InnerTask {
  private:
   const TaskContext& ctx_;
   bool adapt_encoder_;
-  torch::Tensor x_, embedding_, labels_;
+  FeatureBatch x_;
+  torch::Tensor embedding_, labels_;
 };
 
 }  // namespace croma

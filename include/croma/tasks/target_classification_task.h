@@ -22,7 +22,8 @@ class TargetClassificationTask : public InnerTask {
   const TaskContext& ctx_;
   std::vector<std::vector<std::int64_t>> groups_;
   bool labelled_;
-  torch::Tensor x_, labels_;
+  FeatureBatch x_;
+  torch::Tensor labels_;
 };
 
 }  // namespace croma
