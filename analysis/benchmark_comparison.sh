@@ -39,8 +39,10 @@ nice_cmd=(nice -n "${NICE:-10}")
 repeats=${REPEATS:-3}
 read -r -a methods <<< "${METHODS:-croma unimodal-pretrain unsup-meta-recon unsup-meta-weak align-classify align-meta-classify oracle shared shared-align shared-confusion shared-target-labels}"
 mkdir -p "$out/runs" "$out/refused"
-train_args=(--data "$data" --pairs "$pairs" --steps "$steps" --val-every 0 --quiet --overwrite "${extra[@]}")
-eval_args=(--checkpoint final --eval-shots 1,5 --eval-tasks 24 --eval-queries 6 --eval-repeats "$repeats")
+protocol=(--eval-shots 1,5 --eval-tasks 24 --eval-queries 6 --eval-repeats "$repeats")
+# train gets the protocol too: it checks it against the meta-val classes and records it.
+train_args=(--data "$data" --pairs "$pairs" --steps "$steps" --val-every 0 --quiet --overwrite "${protocol[@]}" "${extra[@]}")
+eval_args=(--checkpoint final "${protocol[@]}")
 
 for seed in $(seq 1 "$seeds"); do
   for m in "${methods[@]}"; do
