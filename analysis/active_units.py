@@ -37,6 +37,9 @@ def main(argv):
     print("| run | checkpoint | e_t layer-0 units firing on any meta-test item | mean fraction firing per item |")
     print("|---|---|---|---|")
     for run in argv[1:]:
+        if not os.path.isfile(os.path.join(run, "checkpoints", "final.h5")):
+            print(f"active_units: error: {run}: no checkpoints/final.h5 (not a finished run directory)", file=sys.stderr)
+            return 1
         for ck in ("initial", "final"):
             with h5py.File(os.path.join(run, "checkpoints", ck + ".h5"), "r") as c:
                 w, b = c["e_t/layer0/weight"][()], c["e_t/layer0/bias"][()]
