@@ -4,6 +4,8 @@
   analysis/croma_results.py table2    RUN_DIR...   Table 2: few-shot accuracy, methods x k
   analysis/croma_results.py table4    RUN_DIR...   Table 4: few-shot cross-modal retrieval
   analysis/croma_results.py noise-fig RUN_DIR... --png OUT.png   Fig. 7: accuracy vs label noise
+  analysis/croma_results.py benchmark OUT_DIR  a benchmark's table (analysis/benchmark_comparison.sh):
+      every method beside its own untrained start, train time, and the methods refused there
 
 A run directory is one `croma train` + `croma eval` (config.json, summary.json, eval.json).
 Several runs of one method (different training seeds) are aggregated as mean +- std over
@@ -210,25 +212,130 @@ def noise_figure(runs, shots, png):
     return "\n".join(lines)
 
 
+def refused_methods(out_dir):
+    """{method: [reason per seed]} from OUT_DIR/refused/METHOD-seedS.txt (one error line each)."""
+    refused = defaultdict(list)
+    folder = os.path.join(out_dir, "refused")
+    if not os.path.isdir(folder):
+        return refused
+    for name in sorted(os.listdir(folder)):
+        if not name.endswith(".txt") or "-seed" not in name:
+            continue
+        method = name[:-len(".txt")].rsplit("-seed", 1)[0]
+        with open(os.path.join(folder, name)) as f:
+            refused[method].append(f.read().strip() or "(no message)")
+    return refused
+
+
+def benchmark_table(out_dir):
+    """One benchmark's comparison: each method's k-shot accuracy beside the untrained start on
+    the same tasks (reported by the same `croma eval`), what it read of the target modality,
+    its training time, and a row per method that could not run, with the reason."""
+    runs_dir = os.path.join(out_dir, "runs")
+    paths = sorted(os.path.join(runs_dir, d) for d in os.listdir(runs_dir)) if os.path.isdir(runs_dir) else []
+    runs, unfinished = [], []
+    for path in paths:
+        if os.path.exists(os.path.join(path, "eval.json")):
+            run = load_run(path)
+            try:
+                with open(os.path.join(path, "summary.json")) as f:
+                    run["summary"] = json.load(f)
+            except (FileNotFoundError, json.JSONDecodeError):
+                run["summary"] = {}
+            runs.append(run)
+        elif os.path.isdir(path):
+            unfinished.append(os.path.basename(path))
+    refused = refused_methods(out_dir)
+    if not runs and not refused:
+        raise RunError(f"{out_dir}: no finished runs (runs/*/eval.json) and no refused/*.txt")
+    trained = defaultdict(lambda: defaultdict(list))
+    initial = defaultdict(lambda: defaultdict(list))
+    eval_std = defaultdict(dict)
+    wall = defaultdict(list)
+    for run in runs:
+        m = method_of(run)
+        for r in run["eval"]["results"]:
+            if abs(r["label_noise"]) > 1e-12:
+                continue
+            trained[m][r["shots"]].append(r["accuracy_mean"])
+            initial[m][r["shots"]].append(r["initial_accuracy_mean"])
+            eval_std[m][(r["shots"], "trained")] = r["accuracy_std"]
+            eval_std[m][(r["shots"], "initial")] = r["initial_accuracy_std"]
+        if "wall_s" in run["summary"]:
+            wall[m].append(run["summary"]["wall_s"])
+    used = usage(runs)
+    ks = sorted({k for by_k in trained.values() for k in by_k})
+
+    def cell(values, m, k, which):
+        mu, sd = mean_std(values)
+        if len(values) == 1:
+            sd = eval_std[m][(k, which)]
+        return f"{100 * mu:.1f} ± {100 * sd:.1f}"
+
+    head = ["method", "#target read (labels)"]
+    head += [f"{k}-shot" for k in ks] + [f"untrained {k}-shot" for k in ks]
+    head += [f"Δ {k}-shot" for k in ks] + ["train time (s)", "runs"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for m in ordered(set(trained) | set(refused)):
+        label = METHOD_LABEL.get(m, m)
+        if m not in trained:
+            reasons = sorted(set(refused[m]))
+            row = [label, "refused: " + "; ".join(r.replace("|", "\\|") for r in reasons)]
+            row += [""] * (3 * len(ks) + 2)
+            lines.append("| " + " | ".join(row) + " |")
+            continue
+        samples, labels = used.get(m, ("?", "?"))
+        row = [label, f"{samples} ({labels})"]
+        row += [cell(trained[m][k], m, k, "trained") if k in trained[m] else "–" for k in ks]
+        row += [cell(initial[m][k], m, k, "initial") if k in initial[m] else "–" for k in ks]
+        for k in ks:
+            if k in trained[m] and k in initial[m]:
+                delta = mean_std(trained[m][k])[0] - mean_std(initial[m][k])[0]
+                row.append(f"{100 * delta:+.1f}")
+            else:
+                row.append("–")
+        row.append(f"{mean_std(wall[m])[0]:.0f}" if wall[m] else "?")
+        n = max(len(v) for v in trained[m].values())
+        row.append(f"{n}" + (f" (+{len(refused[m])} refused)" if m in refused else ""))
+        lines.append("| " + " | ".join(row) + " |")
+    n_runs = {max(len(v) for v in by_k.values()) for by_k in trained.values()}
+    if n_runs == {1}:
+        lines.append("")
+        lines.append("One training run per method: ± is the std over the evaluation seeds (task sets), "
+                     "not over training seeds.")
+    elif n_runs:
+        lines.append("")
+        lines.append("± is the std over training runs (over evaluation seeds where a method has one run).")
+    if unfinished:
+        lines.append("")
+        lines.append("Unfinished (no eval.json): " + ", ".join(unfinished))
+    return "\n".join(lines)
+
+
 def main(argv):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=["table2", "table4", "noise-fig"])
-    parser.add_argument("runs", nargs="+", help="run directories")
+    parser.add_argument("what", choices=["table2", "table4", "noise-fig", "benchmark"])
+    parser.add_argument("runs", nargs="+", help="run directories (benchmark: one OUT_DIR)")
     parser.add_argument("--noise", type=float, default=0.0, help="table2: support-label noise rate")
     parser.add_argument("--shots", type=int, default=None, help="table4 / noise-fig: k (noise-fig default 5)")
     parser.add_argument("--png", help="noise-fig: output PNG")
     parser.add_argument("--out", help="write the markdown here instead of stdout")
     args = parser.parse_args(argv)
     try:
-        runs = [load_run(p) for p in args.runs]
-        if args.what == "table2":
-            text = table2(runs, args.noise)
-        elif args.what == "table4":
-            text = table4(runs, args.shots)
+        if args.what == "benchmark":
+            if len(args.runs) != 1:
+                raise RunError("benchmark takes one OUT_DIR (of analysis/benchmark_comparison.sh)")
+            text = benchmark_table(args.runs[0])
         else:
-            if not args.png:
-                raise RunError("noise-fig needs --png OUT.png")
-            text = noise_figure(runs, args.shots or 5, args.png)
+            runs = [load_run(p) for p in args.runs]
+            if args.what == "table2":
+                text = table2(runs, args.noise)
+            elif args.what == "table4":
+                text = table4(runs, args.shots)
+            else:
+                if not args.png:
+                    raise RunError("noise-fig needs --png OUT.png")
+                text = noise_figure(runs, args.shots or 5, args.png)
     except RunError as e:
         print(f"croma_results: error: {e}", file=sys.stderr)
         return 1
