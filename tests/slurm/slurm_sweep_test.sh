@@ -112,8 +112,9 @@ sleep 2
 # --- 3. a cell cancelled midway is resumed by resubmitting ------------------------------------
 # Same options as cell shots=3,seed=1 of sweep 1 except --steps, which a resume may extend;
 # so run a long reference and an interrupted copy with identical options.
-write_spec long 600 20 '{"shots": [3], "seed": [1]}'
-write_spec longref 600 20 '{"shots": [3], "seed": [1]}'
+# Long enough (tens of seconds at croma's speed) that the cell is still running when cancelled.
+write_spec long 15000 100 '{"shots": [3], "seed": [1]}'
+write_spec longref 15000 100 '{"shots": [3], "seed": [1]}'
 "${sweep[@]}" submit "$work/long.json" >/dev/null 2>"$work/submit3.err" || fail "submit long: $(cat "$work/submit3.err")"
 cell="$work/long/runs/shots=3,seed=1"
 for i in $(seq 1 240); do
@@ -130,7 +131,7 @@ else
   /usr/bin/python3 -c 'import json,sys; c=json.loads(sys.argv[1])["counts"]; assert c["interrupted"]==1, c' "$counts" &&
     ok || fail "a cancelled cell should be interrupted: $counts; $(tail -n 5 "$cell/job.log")"
   stopped=$(grep -o '"stopped_at_step":[0-9]*' "$cell/train.out" | cut -d: -f2)
-  [ -n "$stopped" ] && [ "$stopped" -lt 600 ] && ok || fail "croma did not checkpoint on scancel's SIGTERM: $(tail -n 5 "$cell/job.log")"
+  [ -n "$stopped" ] && [ "$stopped" -lt 15000 ] && ok || fail "croma did not checkpoint on scancel's SIGTERM: $(tail -n 5 "$cell/job.log")"
   "${sweep[@]}" submit "$work/long.json" >/dev/null 2>"$work/submit4.err" || fail "resubmit long: $(cat "$work/submit4.err")"
   "${sweep[@]}" submit "$work/longref.json" >/dev/null 2>"$work/submit5.err" || fail "submit longref: $(cat "$work/submit5.err")"
   wait_sweep "$work/long.json" 400 && wait_sweep "$work/longref.json" 400 || fail "resumed sweep did not finish"
@@ -138,7 +139,7 @@ else
 import json, os, sys, h5py, numpy as np
 cell, ref, stopped = sys.argv[1], sys.argv[2], int(sys.argv[3])
 s = json.load(open(os.path.join(cell, "summary.json")))
-assert s["resumed_from_step"] == stopped and s["steps"] == 600, s
+assert s["resumed_from_step"] == stopped and s["steps"] == 15000, s
 assert os.path.exists(os.path.join(cell, "eval.json"))
 def params(path):
     out = {}
@@ -154,7 +155,7 @@ PY
 fi
 
 # --- 4. the time-limit signal: checkpoint, requeue, complete -----------------------------------
-write_spec usr1 600 20 '{"shots": [3], "seed": [2]}'
+write_spec usr1 15000 100 '{"shots": [3], "seed": [2]}'
 "${sweep[@]}" submit "$work/usr1.json" >/dev/null 2>"$work/submit6.err" || fail "submit usr1: $(cat "$work/submit6.err")"
 cell="$work/usr1/runs/shots=3,seed=2"
 for i in $(seq 1 240); do
@@ -172,7 +173,7 @@ else
 import json, os, sys
 cell = sys.argv[1]
 s = json.load(open(os.path.join(cell, "summary.json")))
-assert 0 < s["resumed_from_step"] < 600, s
+assert 0 < s["resumed_from_step"] < 15000, s
 assert os.path.exists(os.path.join(cell, "eval.json"))
 log = open(os.path.join(cell, "job.log")).read()
 assert "requeueing" in log and "restart 1" in log, log
@@ -207,13 +208,19 @@ fi
 dead=(--concepts 20 --samples-per-concept 24 --latent-dim 6 --nuisance-dim 4 --source-dim 24
       --target-dim 16 --hidden 32 --embed-dim 16 --classifier-hidden 16 --shots 3 --ways 4
       --eval-ways 4 --eval-shots 3 --eval-tasks 4 --eval-queries 5 --eval-steps 10 --quiet
-      --steps 3000 --val-every 1000 --checkpoint-every 20 --log-every 10)
+      --steps 15000 --val-every 5000 --checkpoint-every 20 --log-every 10)
 job=$(sbatch --parsable --ntasks=2 --output="$work/dead-%j.out" "$src/jobs/train.sbatch" \
         --run-dir "$work/dead" "${dead[@]}" 2>"$work/sbatch-dead.err")
-for i in $(seq 1 600); do [ -e "$work/dead/checkpoints/step_40.h5" ] && break; sleep 0.1; done
-ranks=($(pgrep -f "^$croma train --resume" | sort -n))
+# The job may wait in the queue behind the previous parts' jobs: allow it 5 minutes to start.
+for i in $(seq 1 3000); do [ -e "$work/dead/checkpoints/step_40.h5" ] && break; sleep 0.1; done
+ranks=()
+for i in $(seq 1 50); do
+  ranks=($(pgrep -f "^$croma train --resume.*$work/dead" | sort -n))
+  [ "${#ranks[@]}" -eq 2 ] && break
+  sleep 0.1
+done
 if [ "${#ranks[@]}" -ne 2 ]; then
-  fail "dead rank: expected 2 rank processes of job $job, found ${#ranks[@]}"
+  fail "dead rank: expected 2 rank processes of job $job, found ${#ranks[@]} (job state: $(scontrol show job -o "$job" 2>/dev/null | grep -o 'JobState=[A-Z_]*'); $(tail -n 3 "$work"/dead-*.out 2>/dev/null))"
 else
   kill -9 "${ranks[1]}"
   killed_at=$(date +%s)
@@ -230,7 +237,7 @@ else
     /usr/bin/python3 - "$work/dead" <<'PY' && ok || fail "dead rank: resumed run did not finish"
 import json, os, sys
 s = json.load(open(os.path.join(sys.argv[1], "summary.json")))
-assert s["world_size"] == 2 and s["steps"] == 3000 and s["resumed_from_step"] >= 40, s
+assert s["world_size"] == 2 and s["steps"] == 15000 and s["resumed_from_step"] >= 40, s
 PY
   else
     fail "dead rank: resubmission failed: $(tail -n 5 "$work"/dead-resume-*.out 2>/dev/null)"
