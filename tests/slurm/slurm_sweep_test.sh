@@ -212,7 +212,8 @@ dead=(--concepts 20 --samples-per-concept 24 --latent-dim 6 --nuisance-dim 4 --s
 job=$(sbatch --parsable --ntasks=2 --output="$work/dead-%j.out" "$src/jobs/train.sbatch" \
         --run-dir "$work/dead" "${dead[@]}" 2>"$work/sbatch-dead.err")
 # The job may wait in the queue behind the previous parts' jobs: allow it 5 minutes to start.
-for i in $(seq 1 3000); do [ -e "$work/dead/checkpoints/step_40.h5" ] && break; sleep 0.1; done
+# Any step checkpoint (older ones are pruned as the run goes on, so do not wait for one name).
+for i in $(seq 1 3000); do ls "$work"/dead/checkpoints/step_*.h5 >/dev/null 2>&1 && break; sleep 0.1; done
 ranks=()
 for i in $(seq 1 50); do
   ranks=($(pgrep -f "^$croma train --resume.*$work/dead" | sort -n))
