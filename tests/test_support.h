@@ -1,6 +1,12 @@
 #pragma once
 // Small configurations shared by tests: big enough to exercise every path, small enough to
 // run in a second.
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <gtest/gtest.h>
+
 #include "croma/config/options.h"
 
 namespace croma::testing {
@@ -26,6 +32,26 @@ inline TrainOptions tiny_options() {
   o.eval.queries = 5;
   o.eval.steps = 10;
   return o;
+}
+
+// `croma train ARGS...` parsed into options (expects parsing to succeed, not print --help).
+inline TrainOptions parse_train_args(std::vector<std::string> args) {
+  args.insert(args.begin(), "train");
+  std::vector<const char*> argv;
+  for (auto& a : args) argv.push_back(a.c_str());
+  TrainOptions o;
+  EXPECT_TRUE(parse_train_options(static_cast<int>(argv.size()), argv.data(), o));
+  return o;
+}
+
+// The message of the OptionError that parsing `croma train ARGS...` raises.
+inline std::string train_option_error(std::vector<std::string> args) {
+  try {
+    parse_train_args(std::move(args));
+  } catch (const OptionError& e) {
+    return e.what();
+  }
+  return "<no error>";
 }
 
 }  // namespace croma::testing

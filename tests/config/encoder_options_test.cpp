@@ -6,27 +6,13 @@
 #include <nlohmann/json.hpp>
 
 #include "croma/config/options.h"
+#include "test_support.h"
 
 namespace croma {
 namespace {
 
-TrainOptions parse(std::vector<std::string> args) {
-  args.insert(args.begin(), "train");
-  std::vector<const char*> argv;
-  for (auto& a : args) argv.push_back(a.c_str());
-  TrainOptions o;
-  EXPECT_TRUE(parse_train_options(static_cast<int>(argv.size()), argv.data(), o));
-  return o;
-}
-
-std::string error_of(std::vector<std::string> args) {
-  try {
-    parse(std::move(args));
-  } catch (const OptionError& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
+TrainOptions parse(std::vector<std::string> args) { return testing::parse_train_args(std::move(args)); }
+std::string error_of(std::vector<std::string> args) { return testing::train_option_error(std::move(args)); }
 
 TEST(EncoderOptions, DefaultsAreMlpsOverVectors) {
   const auto o = parse({});
