@@ -37,7 +37,7 @@ croma="$CROMA_BUILD_DIR/croma"
 [ -x "$croma" ] || croma_build --target croma
 nice_cmd=(nice -n "${NICE:-10}")
 repeats=${REPEATS:-3}
-read -r -a methods <<< "${METHODS:-croma unimodal-pretrain unsup-meta-recon unsup-meta-weak align-classify align-meta-classify oracle shared shared-align shared-confusion shared-target-labels}"
+read -r -a methods <<< "${METHODS:-croma target-autoencoder unsup-meta-recon unsup-meta-weak align-classify align-meta-classify oracle shared shared-align shared-confusion shared-target-labels}"
 mkdir -p "$out/runs" "$out/refused"
 protocol=(--eval-shots 1,5 --eval-tasks 24 --eval-queries 6 --eval-repeats "$repeats")
 # train gets the protocol too: it checks it against the meta-val classes and records it.

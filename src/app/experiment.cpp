@@ -29,7 +29,8 @@ Experiment::Experiment(const TrainOptions& o, const std::string& command) {
   shape.embed_dim = o.model.embed_dim;
   shape.classifier_hidden = o.model.classifier_hidden;
   shape.ways = o.meta.ways;
-  configure_model(parse_method(o.meta.method), shape);
+  configure_model(parse_method(o.meta.method),
+                  static_cast<std::int64_t>(sampler_->split().train_classes.size()), shape);
   model_ = std::make_unique<CromaModel>(shape);
 }
 

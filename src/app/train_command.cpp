@@ -217,6 +217,13 @@ int run_train_command(int argc, const char* const argv[]) {
   }
 
   MetaTrainer trainer(model, sampler, o.meta, o.seed, comm, device);
+  // --inner-loop: refuse "fused" for a phase the kernels cannot run before anything is written.
+  trainer.set_inner_loop(o.meta.inner_loop);
+  std::vector<std::string> inner_loops;  // the numerical path of each phase, for the summary
+  for (const auto& phase : phases) {
+    trainer.set_tasks(phase.make_tasks(trainer.context()), phase.epsilon);
+    inner_loops.push_back(trainer.fused_inner_loop() ? "fused" : "autograd");
+  }
   Bookkeeping book;
   std::int64_t start_step = 0;
   std::optional<RunDirectory> run;
@@ -386,7 +393,8 @@ int run_train_command(int argc, const char* const argv[]) {
       {"wall_s", wall},
       {"steps_per_s", wall > 0 ? static_cast<double>(steps_run) / wall : 0.0},
       {"target_samples_used", book.target_seen.size()},
-      {"target_labels_used", book.target_labelled.size()}};
+      {"target_labels_used", book.target_labelled.size()},
+      {"inner_loop", inner_loops}};
   for (const auto& [name, value] : last.losses) summary["final_" + name + "_loss"] = value;
   if (validating) {
     summary["val_shots"] = val_options.shots[0];

@@ -246,7 +246,8 @@ po::options_description data_group(WorldOptions& w) {
       ("source-dim", po::value(&w.source_dim)->default_value(w.source_dim), "source-modality feature dimension")
       ("target-dim", po::value(&w.target_dim)->default_value(w.target_dim), "target-modality feature dimension")
       ("samples-per-concept", po::value(&w.samples_per_concept)->default_value(w.samples_per_concept), "items per concept in each modality")
-      ("clusters-per-concept", po::value(&w.clusters_per_concept)->default_value(w.clusters_per_concept), "weak-pair clusters inside each concept")
+      ("clusters-per-concept", po::value(&w.clusters_per_concept)->default_value(w.clusters_per_concept), "sub-concepts inside each concept (latent offsets)")
+      ("classes-per-cluster", po::value(&w.classes_per_cluster)->default_value(w.classes_per_cluster), "weak clusters: 1 = the sub-concepts (inside one class); K > 1 = groups of K classes")
       ("concept-spread", po::value(&w.concept_spread)->default_value(w.concept_spread), "std of concept centres in the latent")
       ("cluster-spread", po::value(&w.cluster_spread)->default_value(w.cluster_spread), "std of cluster offsets around a concept centre")
       ("within-spread", po::value(&w.within_spread)->default_value(w.within_spread), "std of items around their cluster")
@@ -301,8 +302,9 @@ po::options_description meta_group(MetaOptions& m, std::string& pairs, std::stri
       ("margin", po::value(&m.margin)->default_value(m.margin), "margin of the ranking alignment loss")
       ("temperature", po::value(&m.temperature)->default_value(m.temperature), "temperature of the InfoNCE alignment loss")
       ("tasks-per-rank", po::value(&m.tasks_per_rank)->default_value(m.tasks_per_rank), "episodes of each kind per rank per meta-step (T)")
-      ("method", po::value(&m.method)->default_value(m.method), "croma | unimodal-pretrain | unsup-meta-recon | unsup-meta-weak | align-classify | align-meta-classify | oracle | shared | shared-align | shared-confusion | shared-target-labels")
-      ("label-noise", po::value(&m.label_noise)->default_value(m.label_noise), "symmetric noise rate on target labels (meta-train labels a method reads; default for --eval-label-noise)");
+      ("method", po::value(&m.method)->default_value(m.method), "croma | target-autoencoder | unsup-meta-recon | unsup-meta-weak | align-classify | align-meta-classify | oracle | shared | shared-align | shared-confusion | shared-target-labels")
+      ("label-noise", po::value(&m.label_noise)->default_value(m.label_noise), "symmetric noise rate on target labels (meta-train labels a method reads; default for --eval-label-noise)")
+      ("inner-loop", po::value(&m.inner_loop)->default_value(m.inner_loop), "auto | fused | autograd: the episodes' numerical path (auto: fused kernels where they apply)");
   return g;
 }
 
@@ -496,6 +498,7 @@ void validate(const TrainOptions& o) {
   require_at_least("target-dim", w.target_dim, 1);
   require_at_least("samples-per-concept", w.samples_per_concept, 2);
   require_at_least("clusters-per-concept", w.clusters_per_concept, 1);
+  require_at_least("classes-per-cluster", w.classes_per_cluster, 1);
   require_non_negative("concept-spread", w.concept_spread);
   require_non_negative("cluster-spread", w.cluster_spread);
   require_non_negative("within-spread", w.within_spread);
@@ -546,6 +549,9 @@ void validate(const TrainOptions& o) {
   require_positive("temperature", m.temperature);
   require_at_least("tasks-per-rank", m.tasks_per_rank, 1);
   require_open_unit("label-noise", m.label_noise, true);
+  if (m.inner_loop != "auto" && m.inner_loop != "fused" && m.inner_loop != "autograd") {
+    throw OptionError("invalid value for --inner-loop: '" + m.inner_loop + "' (allowed: auto, fused, autograd)");
+  }
   // --method is checked against the method table by parse_method (meta/method.h).
   validate_device(o.dist.device);
   require_at_least("check-every", o.dist.check_every, 0);
@@ -615,6 +621,7 @@ void to_json(nlohmann::json& j, const TrainOptions& o) {
         {"target_dim", w.target_dim},
         {"samples_per_concept", w.samples_per_concept},
         {"clusters_per_concept", w.clusters_per_concept},
+        {"classes_per_cluster", w.classes_per_cluster},
         {"concept_spread", w.concept_spread},
         {"cluster_spread", w.cluster_spread},
         {"within_spread", w.within_spread},
@@ -654,7 +661,8 @@ void to_json(nlohmann::json& j, const TrainOptions& o) {
         {"temperature", m.temperature},
         {"tasks_per_rank", m.tasks_per_rank},
         {"method", m.method},
-        {"label_noise", m.label_noise}}},
+        {"label_noise", m.label_noise},
+        {"inner_loop", m.inner_loop}}},
       {"distributed",
        {{"device", o.dist.device}, {"check_every", o.dist.check_every}, {"threads", o.dist.threads}}},
       {"output",
@@ -683,6 +691,7 @@ void from_json(const nlohmann::json& j, TrainOptions& o) {
     d.at("target_dim").get_to(w.target_dim);
     d.at("samples_per_concept").get_to(w.samples_per_concept);
     d.at("clusters_per_concept").get_to(w.clusters_per_concept);
+    w.classes_per_cluster = d.value("classes_per_cluster", std::int64_t{1});  // older runs: sub-concepts
     d.at("concept_spread").get_to(w.concept_spread);
     d.at("cluster_spread").get_to(w.cluster_spread);
     d.at("within_spread").get_to(w.within_spread);
@@ -728,7 +737,10 @@ void from_json(const nlohmann::json& j, TrainOptions& o) {
     mt.at("temperature").get_to(m.temperature);
     mt.at("tasks_per_rank").get_to(m.tasks_per_rank);
     mt.at("method").get_to(m.method);
+    // Runs written before the rename: the autoencoder baseline was called unimodal-pretrain.
+    if (m.method == "unimodal-pretrain") m.method = "target-autoencoder";
     mt.at("label_noise").get_to(m.label_noise);
+    m.inner_loop = mt.value("inner_loop", std::string("auto"));
     const auto& ds = j.at("distributed");
     ds.at("device").get_to(o.dist.device);
     ds.at("check_every").get_to(o.dist.check_every);

@@ -138,6 +138,14 @@ CrossModalDataset generate_concept_world(const WorldOptions& o, std::uint64_t se
   }
   data.source.labels = labels;
   data.target.labels = labels;
+  if (o.classes_per_cluster > 1) {
+    // Weak clusters coarser than the classes: consecutive class ids in groups of K. The items
+    // themselves are drawn as above (sub-concepts and all), so nothing but the weak ids changes.
+    for (std::int64_t i = 0; i < n; ++i) {
+      cluster_ids[static_cast<std::size_t>(i)] = labels[static_cast<std::size_t>(i)] / o.classes_per_cluster;
+    }
+    data.num_clusters = (o.concepts + o.classes_per_cluster - 1) / o.classes_per_cluster;
+  }
   data.source.clusters = cluster_ids;
   data.target.clusters = cluster_ids;
   data.pairs.reserve(static_cast<std::size_t>(n));

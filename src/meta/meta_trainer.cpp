@@ -50,6 +50,21 @@ MetaTrainer::~MetaTrainer() = default;
 void MetaTrainer::set_fused_inner_loop(bool allowed) {
   fused_allowed_ = allowed;
   fused_ = allowed ? FusedInnerLoop::create(*context_, tasks_, options_.tasks_per_rank) : nullptr;
+  if (allowed && require_fused_ && !fused_) {
+    std::string names;
+    for (const auto& task : tasks_) names += (names.empty() ? "" : ", ") + task->name();
+    throw OptionError("--inner-loop fused: the fused kernels do not run these tasks (" + names +
+                      ") on this model and device; they cover CroMA's alignment and classification "
+                      "tasks with MLP encoders on the CPU (use --inner-loop auto or autograd)");
+  }
+}
+
+void MetaTrainer::set_inner_loop(const std::string& choice) {
+  if (choice != "auto" && choice != "fused" && choice != "autograd") {
+    throw OptionError("invalid value for --inner-loop: '" + choice + "' (allowed: auto, fused, autograd)");
+  }
+  require_fused_ = choice == "fused";
+  set_fused_inner_loop(choice != "autograd");
 }
 
 void MetaTrainer::set_tasks(InnerTaskList tasks, double epsilon) {
@@ -57,6 +72,7 @@ void MetaTrainer::set_tasks(InnerTaskList tasks, double epsilon) {
   if (!(epsilon > 0)) throw std::invalid_argument("MetaTrainer::set_tasks: epsilon must be > 0");
   tasks_ = std::move(tasks);
   epsilon_ = epsilon;
+  coverage_.clear();  // computed at the first step with these tasks
   // delta, one loss sum per task, and the stop flag.
   host_buffer_ = torch::zeros({model_.numel() + static_cast<std::int64_t>(tasks_.size()) + 1}, torch::kFloat32);
   // On the CPU the deltas accumulate straight into the allreduce buffer: no copy in, no copy out.
@@ -181,7 +197,12 @@ StepStats MetaTrainer::step(bool request_stop) {
     delta_.copy_(host_buffer_.narrow(0, 0, p));
   }
   clock.lap(timings_.allreduce);
-  apply_reptile_update(meta_, delta_, count, epsilon_);
+  if (coverage_.empty()) {
+    std::vector<ParamRange> ranges;
+    for (const auto& task : tasks_) ranges.push_back(task->range());
+    coverage_ = task_coverage(ranges, model_.numel());
+  }
+  apply_reptile_update(meta_, delta_, coverage_, count, epsilon_);
   clock.lap(timings_.reptile);
   return stats;
 }

@@ -1,11 +1,13 @@
 #include "croma/meta/method.h"
 
+#include <algorithm>
 #include <map>
 
 #include "croma/data/label_noise.h"
 #include "croma/tasks/alignment_task.h"
 #include "croma/tasks/domain_confusion_task.h"
 #include "croma/tasks/reconstruction_task.h"
+#include "croma/tasks/source_classes_task.h"
 #include "croma/tasks/source_classification_task.h"
 #include "croma/tasks/target_classification_task.h"
 
@@ -15,7 +17,7 @@ namespace {
 const std::vector<std::pair<Method, std::string>>& table() {
   static const std::vector<std::pair<Method, std::string>> t = {
       {Method::kCroma, "croma"},
-      {Method::kUnimodalPretrain, "unimodal-pretrain"},
+      {Method::kTargetAutoencoder, "target-autoencoder"},
       {Method::kUnsupMetaRecon, "unsup-meta-recon"},
       {Method::kUnsupMetaWeak, "unsup-meta-weak"},
       {Method::kAlignClassify, "align-classify"},
@@ -54,6 +56,30 @@ std::vector<std::vector<std::int64_t>> noisy_target_classes(const EpisodeSampler
   return groups;
 }
 
+// Weak clusters of meta-train target items that lie inside one class reveal that class: an
+// N-way task over such clusters is an N-way task over classes. Returns the items of those
+// clusters (sorted) and how many clusters there are in all / inside one class.
+struct ClusterPurity {
+  std::vector<std::int64_t> revealing_items;
+  std::size_t clusters = 0, pure = 0;
+};
+ClusterPurity cluster_purity(const EpisodeSampler& sampler) {
+  ClusterPurity out;
+  const auto& labels = sampler.data().target.labels;
+  for (const auto& cluster : sampler.split().train_target_clusters) {
+    if (cluster.empty()) continue;
+    ++out.clusters;
+    const auto first = labels[static_cast<std::size_t>(cluster.front())];
+    const bool pure = std::all_of(cluster.begin(), cluster.end(),
+                                  [&](std::int64_t i) { return labels[static_cast<std::size_t>(i)] == first; });
+    if (!pure) continue;
+    ++out.pure;
+    out.revealing_items.insert(out.revealing_items.end(), cluster.begin(), cluster.end());
+  }
+  std::sort(out.revealing_items.begin(), out.revealing_items.end());
+  return out;
+}
+
 }  // namespace
 
 const std::vector<std::string>& method_names() {
@@ -69,6 +95,11 @@ Method parse_method(const std::string& name) {
   for (const auto& [m, n] : table()) {
     if (n == name) return m;
   }
+  if (name == "unimodal-pretrain") {
+    throw OptionError("--method unimodal-pretrain was renamed target-autoencoder (an autoencoder on "
+                      "meta-train target items); the paper's \"Unimodal pre-training\" row is the untrained "
+                      "start that croma eval reports for every run");
+  }
   std::string allowed;
   for (const auto& n : method_names()) allowed += (allowed.empty() ? "" : ", ") + n;
   throw OptionError("invalid value for --method: '" + name + "' (allowed: " + allowed + ")");
@@ -81,11 +112,12 @@ std::string to_string(Method method) {
   return "?";
 }
 
-void configure_model(Method method, ModelShape& shape) {
+void configure_model(Method method, std::int64_t train_classes, ModelShape& shape) {
   shape.shared_encoder = method == Method::kShared || method == Method::kSharedAlign ||
                          method == Method::kSharedConfusion || method == Method::kSharedTargetLabels;
-  shape.decoder = method == Method::kUnimodalPretrain || method == Method::kUnsupMetaRecon;
-  shape.domain_head = method == Method::kSharedConfusion;
+  shape.decoder = method == Method::kTargetAutoencoder || method == Method::kUnsupMetaRecon;
+  shape.domain_head = method == Method::kShared || method == Method::kSharedConfusion;
+  shape.source_classes = method == Method::kAlignClassify ? train_classes : 0;
 }
 
 std::vector<Phase> plan_method(Method method, const TrainOptions& o, const EpisodeSampler& sampler) {
@@ -112,7 +144,7 @@ std::vector<Phase> plan_method(Method method, const TrainOptions& o, const Episo
   switch (method) {
     case Method::kCroma:
       return {{"croma", s, reptile, tasks(align, classify(false))}};
-    case Method::kUnimodalPretrain:
+    case Method::kTargetAutoencoder:
       return {{"autoencoder", 2 * s, plain, tasks([target_items](const TaskContext& c) {
                  return std::make_unique<ReconstructionTask>(c, target_items);
                })}};
@@ -121,13 +153,27 @@ std::vector<Phase> plan_method(Method method, const TrainOptions& o, const Episo
                  return std::make_unique<ReconstructionTask>(c, target_items);
                })}};
     case Method::kUnsupMetaWeak: {
+      auto purity = cluster_purity(sampler);
+      if (purity.pure == purity.clusters) {
+        throw OptionError(
+            "--method unsup-meta-weak: each of the " + std::to_string(purity.clusters) +
+            " weak clusters of the meta-train target items lies inside one class, so its cluster ids "
+            "are class labels and the method would be the oracle under another name; it needs clusters "
+            "that span several classes (built-in world: --classes-per-cluster 2 or more)");
+      }
       const auto clusters = split.train_target_clusters;
-      return {{"reptile-weak-labels", 2 * s, reptile, tasks([clusters](const TaskContext& c) {
-                 return std::make_unique<TargetClassificationTask>(c, clusters, false);
+      return {{"reptile-weak-labels", 2 * s, reptile,
+               tasks([clusters, revealing = std::move(purity.revealing_items)](const TaskContext& c) {
+                 return std::make_unique<TargetClassificationTask>(c, clusters, false, revealing);
                })}};
     }
-    case Method::kAlignClassify:
-      return {{"align", s, plain, tasks(align)}, {"classify", s, plain, tasks(classify(false))}};
+    case Method::kAlignClassify: {
+      const auto by_class = split.classify_source_items;
+      return {{"align", s, plain, tasks(align)},
+              {"classify-all-classes", s, plain, tasks([by_class](const TaskContext& c) {
+                 return std::make_unique<SourceClassesTask>(c, by_class);
+               })}};
+    }
     case Method::kAlignMetaClassify:
       return {{"align", s, plain, tasks(align)}, {"meta-classify", s, reptile, tasks(classify(false))}};
     case Method::kOracle: {
@@ -136,8 +182,16 @@ std::vector<Phase> plan_method(Method method, const TrainOptions& o, const Episo
                  return std::make_unique<TargetClassificationTask>(c, groups, true);
                })}};
     }
-    case Method::kShared:
-      return {{"shared", 2 * s, reptile, tasks(classify(true))}};
+    case Method::kShared: {
+      const auto source_items = flatten(split.classify_source_items);
+      return {{"shared", s, reptile,
+               tasks(
+                   [source_items, target_items](const TaskContext& c) {
+                     return std::make_unique<DomainConfusionTask>(c, DomainObjective::kAdversarialMap,
+                                                                  source_items, target_items);
+                   },
+                   classify(true))}};
+    }
     case Method::kSharedAlign:
       return {{"shared-align", s, reptile, tasks(align, classify(true))}};
     case Method::kSharedConfusion: {
@@ -145,7 +199,8 @@ std::vector<Phase> plan_method(Method method, const TrainOptions& o, const Episo
       return {{"shared-confusion", s, reptile,
                tasks(
                    [source_items, target_items](const TaskContext& c) {
-                     return std::make_unique<DomainConfusionTask>(c, source_items, target_items);
+                     return std::make_unique<DomainConfusionTask>(c, DomainObjective::kConfusion,
+                                                                  source_items, target_items);
                    },
                    classify(true))}};
     }

@@ -49,23 +49,35 @@ CromaModel::CromaModel(const ModelShape& shape) : shape_(shape) {
       encoder = make_encoder(builder, prefix, input, options, s.hidden, s.embed_dim);
     }
   };
+  const auto range_since = [&](std::int64_t begin) { return ParamRange{begin, layout_.numel()}; };
   if (s.shared_encoder) {
     target_ = add_mlp("map_t", {s.target_dim, s.source_dim});
-    target_range_ = {0, layout_.numel()};
+    target_range_ = range_since(0);
+    // The discriminator of the shared methods sits between map_t and e_s: see the header.
+    if (s.domain_head) domain_ = add_mlp("domain", {s.embed_dim, s.classifier_hidden, 2});
+    domain_range_ = range_since(target_range_.end);
     source_ = add_mlp("e_s", {s.source_dim, s.hidden, s.embed_dim});
-    source_range_ = {target_range_.end, layout_.numel()};
+    source_range_ = range_since(domain_range_.end);
   } else {
     add_encoder("e_s", s.source_input, s.source_encoder, source_, source_encoder_);
-    source_range_ = {0, layout_.numel()};
+    source_range_ = range_since(0);
     add_encoder("e_t", s.target_input, s.target_encoder, target_, target_encoder_);
-    target_range_ = {source_range_.end, layout_.numel()};
+    target_range_ = range_since(source_range_.end);
   }
   classifier_begin_ = layout_.numel();
   classifier_ = add_mlp("phi", {s.embed_dim, s.classifier_hidden, s.ways});
   classifier_end_ = layout_.numel();
+  if (s.source_classes < 0 || s.source_classes == 1) {
+    throw std::invalid_argument("CromaModel: a class head needs at least 2 classes");
+  }
+  if (s.source_classes > 0) class_head_ = add_mlp("class_head", {s.classifier_hidden, s.source_classes});
+  class_head_range_ = range_since(classifier_end_);
   if (s.decoder) decoder_ = add_mlp("decoder", {s.embed_dim, s.hidden, s.target_dim});
-  decoder_end_ = layout_.numel();
-  if (s.domain_head) domain_ = add_mlp("domain", {s.embed_dim, s.classifier_hidden, 2});
+  decoder_range_ = range_since(class_head_range_.end);
+  if (!s.shared_encoder) {
+    if (s.domain_head) domain_ = add_mlp("domain", {s.embed_dim, s.classifier_hidden, 2});
+    domain_range_ = range_since(decoder_range_.end);
+  }
 }
 
 ParamRange CromaModel::target_and_classifier() const {
@@ -82,12 +94,31 @@ ParamRange CromaModel::source_and_classifier() const {
 
 ParamRange CromaModel::decoder() const {
   if (!shape_.decoder) throw std::logic_error("this model has no decoder");
-  return {classifier_end_, decoder_end_};
+  return decoder_range_;
 }
 
 ParamRange CromaModel::domain_head() const {
   if (!shape_.domain_head) throw std::logic_error("this model has no domain head");
-  return {decoder_end_, layout_.numel()};
+  return domain_range_;
+}
+
+ParamRange CromaModel::target_map_and_domain() const {
+  if (!shape_.shared_encoder || !shape_.domain_head) {
+    throw std::logic_error("target_map_and_domain: needs a shared encoder with a domain head");
+  }
+  return {target_range_.begin, domain_range_.end};
+}
+
+ParamRange CromaModel::target_map_domain_and_encoder() const {
+  if (!shape_.shared_encoder || !shape_.domain_head) {
+    throw std::logic_error("target_map_domain_and_encoder: needs a shared encoder with a domain head");
+  }
+  return {target_range_.begin, source_range_.end};
+}
+
+ParamRange CromaModel::classifier_with_class_head() const {
+  if (shape_.source_classes == 0) throw std::logic_error("this model has no class head");
+  return {classifier_begin_, class_head_range_.end};
 }
 
 CromaModel::Mlp CromaModel::add_mlp(const std::string& prefix, const std::vector<std::int64_t>& dims) {
@@ -147,6 +178,14 @@ torch::Tensor CromaModel::scaled(const torch::Tensor& embedding) const {
 
 torch::Tensor CromaModel::classify(const Weights& w, const torch::Tensor& embedding) const {
   return run_mlp(classifier_, w, scaled(embedding));
+}
+
+torch::Tensor CromaModel::classify_source_classes(const Weights& w, const torch::Tensor& embedding) const {
+  if (shape_.source_classes == 0) throw std::logic_error("this model has no class head");
+  // phi's hidden layer (its output layer is the N-way head, left out), then the class head.
+  auto h = torch::addmm(w.entry(layout_, classifier_.biases[0]), scaled(embedding),
+                        w.entry(layout_, classifier_.weights[0]).t());
+  return run_mlp(class_head_, w, torch::relu(h));
 }
 
 torch::Tensor CromaModel::decode(const Weights& w, const torch::Tensor& embedding) const {

@@ -1,13 +1,10 @@
 #include "croma/tasks/domain_confusion_task.h"
 
+#include <algorithm>
+
 #include "croma/model/losses.h"
 
 namespace croma {
-
-torch::Tensor reverse_gradient(const torch::Tensor& x, double weight) {
-  // (1 + w) * stop_gradient(x) - w * x: the value is x, the gradient -w.
-  return x.detach() * (1.0 + weight) - x * weight;
-}
 
 namespace {
 std::vector<std::int64_t> draw_items(Rng& rng, const std::vector<std::int64_t>& pool, std::int64_t n) {
@@ -32,10 +29,21 @@ void DomainConfusionTask::sample(Rng& rng, const torch::Tensor& /*meta*/) {
 torch::Tensor DomainConfusionTask::step_loss(const Weights& fast, Rng& rng) {
   const auto rs = minibatch_rows(rng, xs_.size(0), ctx_.meta.inner_batch, ctx_.device);
   const auto rt = minibatch_rows(rng, xt_.size(0), ctx_.meta.inner_batch, ctx_.device);
-  const auto z = torch::cat({ctx_.model.embed_source(fast, xs_.index_select(0, rs)),
-                             ctx_.model.embed_target(fast, xt_.index_select(0, rt))});
-  auto domain = torch::cat({torch::zeros({rs.size(0)}, rs.options()), torch::ones({rt.size(0)}, rt.options())});
-  return cross_entropy(ctx_.model.domain_logits(fast, reverse_gradient(z, weight_)), domain);
+  const auto zs = ctx_.model.embed_source(fast, xs_.index_select(0, rs));
+  const auto zt = ctx_.model.embed_target(fast, xt_.index_select(0, rt));
+  const auto z = torch::cat({zs, zt});
+  const auto domain = torch::cat({torch::zeros({rs.size(0)}, rs.options()), torch::ones({rt.size(0)}, rt.options())});
+  // D learns the true domains from fixed embeddings.
+  const auto discriminator = cross_entropy(ctx_.model.domain_logits(fast, z.detach()), domain);
+  // The encoder learns against a fixed D.
+  const auto frozen = fast.frozen();
+  if (objective_ == DomainObjective::kAdversarialMap) {
+    const auto as_source = torch::zeros({rt.size(0)}, rt.options());
+    return discriminator + cross_entropy(ctx_.model.domain_logits(frozen, zt), as_source);
+  }
+  // Cross-entropy against the uniform distribution over the two domains.
+  const auto log_p = torch::log_softmax(ctx_.model.domain_logits(frozen, z), 1);
+  return discriminator - log_p.mean(1).mean();
 }
 
 }  // namespace croma

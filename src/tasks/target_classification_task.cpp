@@ -1,5 +1,7 @@
 #include "croma/tasks/target_classification_task.h"
 
+#include <algorithm>
+
 #include "croma/model/losses.h"
 
 namespace croma {
@@ -8,7 +10,17 @@ void TargetClassificationTask::sample(Rng& rng, const torch::Tensor& /*meta*/) {
   const auto ep = sample_from_pools(rng, groups_, ctx_.meta.ways, ctx_.meta.shots);
   x_ = gather_rows(ctx_.target_features, ep.items);
   labels_ = to_index_tensor(ep.labels, ctx_.device);
-  if (ctx_.usage) ctx_.usage->saw(ep.items, labelled_);
+  if (!ctx_.usage) return;
+  if (labelled_ || revealing_.empty()) {
+    ctx_.usage->saw(ep.items, labelled_);
+    return;
+  }
+  std::vector<std::int64_t> plain, revealed;
+  for (auto item : ep.items) {
+    (std::binary_search(revealing_.begin(), revealing_.end(), item) ? revealed : plain).push_back(item);
+  }
+  ctx_.usage->saw(plain, false);
+  ctx_.usage->saw(revealed, true);
 }
 
 torch::Tensor TargetClassificationTask::step_loss(const Weights& fast, Rng& rng) {

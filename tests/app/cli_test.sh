@@ -20,8 +20,16 @@ expect_error "invalid value for --device: 'gpu7'" train --run-dir "$work/bad3" -
 expect_error "--ways 30 exceeds the 12 meta-train classes" train --run-dir "$work/bad4" "${world[@]}" --ways 30
 expect_error "unrecognised option '--bogus'" train --bogus 1
 expect_error "invalid value for --label-noise: 1 (must be in [0, 1))" train --run-dir "$work/bad6" --label-noise 1
-expect_error "invalid value for --method: 'maml' (allowed: croma, unimodal-pretrain," train --run-dir "$work/bad7" "${small[@]}" --method maml
+expect_error "invalid value for --method: 'maml' (allowed: croma, target-autoencoder," train --run-dir "$work/bad7" "${small[@]}" --method maml
 [ -e "$work/bad7" ] && fail "an unknown method left $work/bad7 behind" || ok
+# Baselines as the paper defines them: refusals name the reason and write nothing.
+expect_error "--method unimodal-pretrain was renamed target-autoencoder" train --run-dir "$work/bad8" "${small[@]}" --method unimodal-pretrain
+expect_error "lies inside one class, so its cluster ids are class labels" train --run-dir "$work/bad9" "${small[@]}" --method unsup-meta-weak
+expect_error "--inner-loop fused: the fused kernels do not run these tasks (target_class)" train --run-dir "$work/bad10" "${small[@]}" --method oracle --inner-loop fused
+expect_error "invalid value for --inner-loop: 'fast' (allowed: auto, fused, autograd)" train --run-dir "$work/bad11" "${small[@]}" --inner-loop fast
+for d in bad8 bad9 bad10 bad11; do
+  [ -e "$work/$d" ] && fail "a refused run left $work/$d behind" || ok
+done
 expect_error "unknown command 'trian'" trian
 expect_error "is not a croma run directory" eval --run-dir "$work"
 expect_error "run directory '$work/none' does not exist" eval --run-dir "$work/none"

@@ -4,8 +4,12 @@
 // losses and both pair kinds; and it steps aside for tasks it does not handle.
 #include <gtest/gtest.h>
 
+#include <iostream>
+
 #include "croma/app/experiment.h"
+#include "croma/eval/few_shot.h"
 #include "croma/meta/meta_trainer.h"
+#include "croma/meta/method.h"
 #include "croma/tasks/alignment_task.h"
 #include "croma/tasks/source_classification_task.h"
 #include "test_support.h"
@@ -91,6 +95,76 @@ TEST(FusedInnerLoop, StepsAsideForTasksItDoesNotHandle) {
   // Alignment moves the encoders only.
   EXPECT_GT(slice(move, exp.model().encoders()).max().item<double>(), 0.0);
   EXPECT_EQ(slice(move, exp.model().classifier()).max().item<double>(), 0.0);
+}
+
+}  // namespace
+}  // namespace croma
+
+namespace croma {
+namespace {
+
+// --inner-loop fused against autograd over a long run (croma train --inner-loop). Both compute
+// the same losses and gradients in float32 but in a different order (hand-derived kernels
+// vs. autograd), so they differ by rounding, ~1e-7 relative per operation; 100 meta-steps of
+// 5 inner Adam steps amplify that (Adam divides by sqrt(v), which magnifies tiny gradients'
+// differences), so the bound is on what a user reads: the training losses and the few-shot
+// accuracy on the same tasks, not on parameter bits.
+TEST(InnerLoopChoice, FusedAndAutogradAgreeOverHundredMetaSteps) {
+  auto o = testing::tiny_options();
+  o.meta.tasks_per_rank = 2;
+  Experiment exp(o);
+  auto run = [&](const std::string& choice, std::vector<double>& align, std::vector<double>& cls) {
+    const auto comm = Communicator::self();  // MetaTrainer keeps a reference
+    MetaTrainer trainer(exp.model(), exp.sampler(), o.meta, o.seed, comm, torch::kCPU);
+    trainer.set_inner_loop(choice);
+    EXPECT_EQ(trainer.fused_inner_loop(), choice == "fused");
+    trainer.set_meta_parameters(exp.model().initial_parameters(o.seed));
+    for (int s = 0; s < 100; ++s) {
+      const auto st = trainer.step();
+      align.push_back(st.loss("align"));
+      cls.push_back(st.loss("class"));
+    }
+    return trainer.meta_parameters();
+  };
+  std::vector<double> fa, fc, aa, ac;
+  const auto fused = run("fused", fa, fc);
+  const auto autograd = run("autograd", aa, ac);
+  const auto start = exp.model().initial_parameters(o.seed);
+  const double moved = (autograd - start).abs().max().item<double>();
+  const double diff = (fused - autograd).abs().max().item<double>();
+  double mean_fa = 0, mean_aa = 0, mean_fc = 0, mean_ac = 0;
+  for (std::size_t s = 80; s < 100; ++s) {
+    mean_fa += fa[s] / 20; mean_aa += aa[s] / 20; mean_fc += fc[s] / 20; mean_ac += ac[s] / 20;
+  }
+  std::cout << "[ measured ] 100 meta-steps: parameters moved " << moved << ", fused - autograd max "
+            << diff << "; last-20 losses align " << mean_fa << " / " << mean_aa << ", class " << mean_fc
+            << " / " << mean_ac << "\n";
+  EXPECT_LT(diff, 0.05 * moved);
+  EXPECT_NEAR(mean_fa, mean_aa, 0.02 * mean_aa);
+  EXPECT_NEAR(mean_fc, mean_ac, 0.02 * mean_ac);
+  FewShotEvaluator evaluator(exp.model(), exp.sampler(), torch::kCPU);
+  const double acc_f = evaluator.evaluate_shots(fused, Split::kTest, o.eval, 3, 1).mean;
+  const double acc_a = evaluator.evaluate_shots(autograd, Split::kTest, o.eval, 3, 1).mean;
+  EXPECT_NEAR(acc_f, acc_a, 0.05);
+}
+
+TEST(InnerLoopChoice, FusedIsRefusedWhereTheKernelsDoNotApply) {
+  auto o = testing::tiny_options();
+  o.meta.method = "oracle";
+  Experiment exp(o);
+  const auto comm = Communicator::self();  // MetaTrainer keeps a reference
+  MetaTrainer trainer(exp.model(), exp.sampler(), o.meta, o.seed, comm, torch::kCPU);
+  trainer.set_inner_loop("fused");  // CroMA's own tasks: fine
+  EXPECT_TRUE(trainer.fused_inner_loop());
+  auto plan = plan_method(Method::kOracle, o, exp.sampler());
+  try {
+    trainer.set_tasks(plan[0].make_tasks(trainer.context()), plan[0].epsilon);
+    FAIL() << "the oracle's target tasks have no fused kernels";
+  } catch (const OptionError& e) {
+    EXPECT_NE(std::string(e.what()).find("--inner-loop fused"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("target_class"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(trainer.set_inner_loop("fast"), OptionError);
 }
 
 }  // namespace

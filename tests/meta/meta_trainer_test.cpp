@@ -134,3 +134,53 @@ TEST(MetaTrainer, AStopRequestComesBackFromTheStep) {
 
 }  // namespace
 }  // namespace croma
+
+namespace croma {
+namespace {
+
+// A task without randomness: pulls phi towards 1 with a quadratic loss. Two copies of it in
+// one meta-step adapt the same parameters by the same delta.
+class PullPhiTask : public InnerTask {
+ public:
+  explicit PullPhiTask(const TaskContext& ctx) : ctx_(ctx) {}
+  std::string name() const override { return "pull"; }
+  ParamRange range() const override { return ctx_.model.classifier(); }
+  void sample(Rng&, const torch::Tensor&) override {}
+  torch::Tensor step_loss(const Weights& fast, Rng&) override {
+    const auto& layout = ctx_.model.layout();
+    auto loss = torch::zeros({});
+    for (std::size_t i = 0; i < layout.entries().size(); ++i) {
+      if (layout.entries()[i].name.rfind("phi/", 0) == 0) loss = loss + (fast.entry(layout, i) - 1).pow(2).sum();
+    }
+    return loss;
+  }
+
+ private:
+  const TaskContext& ctx_;
+};
+
+TEST(MetaTrainer, TwoTasksOnTheSameParametersAverageTheirDeltas) {
+  auto o = testing::tiny_options();
+  Experiment exp(o);
+  auto run = [&](int copies) {
+    const auto comm = Communicator::self();  // MetaTrainer keeps a reference
+    MetaTrainer trainer(exp.model(), exp.sampler(), o.meta, o.seed, comm, torch::kCPU);
+    trainer.set_meta_parameters(exp.model().initial_parameters(o.seed));
+    InnerTaskList tasks;
+    for (int c = 0; c < copies; ++c) tasks.push_back(std::make_unique<PullPhiTask>(trainer.context()));
+    trainer.set_tasks(std::move(tasks), 0.5);
+    trainer.step();
+    return trainer.meta_parameters();
+  };
+  const auto start = exp.model().initial_parameters(o.seed);
+  const auto one = run(1), two = run(2);
+  EXPECT_GT((one - start).abs().max().item<double>(), 0.0);
+  // Each parameter moves by epsilon times the mean of its tasks' deltas, not their sum (which
+  // would move twice as far). Equal up to the rounding of accumulating fast - meta twice.
+  const double moved = (one - start).abs().max().item<double>();
+  EXPECT_LT((two - one).abs().max().item<double>(), 1e-6 * std::max(1.0, moved) + 1e-7);
+  EXPECT_LT((two - start).abs().max().item<double>(), 1.01 * moved);
+}
+
+}  // namespace
+}  // namespace croma

@@ -28,6 +28,35 @@ TEST(Reptile, UpdateMovesMetaByEpsilonTimesMeanDelta) {
   EXPECT_THROW(apply_reptile_update(meta, delta_sum, 0.0, 0.5), std::invalid_argument);
 }
 
+TEST(Reptile, CoverageCountsTheRangesOverEachStretch) {
+  // Ranges [0, 3) and [2, 5) of 6 parameters: 1, 1, 2, 1, 1, 0.
+  const auto c = task_coverage({{0, 3}, {2, 5}}, 6);
+  ASSERT_EQ(c.size(), 4u);
+  EXPECT_EQ(c[0].range.begin, 0); EXPECT_EQ(c[0].range.end, 2); EXPECT_EQ(c[0].tasks, 1);
+  EXPECT_EQ(c[1].range.begin, 2); EXPECT_EQ(c[1].range.end, 3); EXPECT_EQ(c[1].tasks, 2);
+  EXPECT_EQ(c[2].range.begin, 3); EXPECT_EQ(c[2].range.end, 5); EXPECT_EQ(c[2].tasks, 1);
+  EXPECT_EQ(c[3].range.begin, 5); EXPECT_EQ(c[3].range.end, 6); EXPECT_EQ(c[3].tasks, 0);
+  // Disjoint neighbours with equal counts merge.
+  const auto d = task_coverage({{0, 2}, {2, 4}}, 4);
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].tasks, 1);
+  EXPECT_THROW(task_coverage({{0, 7}}, 6), std::invalid_argument);
+}
+
+TEST(Reptile, SharedParametersMoveByTheMeanOverTheTasksThatAdaptedThem) {
+  auto meta = vec({0, 0, 0, 0, 0, 0});
+  // Two slots; sums of both task kinds' deltas over them.
+  auto delta_sum = vec({2, 2, 4, 2, 2, 0});
+  apply_reptile_update(meta, delta_sum, task_coverage({{0, 3}, {2, 5}}, 6), 2.0, 0.5);
+  // 0.5 * delta_sum / (2 slots * tasks): parameter 2 is adapted by both kinds.
+  EXPECT_TRUE(torch::allclose(meta, vec({0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.0f})));
+  // With disjoint ranges it is the plain update, bit for bit.
+  auto a = torch::randn({6}), b = a.clone(), d = torch::randn({6});
+  apply_reptile_update(a, d, task_coverage({{0, 2}, {2, 6}}, 6), 3.0, 0.1);
+  apply_reptile_update(b, d, 3.0, 0.1);
+  EXPECT_TRUE(a.equal(b));
+}
+
 TEST(FlatAdam, FirstStepsMoveByLearningRateTimesSignOfGradient) {
   // With bias correction, Adam's first step is lr * g / (|g| + eps): a step of lr against g.
   FlatAdam adam;

@@ -21,6 +21,49 @@ TEST(CromaModel, LayoutIsEncodersThenClassifierInContiguousRanges) {
   EXPECT_EQ(m.layout().entries().back().name, "phi/layer1/bias");
 }
 
+TEST(CromaModel, SharedEncoderPutsTheDiscriminatorBetweenTheMapAndTheEncoder) {
+  ModelShape shape{10, 6, 8, 4, 5, 3};
+  shape.shared_encoder = true;
+  shape.domain_head = true;
+  CromaModel m(shape);
+  // map_t: 10x6 + 10 = 70; domain: 5x4 + 5 + 2x5 + 2 = 37; e_s: 8x10 + 8 + 4x8 + 4 = 124
+  EXPECT_EQ(m.target_encoder().begin, 0);
+  EXPECT_EQ(m.target_encoder().size(), 70);
+  EXPECT_EQ(m.domain_head().begin, 70);
+  EXPECT_EQ(m.domain_head().size(), 37);
+  EXPECT_EQ(m.source_encoder().begin, 107);
+  EXPECT_EQ(m.source_encoder().size(), 124);
+  EXPECT_EQ(m.classifier().begin, 231);
+  EXPECT_EQ(m.target_map_and_domain().end, 107);
+  EXPECT_EQ(m.target_map_domain_and_encoder().end, 231);
+  EXPECT_EQ(m.source_and_classifier().begin, 107);
+  EXPECT_EQ(m.layout().entry(2).name, "domain/layer0/weight");
+  EXPECT_THROW(CromaModel({10, 6, 8, 4, 5, 3}).target_map_and_domain(), std::logic_error);
+}
+
+TEST(CromaModel, ClassHeadReadsPhisHiddenLayerAndSitsAfterPhi) {
+  ModelShape shape{10, 6, 8, 4, 5, 3};
+  shape.source_classes = 7;
+  CromaModel m(shape);
+  // class head: 7x5 + 7 = 42, right after phi (124 + 92 + 43 = 259)
+  EXPECT_EQ(m.classifier_with_class_head().begin, m.classifier().begin);
+  EXPECT_EQ(m.classifier_with_class_head().end, 259 + 42);
+  EXPECT_EQ(m.numel(), 259 + 42);
+  const auto p = m.initial_parameters(1);
+  auto z = torch::randn({3, 4});
+  z = z / z.norm(2, 1, true);
+  const auto logits = m.classify_source_classes(p, z);
+  ASSERT_EQ(logits.size(1), 7);
+  // Written out: relu(W0 * sqrt(4) z + b0), then the head.
+  const auto& L = m.layout();
+  // entries: e_s 0-3, e_t 4-7, phi 8-11, class head 12-13
+  const auto h = torch::relu(torch::addmm(L.view(p, 9), z * 2.0, L.view(p, 8).t()));
+  const auto expected = torch::addmm(L.view(p, 13), h, L.view(p, 12).t());
+  EXPECT_EQ(L.entry(12).name, "class_head/layer0/weight");
+  EXPECT_TRUE(torch::allclose(logits, expected, 1e-5, 1e-6));
+  EXPECT_THROW(CromaModel({10, 6, 8, 4, 5, 3}).classify_source_classes(p, z), std::logic_error);
+}
+
 TEST(CromaModel, InitialisationFollowsTheFanInBoundAndTheSeed) {
   CromaModel m({100, 6, 50, 4, 5, 3});
   const auto p = m.initial_parameters(1);

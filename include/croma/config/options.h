@@ -26,7 +26,10 @@ struct WorldOptions {
   std::int64_t source_dim = 96;
   std::int64_t target_dim = 64;
   std::int64_t samples_per_concept = 60;  // items per class in each modality
-  std::int64_t clusters_per_concept = 2;  // weak-pair clusters inside a class
+  std::int64_t clusters_per_concept = 2;  // sub-concepts inside a class (generative)
+  // Weak clusters: 1 = the sub-concepts (each inside one class, so they reveal the class);
+  // K > 1 = groups of K classes (coarser than the classes, as the paper's 17 ESC-50 clusters).
+  std::int64_t classes_per_cluster = 1;
   double concept_spread = 1.0;            // std of class centres in the latent
   double cluster_spread = 0.5;            // std of cluster offsets around a class centre
   double within_spread = 0.6;             // std of items around their cluster
@@ -96,6 +99,9 @@ struct MetaOptions {
   std::int64_t tasks_per_rank = 1;    // T: episodes of each kind per rank per meta-step
   std::string method = "croma";       // croma or a baseline (meta/method.h)
   double label_noise = 0.0;           // symmetric noise on meta-train target labels a method reads
+  // Which inner loop runs the episodes: auto (fused kernels where they apply, else autograd),
+  // fused (refuse where they don't apply) or autograd (always).
+  std::string inner_loop = "auto";
 };
 
 struct DistributedOptions {

@@ -25,6 +25,7 @@
 #include "croma/data/episode_sampler.h"
 #include "croma/distributed/communicator.h"
 #include "croma/meta/flat_adam.h"
+#include "croma/meta/reptile.h"
 #include "croma/model/croma_model.h"
 #include "croma/tasks/inner_task.h"
 #include "croma/util/rng.h"
@@ -64,6 +65,9 @@ class MetaTrainer {
   // float tolerance; turning it off is for comparisons and tests.
   void set_fused_inner_loop(bool allowed);
   bool fused_inner_loop() const { return fused_ != nullptr; }
+  // --inner-loop: "auto" (fused where it applies), "autograd" (never fused) or "fused" (from
+  // now on, every set_tasks() throws OptionError when the fused loop does not apply).
+  void set_inner_loop(const std::string& choice);
 
   // Replace the tasks and the meta step size (a new phase of a multi-phase method).
   void set_tasks(InnerTaskList tasks, double epsilon);
@@ -114,6 +118,8 @@ class MetaTrainer {
   std::unique_ptr<FastWeights> fast_;
   std::unique_ptr<FusedInnerLoop> fused_;
   bool fused_allowed_ = true;
+  bool require_fused_ = false;
+  std::vector<TaskCoverage> coverage_;  // how many of the tasks adapt each parameter
   torch::Tensor host_buffer_;          // CPU: delta + one loss sum per task, for the allreduce
   FlatAdam adam_;
   AdamSettings adam_settings_;

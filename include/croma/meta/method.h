@@ -20,7 +20,7 @@ namespace croma {
 
 enum class Method {
   kCroma,
-  kUnimodalPretrain,
+  kTargetAutoencoder,
   kUnsupMetaRecon,
   kUnsupMetaWeak,
   kAlignClassify,
@@ -36,8 +36,9 @@ Method parse_method(const std::string& name);  // throws OptionError listing the
 std::string to_string(Method method);
 const std::vector<std::string>& method_names();
 
-// The model variant a method trains (shared encoder, decoder, domain head).
-void configure_model(Method method, ModelShape& shape);
+// The model variant a method trains (shared encoder, decoder, domain head, class head over
+// the `train_classes` meta-train classes).
+void configure_model(Method method, std::int64_t train_classes, ModelShape& shape);
 
 struct Phase {
   std::string name;
@@ -48,6 +49,8 @@ struct Phase {
 
 // The phases of `method` for these options. Target labels of meta-train classes, where a
 // method reads them, carry symmetric noise at options.meta.label_noise drawn from the seed.
+// Throws OptionError where the data cannot support the method as the paper defines it
+// (unsup-meta-weak when every weak cluster lies inside one class).
 std::vector<Phase> plan_method(Method method, const TrainOptions& options,
                                const EpisodeSampler& sampler);
 

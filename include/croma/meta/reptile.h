@@ -1,6 +1,9 @@
 #pragma once
 // First-order meta-updates (Reptile, Nichol et al. 2018), as used by Algorithm 1:
 //   theta_meta <- theta_meta + epsilon * mean_tasks(theta_task - theta_meta)
+#include <cstdint>
+#include <vector>
+
 #include "croma/model/param_layout.h"
 
 namespace croma {
@@ -12,5 +15,22 @@ void accumulate_reptile_delta(torch::Tensor& delta_sum, const torch::Tensor& fas
 // meta += epsilon * delta_sum / task_count
 void apply_reptile_update(torch::Tensor& meta, const torch::Tensor& delta_sum,
                           double task_count, double epsilon);
+
+// A stretch of parameters and how many of a meta-step's task kinds adapt it.
+struct TaskCoverage {
+  ParamRange range;
+  int tasks = 0;
+};
+
+// The parameters split into maximal stretches covered by the same number of the given
+// ranges, in order, covering [0, numel).
+std::vector<TaskCoverage> task_coverage(const std::vector<ParamRange>& ranges, std::int64_t numel);
+
+// The Reptile step when several task kinds may adapt the same parameters (e_s in the shared
+// baselines): each parameter moves by epsilon times the mean of the deltas of the episodes
+// that adapted it, i.e. delta_sum / (slots * tasks covering it); parameters no task adapts
+// stay. With disjoint ranges this is apply_reptile_update(meta, delta_sum, slots, epsilon).
+void apply_reptile_update(torch::Tensor& meta, const torch::Tensor& delta_sum,
+                          const std::vector<TaskCoverage>& coverage, double slots, double epsilon);
 
 }  // namespace croma

@@ -4,9 +4,13 @@
 //   e_s : source features -> aligned space   (its own weights)
 //   e_t : target features -> aligned space   (its own weights)
 //   phi : aligned space  -> N class logits   (the meta-classifier, shared by both modalities)
-// Optional parts, appended after phi when a method needs them:
-//   decoder : aligned space -> target features (autoencoder and reconstruction baselines)
-//   domain  : aligned space -> {source, target} (domain-confusion baseline)
+// Optional parts, when a method needs them:
+//   class_head : phi's hidden layer -> C_train logits (Align + Classify's plain classifier of
+//                every meta-train class; at test time phi's own N-way output layer, never
+//                trained, is the fresh head)
+//   decoder    : aligned space -> target features (target autoencoder, reconstruction baselines)
+//   domain     : aligned space -> {source, target} (the shared-encoder baselines' domain
+//                discriminator)
 // With `shared_encoder` (the domain-adaptation baselines) there is one encoder for both
 // modalities: e_t is only a linear map from target features into the source feature space,
 // and the target path is e_s(map(x_t)).
@@ -16,8 +20,10 @@
 // sequences or images. Shared encoders, decoders and domain heads need vector features.
 //
 // The buffer is laid out so that every group a task adapts is one contiguous range:
-//   separate encoders: [e_s | e_t | phi | decoder | domain]
-//   shared encoder:    [map_t | e_s | phi | decoder | domain]
+//   separate encoders: [e_s | e_t | phi | class_head | decoder | domain]
+//   shared encoder:    [map_t | domain | e_s | phi | decoder]
+// (the shared discriminator sits between map_t and e_s so that the adversarial task's
+// [map_t | domain] and the confusion task's [map_t | domain | e_s] are ranges too).
 //
 // Embeddings are L2-normalised before they enter phi and the alignment loss: the alignment
 // loss only constrains directions, so phi must see the same normalised space for a source
@@ -45,6 +51,9 @@ struct ModelShape {
   bool shared_encoder = false;
   bool decoder = false;
   bool domain_head = false;
+  // Align + Classify's plain classifier: a head of `source_classes` logits over phi's hidden
+  // layer (the meta-train classes).
+  std::int64_t source_classes = 0;  // 0: no class head
   // Non-vector inputs and their encoders. A vector input of width 0 means source_dim /
   // target_dim; an encoder kind other than mlp needs the matching input (check_encoder_input).
   FeatureSpec source_input, target_input;
@@ -64,6 +73,7 @@ class CromaModel {
   ParamRange source_encoder() const { return source_range_; }
   // Parameters only the target path uses (e_t, or the input map with a shared encoder).
   ParamRange target_encoder() const { return target_range_; }
+  // Everything before phi: both encoders (with a shared encoder also the domain head).
   ParamRange encoders() const { return {0, classifier_begin_}; }
   ParamRange classifier() const { return {classifier_begin_, classifier_end_}; }
   // Everything the target path reads: what few-shot fine-tuning adapts.
@@ -72,6 +82,13 @@ class CromaModel {
   ParamRange source_and_classifier() const;
   ParamRange decoder() const;
   ParamRange domain_head() const;
+  // Shared encoder with a domain head: [map_t | domain], what the adversarial target-map task
+  // adapts, and [map_t | domain | e_s], what the domain-confusion task adapts.
+  ParamRange target_map_and_domain() const;
+  ParamRange target_map_domain_and_encoder() const;
+  // phi's hidden layer and the class head (needs shape.source_classes): what the plain
+  // classifier of Align + Classify trains. phi's output layer lies inside and gets no gradient.
+  ParamRange classifier_with_class_head() const;
 
   // Fresh parameters: PyTorch's nn.Linear default, U(-1/sqrt(fan_in), 1/sqrt(fan_in)),
   // drawn from the (seed, init) stream on the CPU.
@@ -83,6 +100,8 @@ class CromaModel {
   torch::Tensor embed_target(const Weights& w, const FeatureBatch& x) const;
   // Logits [rows, ways] from normalised embeddings.
   torch::Tensor classify(const Weights& w, const torch::Tensor& embedding) const;
+  // Logits [rows, source_classes]: phi's hidden layer, then the class head.
+  torch::Tensor classify_source_classes(const Weights& w, const torch::Tensor& embedding) const;
   // Target features reconstructed from normalised embeddings (needs shape.decoder).
   torch::Tensor decode(const Weights& w, const torch::Tensor& embedding) const;
   // Two logits, source vs target, from normalised embeddings (needs shape.domain_head).
@@ -102,10 +121,10 @@ class CromaModel {
   ModelShape shape_;
   ParamLayout layout_;
   std::vector<ParamInit> init_;  // one per layout entry
-  Mlp source_, target_, classifier_, decoder_, domain_;
+  Mlp source_, target_, classifier_, class_head_, decoder_, domain_;
   std::shared_ptr<const Encoder> source_encoder_, target_encoder_;  // null: the MLP
-  ParamRange source_range_, target_range_;
-  std::int64_t classifier_begin_ = 0, classifier_end_ = 0, decoder_end_ = 0;
+  ParamRange source_range_, target_range_, class_head_range_, decoder_range_, domain_range_;
+  std::int64_t classifier_begin_ = 0, classifier_end_ = 0;
 };
 
 }  // namespace croma

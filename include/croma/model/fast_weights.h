@@ -7,6 +7,7 @@
 // flat layout (one copy, one delta, one Adam pass over a range) but makes each layer its own
 // autograd leaf, a view of the flat values whose .grad is a view of one flat gradient buffer:
 // backward writes each layer's gradient straight into place.
+#include <stdexcept>
 #include <vector>
 
 #include "croma/model/param_layout.h"
@@ -42,6 +43,14 @@ class Weights {
   Weights(const FastWeights& fast) : fast_(&fast) {}          // NOLINT: implicit by design
   torch::Tensor entry(const ParamLayout& layout, std::size_t i) const {
     return fast_ ? fast_->leaves()[i] : layout.view(*flat_, i);
+  }
+  // The same values with no path for gradients (a discriminator held fixed while the
+  // encoder learns to confuse it). Fast weights' flat values carry no autograd history; a
+  // flat tensor is returned as it is and must not require grad.
+  Weights frozen() const {
+    if (fast_) return Weights(fast_->values());
+    if (flat_->requires_grad()) throw std::logic_error("Weights::frozen: the flat tensor requires grad");
+    return *this;
   }
 
  private:

@@ -10,9 +10,12 @@ namespace croma {
 class TargetClassificationTask : public InnerTask {
  public:
   // `groups_are_labels`: the groups are target labels (counted as labels used).
+  // `revealing_items` (sorted): items whose group, though not a label, reveals their class (a
+  // weak cluster inside one class); they are counted as labels used too.
   TargetClassificationTask(const TaskContext& ctx, std::vector<std::vector<std::int64_t>> groups,
-                           bool groups_are_labels)
-      : ctx_(ctx), groups_(std::move(groups)), labelled_(groups_are_labels) {}
+                           bool groups_are_labels, std::vector<std::int64_t> revealing_items = {})
+      : ctx_(ctx), groups_(std::move(groups)), labelled_(groups_are_labels),
+        revealing_(std::move(revealing_items)) {}
   std::string name() const override { return labelled_ ? "target_class" : "target_weak"; }
   ParamRange range() const override { return ctx_.model.target_and_classifier(); }
   void sample(Rng& rng, const torch::Tensor& meta) override;
@@ -22,6 +25,7 @@ class TargetClassificationTask : public InnerTask {
   const TaskContext& ctx_;
   std::vector<std::vector<std::int64_t>> groups_;
   bool labelled_;
+  std::vector<std::int64_t> revealing_;
   FeatureBatch x_;
   torch::Tensor labels_;
 };
