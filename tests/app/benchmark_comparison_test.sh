@@ -77,6 +77,12 @@ for method, label in labels.items():
     assert cfg["meta"]["pairs"] == "weak" and cfg["meta"]["steps"] == 5, cfg["meta"]
     assert e["tasks"] == 24 and e["queries"] == 6 and e["repeats"] == 1, e
 assert e["target_labels_used"] > 0  # the oracle reads target labels
+# The paper's "Unimodal pre-training" row is CroMA's untrained start, reading no target item.
+pre = rows["Unimodal pre-training (untrained start)"]
+e = json.load(open(f"{out}/runs/croma-seed1/eval.json"))
+assert pre[0] == "0 (0)", pre
+for i, r in enumerate(sorted(e["results"], key=lambda r: r["shots"])):
+    assert pre[1 + i] == f"{100 * r['initial_accuracy_mean']:.1f} ± {100 * r['initial_accuracy_std']:.1f}", (pre, r)
 EOF
 
 # A rerun skips finished cells: no training, eval.json untouched.
