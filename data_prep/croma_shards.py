@@ -194,12 +194,12 @@ def write_shards(out_dir, name, class_names, split, source, target, pairs, prove
     for side, m in (("source", source), ("target", target)):
         check_modality(side, m, num_classes, len(cluster_names or []))
     seen = {}
+    split = {s: list(split.get(s, [])) for s in SPLITS}  # a copy: the caller's dict stays as given
     for s in SPLITS:
         # No meta-val classes is allowed: croma train then validates on held-out items of the
         # meta-train classes (--val-split auto/items).
-        if not len(split.get(s, [])) and s != "meta_val":
+        if not len(split[s]) and s != "meta_val":
             raise ValueError(f"split {s} has no classes")
-        split[s] = list(split.get(s, []))
         for k in split[s]:
             if not 0 <= k < num_classes:
                 raise ValueError(f"split {s}: class {k} outside [0, {num_classes})")
