@@ -156,6 +156,25 @@ def check_modality(side, m, num_classes, num_clusters):
         raise ValueError(f"{side} clusters outside [0, {num_clusters})")
 
 
+def check_pair_classes(pairs, source, target, class_names):
+    """Raises ValueError naming the first strong pair whose items have different classes.
+
+    croma assigns a pair to a split by its source item's class; a pair across classes (perhaps
+    of two splits) could carry a meta-val or meta-test item into meta-training."""
+    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    if not len(pairs):
+        return
+    s_cls = np.asarray(source["labels"], dtype=np.int64)[pairs[:, 0]]
+    t_cls = np.asarray(target["labels"], dtype=np.int64)[pairs[:, 1]]
+    bad = np.nonzero(s_cls != t_cls)[0]
+    if len(bad):
+        p = int(bad[0])
+        s, t = int(pairs[p, 0]), int(pairs[p, 1])
+        raise ValueError(f"strong pair {p} (source item {s} {source['ids'][s]!r}, target item {t} "
+                         f"{target['ids'][t]!r}) joins class {class_names[s_cls[p]]!r} and class "
+                         f"{class_names[t_cls[p]]!r}; a strong pair must join two items of one class")
+
+
 def write_shards(out_dir, name, class_names, split, source, target, pairs, provenance,
                  cluster_names=None, shards=1):
     """Writes NAME-00000-of-0000N.h5 files, NAME.shards.txt and NAME.manifest.json in out_dir.
@@ -175,8 +194,11 @@ def write_shards(out_dir, name, class_names, split, source, target, pairs, prove
     for side, m in (("source", source), ("target", target)):
         check_modality(side, m, num_classes, len(cluster_names or []))
     seen = {}
+    split = {s: list(split.get(s, [])) for s in SPLITS}  # a copy: the caller's dict stays as given
     for s in SPLITS:
-        if not len(split[s]):
+        # No meta-val classes is allowed: croma train then validates on held-out items of the
+        # meta-train classes (--val-split auto/items).
+        if not len(split[s]) and s != "meta_val":
             raise ValueError(f"split {s} has no classes")
         for k in split[s]:
             if not 0 <= k < num_classes:
@@ -188,6 +210,7 @@ def write_shards(out_dir, name, class_names, split, source, target, pairs, prove
     ns, nt = len(source["labels"]), len(target["labels"])
     if len(pairs) and (pairs.min() < 0 or pairs[:, 0].max() >= ns or pairs[:, 1].max() >= nt):
         raise ValueError("a strong pair indexes past the items")
+    check_pair_classes(pairs, source, target, class_names)
 
     src_shard = np.asarray(source["labels"], dtype=np.int64) % shards
     tgt_shard = np.asarray(target["labels"], dtype=np.int64) % shards
@@ -279,7 +302,8 @@ def random_class_split(num_classes, train_fraction, val_fraction, seed):
     order = np.random.default_rng(seed).permutation(num_classes)
     n_train = int(round(train_fraction * num_classes))
     n_val = int(round(val_fraction * num_classes))
-    if n_train < 1 or n_val < 1 or num_classes - n_train - n_val < 1:
+    # val_fraction 0 asks for no meta-val classes (validation on held-out items).
+    if n_train < 1 or (n_val < 1 and val_fraction > 0) or num_classes - n_train - n_val < 1:
         raise ValueError(f"fractions {train_fraction}, {val_fraction} of {num_classes} classes leave a split empty")
     return {"meta_train": sorted(order[:n_train].tolist()),
             "meta_val": sorted(order[n_train:n_train + n_val].tolist()),

@@ -10,8 +10,11 @@ Each modality is one of:
             other column a feature
 Labels (and clusters) may be names or integers; class ids follow the sorted names (numeric
 order when all are integers). Strong pairs (--pairs): .npy [p, 2] of item indices, or a CSV
-with header `source,target` holding indices or sample ids. The class split is a CSV
-`class,split` (split: train, val or test) or --split-fractions with --seed.
+with header `source,target` holding indices or sample ids; both items of a pair must have
+the same class. The class split is a CSV `class,split` (split: train, val or test) or
+--split-fractions with --seed. A dataset may have no meta-val classes (no `val` rows, or a
+meta-val fraction of 0): croma train then validates on held-out items of the meta-train
+classes (--val-split auto).
 
 Example:
   data_prep/import_features.py --name mydata --out shards/ \\
@@ -163,7 +166,8 @@ def main(argv):
         p.add_argument(f"--{side}-feature", default="imported", help="how the features were made")
     p.add_argument("--pairs", help="strong pairs (.npy [p,2] or CSV source,target)")
     p.add_argument("--split", help="CSV class,split (train|val|test)")
-    p.add_argument("--split-fractions", default="0.6,0.2", help="meta-train,meta-val class fractions")
+    p.add_argument("--split-fractions", default="0.6,0.2",
+                   help="meta-train,meta-val class fractions (meta-val 0: no meta-val classes)")
     p.add_argument("--seed", type=int, default=1, help="seed of the class split from fractions")
     p.add_argument("--shards", type=int, default=1, help="number of shard files")
     a = p.parse_args(argv)
@@ -188,6 +192,14 @@ def main(argv):
         for side, m in (("source", source), ("target", target)):
             mods[side]["clusters"] = np.array([cindex[v] for v in m["clusters"]], np.int64)
     pairs = read_pairs(a.pairs, source["ids"], target["ids"]) if a.pairs else np.zeros((0, 2), np.int64)
+    if len(pairs) and (pairs.min() < 0 or pairs[:, 0].max() >= len(source["ids"]) or
+                       pairs[:, 1].max() >= len(target["ids"])):
+        raise ImportError_(f"--pairs '{a.pairs}': a pair indexes past the {len(source['ids'])} source / "
+                           f"{len(target['ids'])} target items")
+    try:
+        croma_shards.check_pair_classes(pairs, mods["source"], mods["target"], class_names)
+    except ValueError as e:
+        raise ImportError_(f"--pairs '{a.pairs}': {e}")
     if a.split:
         split = read_split(a.split, class_names)
     else:

@@ -13,6 +13,9 @@
 #include "croma/io/read_guard.h"
 #include "croma/io/run_directory.h"
 #include "croma/util/runtime.h"
+#include "croma/data/standardize.h"
+
+#include <optional>
 
 namespace croma {
 namespace {
@@ -62,7 +65,8 @@ int run_eval_command(int argc, const char* const argv[]) {
   if (!parse_eval_options(argc, argv, e)) return 0;
   const auto run = RunDirectory::open(e.run_dir);
   TrainOptions o;
-  from_json(run.read_json("config.json"), o);
+  const auto run_config = run.read_json("config.json");
+  from_json(run_config, o);
   // The run's evaluation settings are the defaults; the command line overrides them.
   EvalCommandOptions with_run_defaults;
   with_run_defaults.eval = o.eval;
@@ -84,22 +88,57 @@ int run_eval_command(int argc, const char* const argv[]) {
   const auto device = resolve_device(e.device, comm.local_rank());
   const Split split = e.split == "val" ? Split::kVal : Split::kTest;
 
-  Experiment exp(o, "croma eval");
-  exp.sampler().check_evaluation(split, e.eval);
-  if (e.eval.retrieval) exp.sampler().check_retrieval(split, e.eval);
   const bool named = e.checkpoint == "final" || e.checkpoint == "best" || e.checkpoint == "initial";
   const auto path = named ? run.checkpoint(e.checkpoint).string() : e.checkpoint;
+  // A standardising run's features are transformed with the statistics stored when it
+  // started, never recomputed: the checkpoint's own record (its parameters were trained under
+  // it), else config.json's.
+  std::optional<FeatureStandardization> stored;
+  if (o.prep.standardize == "on") {
+    const auto checkpoint_config = [&] {
+      ReadGuard guard("croma eval", read_time_limit());
+      return nlohmann::json::parse(read_checkpoint_config(path), nullptr, false);
+    }();
+    const bool own = checkpoint_config.is_object() && checkpoint_config.contains("standardization");
+    const auto& record = own ? checkpoint_config : run_config;
+    if (!record.contains("standardization")) {
+      throw std::runtime_error("the run in '" + e.run_dir + "' standardises its features but neither '" + path +
+                               "' nor its config.json holds the statistics");
+    }
+    stored.emplace();
+    try {
+      from_json(record.at("standardization"), *stored);
+    } catch (const StandardizationError& err) {
+      throw std::runtime_error("'" + (own ? path : run.file("config.json").string()) + "': " + err.what());
+    }
+  }
+  const auto exp = [&] {
+    try {
+      return std::make_unique<Experiment>(o, "croma eval", stored ? &*stored : nullptr);
+    } catch (const StandardizationError& err) {
+      // Statistics that do not fit the data: name the checkpoint they came from.
+      throw std::runtime_error("checkpoint '" + path + "': " + err.what());
+    }
+  }();
+  if (run_config.contains("val_items") &&
+      run_config.at("val_items").get<std::vector<std::int64_t>>() != exp->held_out_val_items()) {
+    throw std::runtime_error("the held-out validation items drawn now differ from those recorded in '" +
+                             run.file("config.json").string() + "' (have the data changed since training?)");
+  }
+  exp->sampler().check_evaluation(split, e.eval);
+  if (e.eval.retrieval) exp->sampler().check_retrieval(split, e.eval);
   const auto checkpoint = [&] {
     ReadGuard guard("croma eval", read_time_limit());
-    return read_checkpoint(path, exp.model().layout());
+    return read_checkpoint(path, exp->model().layout());
   }();
-  const auto initial = exp.model().initial_parameters(o.seed);
+  const auto initial = exp->model().initial_parameters(o.seed);
   const std::uint64_t seed = e.eval_seed != 0 ? e.eval_seed : o.seed;
 
-  FewShotEvaluator evaluator(exp.model(), exp.sampler(), device);
+  FewShotEvaluator evaluator(exp->model(), exp->sampler(), device);
   nlohmann::json results = nlohmann::json::array();
   std::cerr << "croma eval: " << o.meta.method << ", " << e.eval.ways << "-way, " << e.eval.repeats
             << " seeds x " << e.eval.tasks << " tasks on " << to_string(split)
+            << (split == Split::kVal && exp->sampler().split().val_items ? " (held-out items of meta-train)" : "")
             << " classes, checkpoint " << path << " (step " << checkpoint.step << ")\n";
   for (double noise : e.eval.label_noise) {
     for (auto k : e.eval.shots) {
@@ -123,7 +162,7 @@ int run_eval_command(int argc, const char* const argv[]) {
   }
   nlohmann::json retrieval = nlohmann::json::array();
   if (e.eval.retrieval) {
-    RetrievalEvaluator retriever(exp.model(), exp.sampler(), o.meta, device);
+    RetrievalEvaluator retriever(exp->model(), exp->sampler(), o.meta, device);
     for (auto k : e.eval.shots) {
       const auto r = retriever.evaluate(checkpoint.parameters, split, e.eval, k, seed);
       char line[200];
@@ -142,6 +181,8 @@ int run_eval_command(int argc, const char* const argv[]) {
                             {"checkpoint", path},
                             {"checkpoint_step", checkpoint.step},
                             {"split", to_string(split)},
+                            {"val_split", o.prep.val_split},
+                            {"standardize", o.prep.standardize},
                             {"ways", e.eval.ways},
                             {"tasks", e.eval.tasks},
                             {"repeats", e.eval.repeats},

@@ -104,7 +104,9 @@ int run_inspect_command(int argc, const char* const argv[]) {
        {{"meta-train", split_summary(s, s.split.train)},
         {"meta-val", split_summary(s, s.split.val)},
         {"meta-test", split_summary(s, s.split.test)}}},
-      {"shards", shards}};
+      {"shards", shards},
+      // Where `croma train --val-split auto` takes validation tasks from.
+      {"validation", s.split.val.empty() ? "held-out items of meta-train classes" : "meta-val classes"}};
   std::cerr << "croma inspect: dataset '" << s.data.name << "', " << s.files.size() << " shard(s), "
             << s.data.num_classes << " classes, " << s.data.num_clusters << " weak clusters, "
             << s.data.pairs.size() << " strong pairs\n"
@@ -116,6 +118,10 @@ int run_inspect_command(int argc, const char* const argv[]) {
     const auto& sp = summary["splits"][name];
     std::cerr << "  " << name << ": " << sp["classes"] << " classes, " << sp["source_items"]
               << " source / " << sp["target_items"] << " target items, " << sp["pairs"] << " pairs\n";
+  }
+  if (s.split.val.empty()) {
+    std::cerr << "  no meta-val classes: croma train validates on held-out target items of the meta-train "
+                 "classes (--val-split items)\n";
   }
   if (!s.provenance.empty()) {
     const auto prov = nlohmann::json::parse(s.provenance, nullptr, false);

@@ -14,6 +14,12 @@ nlohmann::json trajectory_part(nlohmann::json config) {
   config.erase("runtime");
   config.erase("distributed");
   if (config.contains("meta")) config["meta"].erase("steps");
+  // Runs written before data preparation was configurable read raw features and validated
+  // on meta-val classes.
+  if (config.contains("data") && config["data"].is_object()) {
+    if (!config["data"].contains("standardize")) config["data"]["standardize"] = "off";
+    if (!config["data"].contains("val_split")) config["data"]["val_split"] = "classes";
+  }
   if (config.contains("output")) {
     const auto val_every = config["output"].value("val_every", nlohmann::json());
     config["output"] = {{"val_every", val_every}};
@@ -34,6 +40,15 @@ std::string first_difference(const nlohmann::json& a, const nlohmann::json& b, c
         const auto name = where.empty() ? it.key() : where + "." + it.key();
         return name + " is absent in the run and " + it.value().dump() + " now";
       }
+    }
+    return "";
+  }
+  // Arrays of one length (standardisation statistics, held-out item ids) name the first
+  // differing element rather than printing both arrays whole.
+  if (a.is_array() && b.is_array() && a.size() == b.size()) {
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      auto d = first_difference(a[i], b[i], where + "[" + std::to_string(i) + "]");
+      if (!d.empty()) return d;
     }
     return "";
   }

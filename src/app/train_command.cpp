@@ -21,6 +21,7 @@
 #include "croma/util/progress.h"
 #include "croma/util/runtime.h"
 #include "croma/util/stop_signal.h"
+#include "croma/data/standardize.h"
 
 namespace croma {
 namespace {
@@ -170,10 +171,17 @@ int run_train_command(int argc, const char* const argv[]) {
   install_stop_handlers();
 
   Experiment exp(o, "croma train");
+  o.prep = exp.prep();  // "auto" resolved: config.json records what this run does
   const auto& sampler = exp.sampler();
   const auto& model = exp.model();
+  // Model selection uses meta-val tasks only, at the first --eval-shots value, one seed,
+  // clean labels.
+  EvalOptions val_options = o.eval;
+  val_options.shots = {o.eval.shots.front()};
+  const bool validating = o.out.val_every > 0;
   sampler.check_meta_training(o.meta);
-  sampler.check_evaluation(Split::kVal, o.eval);
+  // Validation's constraints matter only when validation runs.
+  if (validating) sampler.check_evaluation(Split::kVal, val_options);
   sampler.check_evaluation(Split::kTest, o.eval);
   if (o.eval.ways > o.meta.ways) {
     throw OptionError("--eval-ways " + std::to_string(o.eval.ways) + " exceeds --ways " +
@@ -185,6 +193,11 @@ int run_train_command(int argc, const char* const argv[]) {
   for (const auto& phase : phases) total_steps += phase.steps;
 
   nlohmann::json config = o;
+  // Derived from the data when the run starts, and kept with it (so in every checkpoint's
+  // config attribute too): croma eval applies these very statistics and checks the held-out
+  // validation items against these ids.
+  if (exp.standardization()) config["standardization"] = *exp.standardization();
+  if (o.prep.val_split == "items") config["val_items"] = exp.held_out_val_items();
   config["runtime"] = runtime_facts(comm, device);
   const std::string config_text = config.dump();
 
@@ -268,10 +281,6 @@ int run_train_command(int argc, const char* const argv[]) {
   }
 
   FewShotEvaluator evaluator(model, sampler, device);
-  // Model selection uses meta-val classes only, at the first --eval-shots value, one seed,
-  // clean labels.
-  EvalOptions val_options = o.eval;
-  val_options.shots = {o.eval.shots.front()};
   auto validate_now = [&]() {
     return evaluator
         .evaluate_shots(trainer.meta_parameters_on_device(), Split::kVal, val_options,
@@ -301,7 +310,6 @@ int run_train_command(int argc, const char* const argv[]) {
                      {trainer.meta_parameters(), step, config_text, std::move(state)});
   };
 
-  const bool validating = o.out.val_every > 0;
   if (comm.is_root() && !resuming) {
     save("initial", 0);
     if (validating) {
@@ -398,6 +406,7 @@ int run_train_command(int argc, const char* const argv[]) {
   for (const auto& [name, value] : last.losses) summary["final_" + name + "_loss"] = value;
   if (validating) {
     summary["val_shots"] = val_options.shots[0];
+    summary["val_split"] = o.prep.val_split;
     summary["val_accuracy_initial"] = book.has_val_initial ? nlohmann::json(book.val_initial) : nlohmann::json();
     summary["best_val_accuracy"] = book.best_val;
     summary["best_step"] = book.best_step;

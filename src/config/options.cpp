@@ -267,6 +267,15 @@ po::options_description data_group(WorldOptions& w) {
   return g;
 }
 
+po::options_description prep_group(PrepOptions& p) {
+  po::options_description g("Data preparation");
+  g.add_options()
+      ("standardize", po::value(&p.standardize)->default_value(p.standardize), "standardise each feature with meta-train mean and std: auto (on for --data shards, off for the built-in world) | on | off")
+      ("val-split", po::value(&p.val_split)->default_value(p.val_split), "validation tasks from: classes (meta-val classes) | items (held-out items of meta-train classes) | auto (items exactly when the data has no meta-val classes)")
+      ("val-items-fraction", po::value(&p.val_items_fraction)->default_value(p.val_items_fraction), "--val-split items: fraction of each meta-train class's target items held out for validation");
+  return g;
+}
+
 po::options_description model_group(ModelOptions& m, EncoderText& e) {
   po::options_description g("Model (encoder options take one value for both modalities, or source,target)");
   g.add_options()
@@ -414,6 +423,7 @@ bool parse_train_options(int argc, const char* const argv[], TrainOptions& o) {
       ("data", po::value(&data), "feature shards FILE[,FILE...] or a .txt list of them "
                                  "(docs/data-format.md); default: the built-in concept world");
   all.add(run)
+      .add(prep_group(o.prep))
       .add(data_group(o.world))
       .add(model_group(o.model, encoders))
       .add(meta_group(o.meta, pairs, loss))
@@ -489,7 +499,18 @@ void validate(const EvalOptions& e) {
   for (double p : e.label_noise) require_open_unit("eval-label-noise", p, true);
 }
 
+void validate(const PrepOptions& p) {
+  if (p.standardize != "auto" && p.standardize != "on" && p.standardize != "off") {
+    throw OptionError("invalid value for --standardize: '" + p.standardize + "' (allowed: auto, on, off)");
+  }
+  if (p.val_split != "auto" && p.val_split != "classes" && p.val_split != "items") {
+    throw OptionError("invalid value for --val-split: '" + p.val_split + "' (allowed: classes, items, auto)");
+  }
+  require_open_unit("val-items-fraction", p.val_items_fraction, false);
+}
+
 void validate(const TrainOptions& o) {
+  validate(o.prep);
   const auto& w = o.world;
   require_at_least("concepts", w.concepts, 3);
   require_at_least("latent-dim", w.latent_dim, 1);
@@ -677,6 +698,9 @@ void to_json(nlohmann::json& j, const TrainOptions& o) {
     j["data"]["source"] = "feature-shards";
     j["data"]["files"] = o.data;
   }
+  j["data"]["standardize"] = o.prep.standardize;
+  j["data"]["val_split"] = o.prep.val_split;
+  if (o.prep.val_split != "classes") j["data"]["val_items_fraction"] = o.prep.val_items_fraction;
 }
 
 void from_json(const nlohmann::json& j, TrainOptions& o) {
@@ -712,6 +736,10 @@ void from_json(const nlohmann::json& j, TrainOptions& o) {
     w.image_channels = d.value("image_channels", defaults.image_channels);
     o.data.clear();
     if (d.value("source", std::string()) == "feature-shards") d.at("files").get_to(o.data);
+    // Runs written before these options existed read raw features and validated on classes.
+    o.prep.standardize = d.value("standardize", std::string("off"));
+    o.prep.val_split = d.value("val_split", std::string("classes"));
+    o.prep.val_items_fraction = d.value("val_items_fraction", PrepOptions().val_items_fraction);
     const auto& md = j.at("model");
     md.at("hidden").get_to(o.model.hidden);
     md.at("embed_dim").get_to(o.model.embed_dim);

@@ -97,6 +97,22 @@ void CrossModalDataset::check_consistent() const {
                                " source / " + std::to_string(target.size()) + " target items");
     }
   }
+  check_pairs_within_classes(*this);
+}
+
+void check_pairs_within_classes(const CrossModalDataset& data) {
+  for (std::size_t p = 0; p < data.pairs.size(); ++p) {
+    const auto [s, t] = data.pairs[p];
+    const auto source_class = data.source.labels.at(static_cast<std::size_t>(s));
+    const auto target_class = data.target.labels.at(static_cast<std::size_t>(t));
+    if (source_class != target_class) {
+      throw std::runtime_error("strong pair " + std::to_string(p) + " joins source item " + std::to_string(s) +
+                               " of class " + std::to_string(source_class) + " and target item " +
+                               std::to_string(t) + " of class " + std::to_string(target_class) +
+                               "; a pair must join two items of one class (a pair is split by its source "
+                               "class, so it could carry a meta-val or meta-test item into meta-training)");
+    }
+  }
 }
 
 }  // namespace croma

@@ -170,13 +170,22 @@ void EpisodeSampler::check_meta_training(const MetaOptions& meta) const {
 
 void EpisodeSampler::check_evaluation(Split split, const EvalOptions& eval) const {
   const auto& pools = split_.target_items(split);
+  // Validation on held-out items: its classes are the meta-train classes.
+  const bool held_out = split == Split::kVal && split_.val_items;
   if (eval.ways > static_cast<std::int64_t>(pools.size())) {
     throw OptionError("--eval-ways " + std::to_string(eval.ways) + " exceeds the " +
-                             std::to_string(pools.size()) + " " + to_string(split) + " classes");
+                      std::to_string(pools.size()) + " " + to_string(split) + " classes" +
+                      (held_out ? " (meta-train classes with held-out validation items)" : ""));
   }
   const auto fewest = static_cast<std::int64_t>(smallest(pools));
   for (auto k : eval.shots) {
     if (k + eval.queries > fewest) {
+      if (held_out) {
+        throw OptionError("--eval-shots " + std::to_string(k) + " plus --eval-queries " +
+                          std::to_string(eval.queries) + " exceeds the validation items held out of the "
+                          "smallest meta-train class, " + std::to_string(fewest) +
+                          " target items (raise --val-items-fraction, or lower them)");
+      }
       throw OptionError("--eval-shots " + std::to_string(k) + " plus --eval-queries " +
                                std::to_string(eval.queries) + " exceeds the smallest " +
                                to_string(split) + " class, which has " + std::to_string(fewest) +
@@ -186,6 +195,11 @@ void EpisodeSampler::check_evaluation(Split split, const EvalOptions& eval) cons
 }
 
 void EpisodeSampler::check_retrieval(Split split, const EvalOptions& eval) const {
+  if (split == Split::kVal && split_.val_items) {
+    throw OptionError("--retrieval with --split val: this run validates on held-out items of meta-train "
+                      "classes (--val-split items), whose source partners meta-training may have read; "
+                      "retrieval needs meta-val classes or --split test");
+  }
   const auto& pools = split_.pairs(split);
   if (eval.ways > static_cast<std::int64_t>(pools.size())) {
     throw OptionError("--eval-ways " + std::to_string(eval.ways) + " exceeds the " +

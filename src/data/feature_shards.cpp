@@ -175,7 +175,10 @@ class ShardReader {
     const std::pair<const char*, const std::vector<std::int64_t>*> parts[] = {
         {"/classes/meta_train", &split.train}, {"/classes/meta_val", &split.val}, {"/classes/meta_test", &split.test}};
     for (const auto& [name, ids] : parts) {
-      if (ids->empty()) fail_at(name, "is empty (every split needs a class)");
+      // No meta-val classes is allowed: croma train then validates on held-out items.
+      if (ids->empty() && ids != &split.val) {
+        fail_at(name, "is empty (meta-train and meta-test need a class each)");
+      }
       for (auto k : *ids) {
         if (k < 0 || k >= classes) {
           fail_at(name, "holds class " + std::to_string(k) + " outside [0, " + std::to_string(classes) + ")");
@@ -336,6 +339,16 @@ class ShardReader {
         fail_at("/pairs", "row " + std::to_string(p) + " = (" + std::to_string(s) + ", " + std::to_string(t) +
                               ") indexes past this shard's " + std::to_string(ns) + " source / " +
                               std::to_string(nt) + " target items");
+      }
+      // A split assigns a pair by its source item's class; a pair across classes (maybe of
+      // two splits) could carry a meta-val or meta-test item into meta-training.
+      const auto cs = part.labels[0][static_cast<std::size_t>(s)], ct = part.labels[1][static_cast<std::size_t>(t)];
+      if (cs != ct) {
+        fail_at("/pairs", "row " + std::to_string(p) + " = (" + std::to_string(s) + ", " + std::to_string(t) +
+                              ") joins a source item of class " + std::to_string(cs) + " ('" +
+                              part.class_names[static_cast<std::size_t>(cs)] + "') and a target item of class " +
+                              std::to_string(ct) + " ('" + part.class_names[static_cast<std::size_t>(ct)] +
+                              "'); a strong pair must join two items of one class");
       }
       part.pairs.emplace_back(s, t);
     }

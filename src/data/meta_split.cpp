@@ -49,7 +49,10 @@ void check_class_split(std::int64_t num_classes, const ClassSplit& classes) {
   const std::pair<const char*, const std::vector<std::int64_t>*> parts[] = {
       {"meta-train", &classes.train}, {"meta-val", &classes.val}, {"meta-test", &classes.test}};
   for (const auto& [name, ids] : parts) {
-    if (ids->empty()) throw std::runtime_error(std::string("the ") + name + " split has no classes");
+    // Without meta-val classes, validation uses held-out items of meta-train classes.
+    if (ids->empty() && ids != &classes.val) {
+      throw std::runtime_error(std::string("the ") + name + " split has no classes");
+    }
     for (auto k : *ids) {
       if (k < 0 || k >= num_classes) {
         throw std::runtime_error(std::string(name) + " class " + std::to_string(k) + " is outside [0, " +
@@ -102,6 +105,8 @@ MetaSplit make_meta_split(const CrossModalDataset& data, const ClassSplit& class
 namespace {
 
 MetaSplit split_items(const CrossModalDataset& data, const ClassSplit& classes, Rng& rng) {
+  // Pairs are assigned below by their source item's class alone.
+  check_pairs_within_classes(data);
   const auto c = data.num_classes;
   MetaSplit split;
   split.train_classes = classes.train;
@@ -192,4 +197,74 @@ MetaSplit split_items(const CrossModalDataset& data, const ClassSplit& classes, 
 }
 
 }  // namespace
+
+void hold_out_val_items(const CrossModalDataset& data, MetaSplit& split, double fraction,
+                        std::uint64_t seed) {
+  if (!(fraction > 0.0 && fraction < 1.0)) {
+    throw std::invalid_argument("hold_out_val_items: fraction must be in (0, 1)");
+  }
+  Rng rng(seed, streams::kValItems);
+  std::vector<char> held(static_cast<std::size_t>(data.target.size()), 0);
+  split.val_classes = split.train_classes;
+  split.val_target_items.assign(split.train_classes.size(), {});
+  for (std::size_t k = 0; k < split.train_target_items.size(); ++k) {
+    auto& items = split.train_target_items[k];  // increasing item ids
+    const auto n = static_cast<std::int64_t>(items.size());
+    const auto count = static_cast<std::int64_t>(std::llround(fraction * static_cast<double>(n)));
+    auto picked = rng.sample_without_replacement(n, count);
+    std::sort(picked.begin(), picked.end());
+    for (auto i : picked) {
+      const auto item = items[static_cast<std::size_t>(i)];
+      held[static_cast<std::size_t>(item)] = 1;
+      split.val_target_items[k].push_back(item);
+    }
+    items.erase(std::remove_if(items.begin(), items.end(),
+                               [&](std::int64_t i) { return held[static_cast<std::size_t>(i)] != 0; }),
+                items.end());
+  }
+  auto is_held = [&](std::int64_t i) { return held[static_cast<std::size_t>(i)] != 0; };
+  for (auto& group : split.train_target_clusters) {
+    group.erase(std::remove_if(group.begin(), group.end(), is_held), group.end());
+  }
+  split.train_target_clusters.erase(
+      std::remove_if(split.train_target_clusters.begin(), split.train_target_clusters.end(),
+                     [](const std::vector<std::int64_t>& g) { return g.empty(); }),
+      split.train_target_clusters.end());
+  for (auto& cluster : split.align_clusters) {
+    cluster.target_items.erase(std::remove_if(cluster.target_items.begin(), cluster.target_items.end(), is_held),
+                               cluster.target_items.end());
+  }
+  split.align_clusters.erase(std::remove_if(split.align_clusters.begin(), split.align_clusters.end(),
+                                            [](const WeakCluster& c) { return c.target_items.empty(); }),
+                             split.align_clusters.end());
+  for (auto& pairs : split.align_pairs) {
+    pairs.erase(std::remove_if(pairs.begin(), pairs.end(),
+                               [&](std::int64_t p) {
+                                 return is_held(data.pairs[static_cast<std::size_t>(p)].second);
+                               }),
+                pairs.end());
+  }
+  // Retrieval validation would need pairs whose source items meta-training never read; the
+  // held-out items' source partners stay in source classification, so there are none.
+  split.val_pairs.assign(split.val_classes.size(), {});
+  split.val_items = true;
+}
+
+std::vector<std::int64_t> meta_train_source_items(const CrossModalDataset& data, const MetaSplit& split) {
+  std::vector<char> train(static_cast<std::size_t>(data.num_classes), 0);
+  for (auto k : split.train_classes) train[static_cast<std::size_t>(k)] = 1;
+  std::vector<std::int64_t> out;
+  for (std::int64_t i = 0; i < data.source.size(); ++i) {
+    if (train[static_cast<std::size_t>(data.source.labels[static_cast<std::size_t>(i)])]) out.push_back(i);
+  }
+  return out;
+}
+
+std::vector<std::int64_t> meta_train_target_items(const MetaSplit& split) {
+  std::vector<std::int64_t> out;
+  for (const auto& items : split.train_target_items) out.insert(out.end(), items.begin(), items.end());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 }  // namespace croma

@@ -225,6 +225,21 @@ void write_checkpoint(const std::string& path, const ParamLayout& layout, const 
   }
 }
 
+std::string read_checkpoint_config(const std::string& path) {
+  ReadGuard::reading(path);
+  SilenceHdf5 quiet;
+  if (!std::filesystem::is_regular_file(path)) fail(path, "no such file");
+  if (H5Fis_hdf5(path.c_str()) <= 0) fail(path, "is not an HDF5 file");
+  Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+  if (!file.ok()) fail(path, "cannot be opened as HDF5 (truncated or corrupt?)");
+  std::string format, config;
+  if (!read_string_attribute(file.get(), "format", format) || format != kFormat) {
+    fail(path, "is not a croma checkpoint (attribute format != \"croma-checkpoint\")");
+  }
+  read_string_attribute(file.get(), "config", config);
+  return config;
+}
+
 Checkpoint read_checkpoint(const std::string& path, const ParamLayout& layout) {
   ReadGuard::reading(path);
   SilenceHdf5 quiet;

@@ -121,5 +121,50 @@ TEST(EvalOptions, RunDirIsRequired) {
   EXPECT_THROW(parse_eval_options(5, bad_split, e), OptionError);
 }
 
+
+// ---- issue 13: data preparation options ------------------------------------------------
+
+TEST(PrepOptions, ParseValidateAndRoundTrip) {
+  const auto defaults = parse({});
+  EXPECT_EQ(defaults.prep.standardize, "auto");
+  EXPECT_EQ(defaults.prep.val_split, "auto");
+  EXPECT_DOUBLE_EQ(defaults.prep.val_items_fraction, 0.2);
+  const auto o = parse({"--standardize", "on", "--val-split", "items", "--val-items-fraction", "0.3"});
+  EXPECT_EQ(o.prep.standardize, "on");
+  EXPECT_EQ(o.prep.val_split, "items");
+  EXPECT_DOUBLE_EQ(o.prep.val_items_fraction, 0.3);
+  nlohmann::json j = o;
+  EXPECT_EQ(j["data"]["standardize"], "on");
+  EXPECT_EQ(j["data"]["val_split"], "items");
+  EXPECT_DOUBLE_EQ(j["data"]["val_items_fraction"].get<double>(), 0.3);
+  TrainOptions back;
+  from_json(j, back);
+  EXPECT_EQ(back.prep.standardize, "on");
+  EXPECT_EQ(back.prep.val_split, "items");
+  EXPECT_DOUBLE_EQ(back.prep.val_items_fraction, 0.3);
+  EXPECT_EQ(nlohmann::json(back), j);
+  // Validating on classes records no fraction.
+  EXPECT_FALSE(nlohmann::json(parse({"--val-split", "classes"}))["data"].contains("val_items_fraction"));
+}
+
+TEST(PrepOptions, RunsFromBeforeTheOptionsReadRawFeaturesAndValidatedOnClasses) {
+  nlohmann::json j = parse({"--standardize", "on", "--val-split", "items"});
+  j["data"].erase("standardize");
+  j["data"].erase("val_split");
+  j["data"].erase("val_items_fraction");
+  TrainOptions back;
+  from_json(j, back);
+  EXPECT_EQ(back.prep.standardize, "off");
+  EXPECT_EQ(back.prep.val_split, "classes");
+}
+
+TEST(PrepOptions, BadValuesNameTheOption) {
+  EXPECT_EQ(error_of({"--standardize", "yes"}), "invalid value for --standardize: 'yes' (allowed: auto, on, off)");
+  EXPECT_EQ(error_of({"--val-split", "random"}),
+            "invalid value for --val-split: 'random' (allowed: classes, items, auto)");
+  EXPECT_EQ(error_of({"--val-items-fraction", "1"}), "invalid value for --val-items-fraction: 1 (must be in (0, 1))");
+  EXPECT_EQ(error_of({"--val-items-fraction", "0"}), "invalid value for --val-items-fraction: 0 (must be in (0, 1))");
+}
+
 }  // namespace
 }  // namespace croma

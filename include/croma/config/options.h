@@ -133,10 +133,20 @@ struct EvalOptions {
   bool retrieval = false;             // also few-shot cross-modal retrieval
 };
 
+// How a run prepares its data for meta-training (docs/evaluation.md): feature standardisation
+// (data/standardize.h) and where validation tasks come from (data/meta_split.h). config.json
+// records the resolved values ("on"/"off", "classes"/"items"), never "auto".
+struct PrepOptions {
+  std::string standardize = "auto";  // auto | on | off; auto: on for feature shards, off for the built-in world
+  std::string val_split = "auto";    // classes | items | auto; auto: items exactly when the data has no meta-val classes
+  double val_items_fraction = 0.2;   // items: fraction of each meta-train class's target items held out
+};
+
 struct TrainOptions {
   std::uint64_t seed = 1;
   // Feature shard files (absolute paths) of a real dataset; empty: the built-in world.
   std::vector<std::string> data;
+  PrepOptions prep;
   WorldOptions world;
   ModelOptions model;
   MetaOptions meta;
@@ -167,6 +177,7 @@ bool parse_eval_options(int argc, const char* const argv[], EvalCommandOptions& 
 // Range checks that need no data; throws OptionError naming the option.
 void validate(const TrainOptions& options);
 void validate(const EvalOptions& options);
+void validate(const PrepOptions& options);
 
 std::string to_string(PairKind kind);
 std::string to_string(AlignLossKind kind);

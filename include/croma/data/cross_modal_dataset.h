@@ -38,8 +38,14 @@ struct CrossModalDataset {
   std::int64_t num_classes = 0;
   std::int64_t num_clusters = 0;
 
-  // Throws std::runtime_error naming the first inconsistency (shape, label range, pair index).
+  // Throws std::runtime_error naming the first inconsistency (shape, label range, pair index,
+  // a pair across classes: see check_pairs_within_classes).
   void check_consistent() const;
 };
+
+// Throws std::runtime_error naming the first strong pair whose two items have different
+// classes (its index and both classes). A meta-split assigns a pair by its source item's
+// class, so such a pair could carry a meta-val or meta-test target item into meta-training.
+void check_pairs_within_classes(const CrossModalDataset& data);
 
 }  // namespace croma

@@ -46,4 +46,9 @@ void write_checkpoint(const std::string& path, const ParamLayout& layout, const 
 // or mis-shaped tensor, non-finite values).
 Checkpoint read_checkpoint(const std::string& path, const ParamLayout& layout);
 
+// The config attribute alone (JSON text; empty when absent), before the model shape is known:
+// `croma eval` takes the run's feature standardisation from the checkpoint it evaluates.
+// Throws like read_checkpoint when the file is no croma checkpoint.
+std::string read_checkpoint_config(const std::string& path);
+
 }  // namespace croma
