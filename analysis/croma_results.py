@@ -201,11 +201,14 @@ def noise_figure(runs, shots, png):
     if not points:
         raise RunError(f"no {shots}-shot results")
     fig, ax = plt.subplots(figsize=(5.5, 4))
-    for method in ordered(points):
+    markers = "osD^vP*Xh<>p"
+    for i, method in enumerate(ordered(points)):
         xs = sorted(points[method])
         stats = [mean_std(points[method][x]) for x in xs]
+        # 12 methods: tab20's colours and a marker each, so no two series look alike.
         ax.errorbar(xs, [100 * m for m, _ in stats], yerr=[100 * s for _, s in stats],
-                    marker="o", capsize=3, label=METHOD_LABEL.get(method, method))
+                    marker=markers[i % len(markers)], color=plt.cm.tab20(i % 20), capsize=3,
+                    label=METHOD_LABEL.get(method, method))
     ax.set_xlabel("symmetric label noise rate p on target labels")
     ax.set_ylabel(f"{shots}-shot target accuracy (%)")
     ax.set_title("Accuracy under noisy target labels (cf. paper Fig. 7)")
