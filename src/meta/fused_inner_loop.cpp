@@ -214,18 +214,19 @@ double FusedInnerLoop::classification_step(std::int64_t slot, const std::vector<
   return loss;
 }
 
-std::vector<double> FusedInnerLoop::run(const InnerTaskList& tasks, const torch::Tensor& meta, torch::Tensor& delta,
-                                        std::vector<Rng>& streams, const AdamSettings& adam, PhaseTimings& timings) {
+FusedInnerLoop::Result FusedInnerLoop::run(const InnerTaskList& tasks, const torch::Tensor& meta,
+                                           torch::Tensor& delta_sums, const FixedPoint& fp, std::vector<Rng>& streams,
+                                           const AdamSettings& adam, PhaseTimings& timings) {
   const auto slots = static_cast<std::int64_t>(slots_.size());
-  if (static_cast<std::int64_t>(streams.size()) != slots || !meta.is_contiguous() || !delta.is_contiguous() ||
-      meta.numel() != numel_ || delta.numel() != numel_) {
+  if (static_cast<std::int64_t>(streams.size()) != slots || !meta.is_contiguous() || !delta_sums.is_contiguous() ||
+      meta.numel() != numel_ || delta_sums.numel() != numel_ || delta_sums.scalar_type() != torch::kInt64) {
     throw std::logic_error("FusedInnerLoop::run: slots or buffers do not match create()");
   }
   at::NoGradGuard no_grad;
   Stopwatch clock;
-  std::vector<double> out;
+  Result out;
   const float* m = meta.data_ptr<float>();
-  float* d = delta.data_ptr<float>();
+  std::int64_t* d = delta_sums.data_ptr<std::int64_t>();
   float* fast = fast_.data_ptr<float>();
   const auto steps = ctx_.meta.inner_steps;
   for (const auto& task : tasks) {
@@ -272,15 +273,16 @@ std::vector<double> FusedInnerLoop::run(const InnerTaskList& tasks, const torch:
       adam_.step(params, grads, adam);
       clock.lap(timings.optimizer);
     }
-    // delta[range] += fast_t - meta for every slot, in the order (delta + fast) - meta of
-    // accumulate_reptile_delta.
+    // Each slot's delta fast_t - meta is rounded to fixed point on its own and added as
+    // integers (accumulate_reptile_delta_exact's arithmetic): a float running sum over the
+    // slots would round differently for another number of slots per rank.
     for (std::int64_t t = 0; t < slots; ++t) {
-      const float* f = fast + t * numel_;
-      for (std::int64_t i = range.begin; i < range.end; ++i) d[i] = (d[i] + f[i]) - m[i];
+      out.refused += add_fixed_differences(fast + t * numel_ + range.begin, m + range.begin, range.size(), fp,
+                                           d + range.begin);
     }
-    double total = 0.0;
-    for (auto l : loss_sum) total += l / static_cast<double>(steps);
-    out.push_back(total);
+    std::vector<double> mean(static_cast<std::size_t>(slots));
+    for (std::size_t t = 0; t < mean.size(); ++t) mean[t] = loss_sum[t] / static_cast<double>(steps);
+    out.losses.push_back(std::move(mean));
     clock.lap(timings.reptile);
   }
   return out;
