@@ -147,23 +147,18 @@ bool FusedInnerLoop::agrees_with_model() const {
 
 void FusedInnerLoop::embed_classification_episodes(const torch::Tensor& meta) {
   meta_source_->bind(meta, meta_grad_unused_);
-  std::int64_t total = 0;
-  for (const auto& s : slots_) total += s.x.size(0);
-  float* in = meta_source_->input(total);
-  std::int64_t at_row = 0;
-  for (const auto& s : slots_) {
-    std::memcpy(in + at_row * s.x.size(1), s.x.data_ptr<float>(), sizeof(float) * static_cast<std::size_t>(s.x.numel()));
-    at_row += s.x.size(0);
-  }
-  const float* y = meta_source_->forward();
+  // One product per slot, not one over all slots' rows: BLAS picks its kernels (and so the
+  // rounding of each row) by the product's shape, and a slot's embeddings must not depend on
+  // how many other slots its rank holds (the same numbers on any layout, meta/exact_sum.h).
   const auto embed = meta_source_->out();
-  std::vector<float> norms(static_cast<std::size_t>(total));
-  at_row = 0;
   for (auto& s : slots_) {
     const auto rows = s.x.size(0);
+    float* in = meta_source_->input(rows);
+    std::memcpy(in, s.x.data_ptr<float>(), sizeof(float) * static_cast<std::size_t>(s.x.numel()));
+    const float* y = meta_source_->forward();
+    std::vector<float> norms(static_cast<std::size_t>(rows));
     if (!s.embedding.defined() || s.embedding.size(0) != rows) s.embedding = torch::empty({rows, embed}, torch::kFloat32);
-    normalise_rows(y + at_row * embed, rows, embed, s.embedding.data_ptr<float>(), norms.data());
-    at_row += rows;
+    normalise_rows(y, rows, embed, s.embedding.data_ptr<float>(), norms.data());
   }
 }
 

@@ -10,9 +10,9 @@
 //   - forward and backward are the hand-derived kernels of model/mlp_kernels.h, writing
 //     gradients straight into a flat gradient buffer: no graph, no per-op allocation;
 //   - the T task slots' fast weights are the rows of one [T, numel] buffer: one copy from
-//     the meta-parameters, one Adam pass covers all slots;
-//   - the frozen-e_s embeddings of all slots' classification episodes are one product of
-//     T*N*K rows instead of T products of N*K rows.
+//     the meta-parameters, one Adam pass covers all slots.
+// Every product has the shape of one slot's episode, whatever T is: a slot computes the same
+// bits on any layout of ranks x slots (see meta/exact_sum.h).
 // Anything else (other tasks, other encoders, a GPU) keeps the general autograd path.
 #include <cstdint>
 #include <memory>
