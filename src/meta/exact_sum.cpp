@@ -59,6 +59,25 @@ std::int64_t add_fixed_differences(const float* __restrict a, const float* __res
   return refused;
 }
 
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+__attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+std::int64_t store_fixed_differences(const float* __restrict a, const float* __restrict b, std::int64_t n,
+                                     const FixedPoint& fp, std::int64_t* __restrict sums) {
+  const double scale = std::ldexp(1.0, fp.frac_bits);
+  const double limit = fp.limit;
+  const std::int64_t magic = bits_of(kRoundMagic);
+  std::int64_t refused = 0;
+  for (std::int64_t i = 0; i < n; ++i) {
+    const double d = static_cast<double>(a[i] - b[i]);
+    const bool ok = std::fabs(d) < limit;
+    const std::int64_t q = bits_of(d * scale + kRoundMagic) - magic;
+    sums[i] = ok ? q : 0;
+    refused += ok ? 0 : 1;
+  }
+  return refused;
+}
+
 bool add_fixed(double x, const FixedPoint& fp, std::int64_t& sum) {
   if (!(std::fabs(x) < fp.limit)) return false;
   sum += bits_of(std::ldexp(x, fp.frac_bits) + kRoundMagic) - bits_of(kRoundMagic);

@@ -65,6 +65,13 @@ std::unique_ptr<FusedInnerLoop> FusedInnerLoop::create(const TaskContext& ctx, c
     if (c && !c->adapts_encoder()) continue;
     return nullptr;
   }
+  // run() stores the first slot's delta of each task instead of adding it: ranges must not overlap.
+  for (std::size_t i = 0; i < tasks.size(); ++i) {
+    for (std::size_t j = 0; j < i; ++j) {
+      const auto a = tasks[i]->range(), b = tasks[j]->range();
+      if (a.begin < b.end && b.begin < a.end) return nullptr;
+    }
+  }
   const auto& model = ctx.model;
   if (model.shape().shared_encoder) return nullptr;
   auto source = find_mlp(model.layout(), "e_s");
@@ -271,9 +278,11 @@ FusedInnerLoop::Result FusedInnerLoop::run(const InnerTaskList& tasks, const tor
     // Each slot's delta fast_t - meta is rounded to fixed point on its own and added as
     // integers (accumulate_reptile_delta_exact's arithmetic): a float running sum over the
     // slots would round differently for another number of slots per rank.
+    // The first slot stores (the task ranges are disjoint, checked by create(), and the
+    // caller zeroes only what no task covers).
     for (std::int64_t t = 0; t < slots; ++t) {
-      out.refused += add_fixed_differences(fast + t * numel_ + range.begin, m + range.begin, range.size(), fp,
-                                           d + range.begin);
+      out.refused += (t == 0 ? store_fixed_differences : add_fixed_differences)(
+          fast + t * numel_ + range.begin, m + range.begin, range.size(), fp, d + range.begin);
     }
     std::vector<double> mean(static_cast<std::size_t>(slots));
     for (std::size_t t = 0; t < mean.size(); ++t) mean[t] = loss_sum[t] / static_cast<double>(steps);

@@ -156,8 +156,21 @@ StepStats MetaTrainer::step(bool request_stop) {
   // every layout of the same R*T slots.
   const auto p = model_.numel();
   const auto k = tasks_.size();
-  host_buffer_.zero_();
   auto* sums = host_buffer_.data_ptr<std::int64_t>();
+  if (fused_) {
+    // The fused loop stores into its tasks' (disjoint) ranges: zero the rest only.
+    std::vector<ParamRange> ranges;
+    for (const auto& task : tasks_) ranges.push_back(task->range());
+    std::sort(ranges.begin(), ranges.end(), [](ParamRange a, ParamRange b) { return a.begin < b.begin; });
+    std::int64_t at = 0;
+    for (const auto& r : ranges) {
+      std::fill(sums + at, sums + std::max(at, r.begin), std::int64_t{0});
+      at = std::max(at, r.end);
+    }
+    std::fill(sums + at, sums + host_buffer_.numel(), std::int64_t{0});
+  } else {
+    host_buffer_.zero_();
+  }
   auto* loss_sums = sums + p;
   auto* refused_losses = loss_sums + k;
   auto& refused_deltas = refused_losses[k];

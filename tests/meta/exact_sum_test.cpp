@@ -124,6 +124,16 @@ TEST(ExactSum, RefusesNonFiniteAndOutOfRangeValuesInsteadOfOverflowing) {
   EXPECT_THROW(FixedPoint::for_terms(52, 1), std::invalid_argument);
 }
 
+TEST(ExactSum, StoreEqualsAddIntoZeros) {
+  std::vector<float> a = {1.0f, -2.5e-9f, 3e-3f, std::numeric_limits<float>::quiet_NaN(), 4096.0f};
+  std::vector<float> b = {0.5f, 0.0f, -1e-3f, 0.0f, 0.0f};
+  const auto fp = FixedPoint::for_terms(kDeltaFracBits, 2);
+  std::vector<std::int64_t> added(a.size(), 0), stored(a.size(), 99);
+  EXPECT_EQ(add_fixed_differences(a.data(), b.data(), 5, fp, added.data()), 2);
+  EXPECT_EQ(store_fixed_differences(a.data(), b.data(), 5, fp, stored.data()), 2);
+  EXPECT_EQ(stored, added);  // refused entries store 0
+}
+
 TEST(ExactSum, TensorFormAddsTheSameIntegersAsThePointerForm) {
   std::mt19937 gen(9);
   std::normal_distribution<float> dist(0.0f, 0.05f);

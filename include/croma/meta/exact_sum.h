@@ -42,6 +42,11 @@ constexpr int kLossFracBits = 28;
 // magnitude); those add nothing.
 std::int64_t add_fixed_differences(const float* a, const float* b, std::int64_t n, const FixedPoint& fp,
                                    std::int64_t* sums);
+// The same with sums[i] = instead of += (refused: 0), for the first contribution to a range:
+// it spares the pass that zeroes the int64 buffer and the read of it (the buffer is twice
+// the parameters' size, and this is memory-bound).
+std::int64_t store_fixed_differences(const float* a, const float* b, std::int64_t n, const FixedPoint& fp,
+                                     std::int64_t* sums);
 
 // sum += round(x * 2^fp.frac_bits); false (and sum unchanged) when x is refused.
 bool add_fixed(double x, const FixedPoint& fp, std::int64_t& sum);

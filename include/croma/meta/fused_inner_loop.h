@@ -43,7 +43,8 @@ class FusedInnerLoop {
   // One meta-step's inner loops: for each task, for every slot t (its stream slots[t]):
   // fast_t := meta on the task's range, draw an episode, inner Adam steps, and
   // delta_sums[range] += round((fast_t - meta) * 2^fp.frac_bits) (meta/exact_sum.h;
-  // delta_sums: int64, numel).
+  // delta_sums: int64, numel), except that the first slot's delta is stored, not added: the
+  // caller needs to zero only the entries outside every task's range.
   Result run(const InnerTaskList& tasks, const torch::Tensor& meta, torch::Tensor& delta_sums,
              const FixedPoint& fp, std::vector<Rng>& slots, const AdamSettings& adam, PhaseTimings& timings);
 
