@@ -69,6 +69,6 @@ layouts() {
   train "$label-4x1" 4 1 "$@"
   local msg
   if msg=$(same_bits "$label-2x2" "$label-1x4" "$label-4x1"); then ok; else fail "$label layouts differ: $msg"; fi
-  echo "layout_test: $label: 3 layouts in $((SECONDS - start)) s"
+  echo "layouts: $label: 3 layouts in $((SECONDS - start)) s"
 }
 
