@@ -13,6 +13,9 @@ namespace fs = std::filesystem;
 nlohmann::json trajectory_part(nlohmann::json config) {
   config.erase("runtime");
   config.erase("distributed");
+  // The layout R x T may change on resume as long as R*T stays (checked against the
+  // checkpoint by resume_layout): every layout of the same slots computes the same numbers.
+  if (config.contains("meta")) config["meta"].erase("tasks_per_rank");
   if (config.contains("meta")) config["meta"].erase("steps");
   // Runs written before data preparation was configurable read raw features and validated
   // on meta-val classes.
@@ -95,13 +98,29 @@ std::optional<ResumePoint> latest_resumable_checkpoint(const fs::path& run_dir, 
   return best;
 }
 
-std::string world_mismatch(const TrainingState& state, std::int64_t world_size, std::int64_t tasks_per_rank) {
-  if (state.world_size == world_size && state.tasks_per_rank == tasks_per_rank) return "";
-  return "the checkpoint was written by " + std::to_string(state.world_size) + " rank(s) x " +
-         std::to_string(state.tasks_per_rank) + " task(s) per rank and this run has " +
-         std::to_string(world_size) + " x " + std::to_string(tasks_per_rank) +
-         "; each rank owns its own episode streams, so an exact resume needs the same number "
-         "of ranks (start with " + std::to_string(state.world_size) + " ranks, or train anew)";
+ResumeLayout resume_layout(const TrainingState& state, std::int64_t world_size, std::int64_t tasks_per_rank) {
+  const std::int64_t slots = state.world_size * state.tasks_per_rank;
+  if (world_size * tasks_per_rank == slots) return {tasks_per_rank, ""};
+  // The run's own --tasks-per-rank (what a requeued job script passes again) on another
+  // number of ranks: keep the slots, spread over the ranks there are.
+  if (tasks_per_rank == state.tasks_per_rank && slots % world_size == 0) return {slots / world_size, ""};
+  std::string layouts;
+  std::vector<std::int64_t> ranks;
+  for (std::int64_t r = 1; r <= slots; ++r) {
+    if (slots % r == 0) ranks.push_back(r);
+  }
+  for (std::size_t i = 0; i < ranks.size(); ++i) {
+    layouts += (i == 0 ? "" : i + 1 == ranks.size() ? " or " : ", ") + std::to_string(ranks[i]) + " x " +
+               std::to_string(slots / ranks[i]);
+  }
+  return {0, "the checkpoint was written by " + std::to_string(state.world_size) + " rank(s) x " +
+                 std::to_string(state.tasks_per_rank) + " task(s) per rank (" + std::to_string(slots) +
+                 " task slots) and this run has " + std::to_string(world_size) + " x " +
+                 std::to_string(tasks_per_rank) + " = " + std::to_string(world_size * tasks_per_rank) +
+                 "; a run continues only with the same number of task slots (ranks x --tasks-per-rank = " +
+                 std::to_string(slots) + ": " + layouts + "; with the run's own --tasks-per-rank " +
+                 std::to_string(state.tasks_per_rank) + " croma picks it for any rank count that divides " +
+                 std::to_string(slots) + ")"};
 }
 
 }  // namespace croma

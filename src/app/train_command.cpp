@@ -90,6 +90,7 @@ struct StartPlan {
   std::string error;                 // non-empty: refuse, every rank throws it
   std::string runtime_error;         // non-empty: cannot run here (e.g. disk space); rank 0 reports it
   std::optional<ResumePoint> resume;  // set: continue from this checkpoint
+  std::int64_t tasks_per_rank = 0;    // with resume: T on this job's ranks (resume_layout)
   bool already_complete = false;      // --resume of a finished run: print its summary
   std::vector<SkippedCheckpoint> skipped;  // unreadable checkpoints newer than `resume`
 };
@@ -144,11 +145,12 @@ StartPlan plan_start(const TrainOptions& o, const nlohmann::json& config, const 
   }
   if (!plan.resume) return plan;  // nothing saved yet: start again from step 0
   const auto& st = *plan.resume->checkpoint.state;
-  const auto world = world_mismatch(st, comm.size(), o.meta.tasks_per_rank);
-  if (!world.empty()) {
-    plan.error = "--resume: cannot continue '" + plan.resume->path.string() + "': " + world;
+  const auto layout_here = resume_layout(st, comm.size(), o.meta.tasks_per_rank);
+  if (!layout_here.error.empty()) {
+    plan.error = "--resume: cannot continue '" + plan.resume->path.string() + "': " + layout_here.error;
     return plan;
   }
+  plan.tasks_per_rank = layout_here.tasks_per_rank;
   if (plan.resume->checkpoint.step > total_steps) {
     plan.error = "--resume: the run is at meta-step " + std::to_string(plan.resume->checkpoint.step) +
                  ", beyond the " + std::to_string(total_steps) + " meta-steps this configuration runs";
@@ -199,7 +201,6 @@ int run_train_command(int argc, const char* const argv[]) {
   if (exp.standardization()) config["standardization"] = *exp.standardization();
   if (o.prep.val_split == "items") config["val_items"] = exp.held_out_val_items();
   config["runtime"] = runtime_facts(comm, device);
-  const std::string config_text = config.dump();
 
   // Rank 0 decides how to start and tells the others: refusals become the same OptionError on
   // every rank, so the job fails with one message and no rank waits for another.
@@ -208,6 +209,7 @@ int run_train_command(int argc, const char* const argv[]) {
   std::string decision = comm.is_root() ? nlohmann::json{{"error", plan.error},
                                                          {"runtime_error", plan.runtime_error},
                                                          {"resume", plan.resume.has_value()},
+                                                         {"tasks_per_rank", plan.tasks_per_rank},
                                                          {"complete", plan.already_complete}}
                                               .dump()
                                         : std::string();
@@ -220,6 +222,20 @@ int run_train_command(int argc, const char* const argv[]) {
     throw CollectiveError(decided.at("runtime_error").get<std::string>(), comm.is_root());
   }
   const bool resuming = decided.at("resume").get<bool>();
+  std::string config_text = config.dump();
+  if (resuming && decided.at("tasks_per_rank").get<std::int64_t>() != o.meta.tasks_per_rank) {
+    // The same task slots on another number of ranks: this run's T follows from the
+    // checkpoint's R*T, and its config says so.
+    const auto given = o.meta.tasks_per_rank;
+    o.meta.tasks_per_rank = decided.at("tasks_per_rank").get<std::int64_t>();
+    config["meta"]["tasks_per_rank"] = o.meta.tasks_per_rank;
+    config_text = config.dump();
+    if (comm.is_root()) {
+      std::cerr << "croma train: continuing the run's " << comm.size() * o.meta.tasks_per_rank << " task slots as "
+                << comm.size() << " rank(s) x " << o.meta.tasks_per_rank << " (--tasks-per-rank " << given
+                << " would change their number)\n";
+    }
+  }
   if (decided.at("complete").get<bool>()) {
     if (!comm.is_root()) return 0;
     const auto summary = read_json_file(fs::path(o.out.run_dir) / "summary.json");
@@ -245,8 +261,10 @@ int run_train_command(int argc, const char* const argv[]) {
     torch::Tensor parameters = torch::empty({model.numel()}, torch::kFloat32);
     if (comm.is_root()) {
       const auto& ck = plan.resume->checkpoint;
-      const auto T = static_cast<std::size_t>(ck.state->tasks_per_rank);
-      for (std::int64_t r = 0; r < ck.state->world_size; ++r) {
+      // Slot s = r*T + t, in the checkpoint's slot order, goes to rank s / T of this run's
+      // layout (which may differ from the one that wrote it).
+      const auto T = static_cast<std::size_t>(o.meta.tasks_per_rank);
+      for (std::int64_t r = 0; r < comm.size(); ++r) {
         const auto first = ck.state->rng_states.begin() + static_cast<std::ptrdiff_t>(r * T);
         per_rank.push_back(nlohmann::json(std::vector<std::string>(first, first + T)).dump());
       }

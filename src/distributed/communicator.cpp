@@ -59,6 +59,16 @@ void Communicator::broadcast(torch::Tensor& t, int root) const {
 }
 
 void Communicator::allreduce_sum(torch::Tensor& t) const {
+  if (t.scalar_type() == torch::kInt64) {
+    if (!t.is_contiguous() || t.device().type() != torch::kCPU || t.numel() > INT32_MAX) {
+      throw std::logic_error("allreduce_sum: needs a contiguous CPU tensor of at most 2^31-1 entries");
+    }
+    if (size_ == 1) return;
+    check(MPI_Allreduce(MPI_IN_PLACE, t.data_ptr<std::int64_t>(), static_cast<int>(t.numel()), MPI_INT64_T,
+                        MPI_SUM, comm_),
+          "MPI_Allreduce");
+    return;
+  }
   require_cpu_float(t, "allreduce_sum");
   if (size_ == 1) return;
   check(MPI_Allreduce(MPI_IN_PLACE, t.data_ptr<float>(), static_cast<int>(t.numel()), MPI_FLOAT,

@@ -65,6 +65,13 @@ std::unique_ptr<FusedInnerLoop> FusedInnerLoop::create(const TaskContext& ctx, c
     if (c && !c->adapts_encoder()) continue;
     return nullptr;
   }
+  // run() stores the first slot's delta of each task instead of adding it: ranges must not overlap.
+  for (std::size_t i = 0; i < tasks.size(); ++i) {
+    for (std::size_t j = 0; j < i; ++j) {
+      const auto a = tasks[i]->range(), b = tasks[j]->range();
+      if (a.begin < b.end && b.begin < a.end) return nullptr;
+    }
+  }
   const auto& model = ctx.model;
   if (model.shape().shared_encoder) return nullptr;
   auto source = find_mlp(model.layout(), "e_s");
@@ -147,23 +154,18 @@ bool FusedInnerLoop::agrees_with_model() const {
 
 void FusedInnerLoop::embed_classification_episodes(const torch::Tensor& meta) {
   meta_source_->bind(meta, meta_grad_unused_);
-  std::int64_t total = 0;
-  for (const auto& s : slots_) total += s.x.size(0);
-  float* in = meta_source_->input(total);
-  std::int64_t at_row = 0;
-  for (const auto& s : slots_) {
-    std::memcpy(in + at_row * s.x.size(1), s.x.data_ptr<float>(), sizeof(float) * static_cast<std::size_t>(s.x.numel()));
-    at_row += s.x.size(0);
-  }
-  const float* y = meta_source_->forward();
+  // One product per slot, not one over all slots' rows: BLAS picks its kernels (and so the
+  // rounding of each row) by the product's shape, and a slot's embeddings must not depend on
+  // how many other slots its rank holds (the same numbers on any layout, meta/exact_sum.h).
   const auto embed = meta_source_->out();
-  std::vector<float> norms(static_cast<std::size_t>(total));
-  at_row = 0;
   for (auto& s : slots_) {
     const auto rows = s.x.size(0);
+    float* in = meta_source_->input(rows);
+    std::memcpy(in, s.x.data_ptr<float>(), sizeof(float) * static_cast<std::size_t>(s.x.numel()));
+    const float* y = meta_source_->forward();
+    std::vector<float> norms(static_cast<std::size_t>(rows));
     if (!s.embedding.defined() || s.embedding.size(0) != rows) s.embedding = torch::empty({rows, embed}, torch::kFloat32);
-    normalise_rows(y + at_row * embed, rows, embed, s.embedding.data_ptr<float>(), norms.data());
-    at_row += rows;
+    normalise_rows(y, rows, embed, s.embedding.data_ptr<float>(), norms.data());
   }
 }
 
@@ -214,18 +216,19 @@ double FusedInnerLoop::classification_step(std::int64_t slot, const std::vector<
   return loss;
 }
 
-std::vector<double> FusedInnerLoop::run(const InnerTaskList& tasks, const torch::Tensor& meta, torch::Tensor& delta,
-                                        std::vector<Rng>& streams, const AdamSettings& adam, PhaseTimings& timings) {
+FusedInnerLoop::Result FusedInnerLoop::run(const InnerTaskList& tasks, const torch::Tensor& meta,
+                                           torch::Tensor& delta_sums, const FixedPoint& fp, std::vector<Rng>& streams,
+                                           const AdamSettings& adam, PhaseTimings& timings) {
   const auto slots = static_cast<std::int64_t>(slots_.size());
-  if (static_cast<std::int64_t>(streams.size()) != slots || !meta.is_contiguous() || !delta.is_contiguous() ||
-      meta.numel() != numel_ || delta.numel() != numel_) {
+  if (static_cast<std::int64_t>(streams.size()) != slots || !meta.is_contiguous() || !delta_sums.is_contiguous() ||
+      meta.numel() != numel_ || delta_sums.numel() != numel_ || delta_sums.scalar_type() != torch::kInt64) {
     throw std::logic_error("FusedInnerLoop::run: slots or buffers do not match create()");
   }
   at::NoGradGuard no_grad;
   Stopwatch clock;
-  std::vector<double> out;
+  Result out;
   const float* m = meta.data_ptr<float>();
-  float* d = delta.data_ptr<float>();
+  std::int64_t* d = delta_sums.data_ptr<std::int64_t>();
   float* fast = fast_.data_ptr<float>();
   const auto steps = ctx_.meta.inner_steps;
   for (const auto& task : tasks) {
@@ -272,15 +275,18 @@ std::vector<double> FusedInnerLoop::run(const InnerTaskList& tasks, const torch:
       adam_.step(params, grads, adam);
       clock.lap(timings.optimizer);
     }
-    // delta[range] += fast_t - meta for every slot, in the order (delta + fast) - meta of
-    // accumulate_reptile_delta.
+    // Each slot's delta fast_t - meta is rounded to fixed point on its own and added as
+    // integers (accumulate_reptile_delta_exact's arithmetic): a float running sum over the
+    // slots would round differently for another number of slots per rank.
+    // The first slot stores (the task ranges are disjoint, checked by create(), and the
+    // caller zeroes only what no task covers).
     for (std::int64_t t = 0; t < slots; ++t) {
-      const float* f = fast + t * numel_;
-      for (std::int64_t i = range.begin; i < range.end; ++i) d[i] = (d[i] + f[i]) - m[i];
+      out.refused += (t == 0 ? store_fixed_differences : add_fixed_differences)(
+          fast + t * numel_ + range.begin, m + range.begin, range.size(), fp, d + range.begin);
     }
-    double total = 0.0;
-    for (auto l : loss_sum) total += l / static_cast<double>(steps);
-    out.push_back(total);
+    std::vector<double> mean(static_cast<std::size_t>(slots));
+    for (std::size_t t = 0; t < mean.size(); ++t) mean[t] = loss_sum[t] / static_cast<double>(steps);
+    out.losses.push_back(std::move(mean));
     clock.lap(timings.reptile);
   }
   return out;

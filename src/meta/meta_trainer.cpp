@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <iomanip>
+#include <sstream>
 #include <stdexcept>
 
 #include "croma/meta/fused_inner_loop.h"
@@ -13,6 +15,13 @@
 
 namespace croma {
 namespace {
+
+// A limit of the exact sums written out (8388608, not 8.38861e+06 or 8388608.000000).
+std::string number(double v) {
+  std::ostringstream out;
+  out << std::setprecision(12) << v;
+  return out.str();
+}
 
 }  // namespace
 
@@ -35,6 +44,13 @@ MetaTrainer::MetaTrainer(const CromaModel& model, const EpisodeSampler& sampler,
   meta_ = torch::zeros({model.numel()}, opts);
   fast_ = std::make_unique<FastWeights>(model.layout(), opts);
   delta_ = torch::zeros({model.numel()}, opts);
+  host_delta_ = device_.is_cpu() ? delta_ : torch::zeros({model.numel()}, torch::kFloat32);
+  if (!device_.is_cpu()) device_sums_ = torch::zeros({model.numel()}, opts.dtype(torch::kInt64));
+  // Limits from the layout-independent slot count R*T, so that every layout of the same
+  // product refuses exactly the same contributions.
+  const auto slots_total = static_cast<std::int64_t>(comm.size()) * meta.tasks_per_rank;
+  delta_fp_ = FixedPoint::for_terms(kDeltaFracBits, slots_total);
+  loss_fp_ = FixedPoint::for_terms(kLossFracBits, slots_total);
   adam_settings_ = {meta.inner_lr, meta.adam_beta1, meta.adam_beta2, 1e-8};
   for (std::int64_t t = 0; t < meta.tasks_per_rank; ++t) {
     slots_.emplace_back(seed, static_cast<std::uint64_t>(comm.rank() * meta.tasks_per_rank + t));
@@ -73,10 +89,10 @@ void MetaTrainer::set_tasks(InnerTaskList tasks, double epsilon) {
   tasks_ = std::move(tasks);
   epsilon_ = epsilon;
   coverage_.clear();  // computed at the first step with these tasks
-  // delta, one loss sum per task, and the stop flag.
-  host_buffer_ = torch::zeros({model_.numel() + static_cast<std::int64_t>(tasks_.size()) + 1}, torch::kFloat32);
-  // On the CPU the deltas accumulate straight into the allreduce buffer: no copy in, no copy out.
-  if (device_.is_cpu()) delta_ = host_buffer_.narrow(0, 0, model_.numel());
+  // The exact delta sums, then per task its loss sum and its refused losses, then the refused
+  // delta entries and the stop flag: all int64, one MPI_SUM (exact, so any reduction order).
+  const auto k = static_cast<std::int64_t>(tasks_.size());
+  host_buffer_ = torch::zeros({model_.numel() + 2 * k + 2}, torch::kInt64);
   set_fused_inner_loop(fused_allowed_);
 }
 
@@ -121,7 +137,7 @@ std::pair<std::vector<std::int64_t>, std::vector<std::int64_t>> MetaTrainer::tar
   return TargetUsage::items(flags);
 }
 
-double MetaTrainer::run_episode(InnerTask& task, Rng& rng) {
+double MetaTrainer::run_episode(InnerTask& task, Rng& rng, torch::Tensor& delta_sums, std::int64_t& refused) {
   Stopwatch clock;
   const auto range = task.range();
   {
@@ -143,58 +159,91 @@ double MetaTrainer::run_episode(InnerTask& task, Rng& rng) {
     fast_->zero_grad();
     clock.lap(timings_.optimizer);
   }
-  accumulate_reptile_delta(delta_, fast_->values(), meta_, range);
+  refused += accumulate_reptile_delta_exact(delta_sums, fast_->values(), meta_, range, delta_fp_);
   const double mean_loss = loss_sum.item<double>() / static_cast<double>(options_.inner_steps);
   clock.lap(timings_.reptile);
   return mean_loss;
 }
 
 StepStats MetaTrainer::step(bool request_stop) {
-  {
-    at::NoGradGuard no_grad;
-    delta_.zero_();
-  }
-  std::vector<double> loss_sums(tasks_.size(), 0.0);
+  // Every slot's contribution (its Reptile delta of each task, its mean loss of each task)
+  // becomes fixed point on its own and adds as integers (meta/exact_sum.h): the sums, and so
+  // the meta-parameters, metrics and every decision taken from them, are bit-identical for
+  // every layout of the same R*T slots.
+  const auto p = model_.numel();
+  const auto k = tasks_.size();
+  auto* sums = host_buffer_.data_ptr<std::int64_t>();
   if (fused_) {
-    loss_sums = fused_->run(tasks_, meta_, delta_, slots_, adam_settings_, timings_);
-  } else {
-    for (auto& rng : slots_) {
-      for (std::size_t k = 0; k < tasks_.size(); ++k) loss_sums[k] += run_episode(*tasks_[k], rng);
+    // The fused loop stores into its tasks' (disjoint) ranges: zero the rest only.
+    std::vector<ParamRange> ranges;
+    for (const auto& task : tasks_) ranges.push_back(task->range());
+    std::sort(ranges.begin(), ranges.end(), [](ParamRange a, ParamRange b) { return a.begin < b.begin; });
+    std::int64_t at = 0;
+    for (const auto& r : ranges) {
+      std::fill(sums + at, sums + std::max(at, r.begin), std::int64_t{0});
+      at = std::max(at, r.end);
     }
+    std::fill(sums + at, sums + host_buffer_.numel(), std::int64_t{0});
+  } else {
+    host_buffer_.zero_();
   }
+  auto* loss_sums = sums + p;
+  auto* refused_losses = loss_sums + k;
+  auto& refused_deltas = refused_losses[k];
+  auto& stop_flag = refused_losses[k + 1];
+  auto add_loss = [&](std::size_t task, double loss) {
+    if (!add_fixed(loss, loss_fp_, loss_sums[task])) ++refused_losses[task];
+  };
+  if (fused_) {
+    auto delta_sums = host_buffer_.narrow(0, 0, p);
+    const auto r = fused_->run(tasks_, meta_, delta_sums, delta_fp_, slots_, adam_settings_, timings_);
+    refused_deltas += r.refused;
+    for (std::size_t t = 0; t < k; ++t) {
+      for (double loss : r.losses[t]) add_loss(t, loss);
+    }
+  } else {
+    // On the CPU the integers accumulate straight into the allreduce buffer.
+    torch::Tensor delta_sums = device_.is_cpu() ? host_buffer_.narrow(0, 0, p) : device_sums_;
+    if (!device_.is_cpu()) device_sums_.zero_();
+    std::int64_t refused = 0;
+    for (auto& rng : slots_) {
+      for (std::size_t t = 0; t < k; ++t) add_loss(t, run_episode(*tasks_[t], rng, delta_sums, refused));
+    }
+    refused_deltas += refused;
+    if (!device_.is_cpu()) host_buffer_.narrow(0, 0, p).copy_(device_sums_);
+  }
+  stop_flag = request_stop ? 1 : 0;
   // One collective carries the deltas and the loss statistics.
   Stopwatch clock;
-  const auto p = model_.numel();
-  const bool shared = delta_.data_ptr() == host_buffer_.data_ptr();
-  if (!shared) host_buffer_.narrow(0, 0, p).copy_(delta_);
-  auto* tail = host_buffer_.data_ptr<float>() + p;
-  for (std::size_t k = 0; k < tasks_.size(); ++k) tail[k] = static_cast<float>(loss_sums[k]);
-  tail[tasks_.size()] = request_stop ? 1.0f : 0.0f;
   comm_.allreduce_sum(host_buffer_);
   clock.lap(timings_.allreduce);
   const double count = static_cast<double>(comm_.size()) * static_cast<double>(options_.tasks_per_rank);
   StepStats stats;
-  stats.episodes = static_cast<std::int64_t>(count) * static_cast<std::int64_t>(tasks_.size());
-  stats.stop_requested = tail[tasks_.size()] > 0.0f;
+  stats.episodes = static_cast<std::int64_t>(count) * static_cast<std::int64_t>(k);
+  stats.stop_requested = stop_flag > 0;
   ++steps_done_;
-  for (std::size_t k = 0; k < tasks_.size(); ++k) {
-    const double mean = tail[k] / count;
-    stats.losses.emplace_back(tasks_[k]->name(), mean);
-    if (!std::isfinite(mean)) {
-      throw std::runtime_error("non-finite " + tasks_[k]->name() + " loss at meta-step " +
-                               std::to_string(steps_done_) + "; lower --inner-lr or --meta-lr");
+  for (std::size_t t = 0; t < k; ++t) {
+    if (refused_losses[t] > 0) {
+      throw std::runtime_error("non-finite " + tasks_[t]->name() + " loss at meta-step " + std::to_string(steps_done_) +
+                               " (or one of magnitude >= " + number(loss_fp_.limit) +
+                               "); lower --inner-lr or --meta-lr");
     }
+    stats.losses.emplace_back(tasks_[t]->name(), loss_fp_.to_double(loss_sums[t]) / count);
   }
-  // A finite loss can still be followed by an update that overflows: check the summed deltas
-  // too, before they reach the meta-parameters (the last checkpoint stays the last good one).
-  const float* summed = host_buffer_.data_ptr<float>();
-  if (!std::all_of(summed, summed + p, [](float v) { return std::isfinite(v); })) {
-    throw std::runtime_error("non-finite meta-update at meta-step " + std::to_string(steps_done_) +
-                             "; lower --inner-lr or --meta-lr");
+  // A finite loss can still be followed by an update that overflows: check the deltas too,
+  // before they reach the meta-parameters (the last checkpoint stays the last good one).
+  if (refused_deltas > 0) {
+    throw std::runtime_error("non-finite meta-update at meta-step " + std::to_string(steps_done_) + " (" +
+                             std::to_string(refused_deltas) +
+                             " Reptile delta entries not finite or of magnitude >= " +
+                             number(delta_fp_.limit) +
+                             ", the range of the exact sum); lower --inner-lr or --meta-lr");
   }
-  if (!shared) {
+  // The summed float delta, converted back once; apply_reptile_update turns it into the step.
+  fixed_to_float(sums, p, delta_fp_.frac_bits, host_delta_.data_ptr<float>());
+  if (!device_.is_cpu()) {
     at::NoGradGuard no_grad;
-    delta_.copy_(host_buffer_.narrow(0, 0, p));
+    delta_.copy_(host_delta_);
   }
   clock.lap(timings_.allreduce);
   if (coverage_.empty()) {

@@ -1,6 +1,7 @@
 #include "croma/meta/reptile.h"
 
 #include <algorithm>
+#include <cmath>
 #include <stdexcept>
 
 namespace croma {
@@ -10,6 +11,31 @@ void accumulate_reptile_delta(torch::Tensor& delta_sum, const torch::Tensor& fas
   at::NoGradGuard no_grad;
   auto out = slice(delta_sum, range);
   out.add_(slice(fast, range)).sub_(slice(meta, range));
+}
+
+std::int64_t accumulate_reptile_delta_exact(torch::Tensor& sums, const torch::Tensor& fast,
+                                            const torch::Tensor& meta, ParamRange range,
+                                            const FixedPoint& fp) {
+  at::NoGradGuard no_grad;
+  if (sums.scalar_type() != torch::kInt64 || !sums.is_contiguous() || sums.device() != meta.device()) {
+    throw std::invalid_argument("accumulate_reptile_delta_exact: sums must be a contiguous int64 tensor on the "
+                                "parameters' device");
+  }
+  if (meta.device().is_cpu()) {
+    const auto f = slice(fast, range).contiguous();
+    const auto m = slice(meta, range).contiguous();
+    return add_fixed_differences(f.data_ptr<float>(), m.data_ptr<float>(), range.size(), fp,
+                                 sums.data_ptr<std::int64_t>() + range.begin);
+  }
+  // Elsewhere the same arithmetic in tensor operations: the float difference, scaled exactly
+  // (in double), rounded half to even as llrint does.
+  const auto d = (slice(fast, range) - slice(meta, range)).to(torch::kFloat64);
+  const auto ok = d.abs() < fp.limit;  // false for NaN
+  const auto q = torch::where(ok, (d * std::ldexp(1.0, fp.frac_bits)).round(),
+                              torch::zeros({}, d.options()));
+  auto out = slice(sums, range);
+  out.add_(q.to(torch::kInt64));
+  return (ok.numel() - ok.sum()).item<std::int64_t>();
 }
 
 void apply_reptile_update(torch::Tensor& meta, const torch::Tensor& delta_sum, double task_count,

@@ -42,15 +42,41 @@ TEST(Resume, ReportingOptionsAndMoreStepsMayChange) {
   EXPECT_EQ(config_mismatch(run, now), "");
 }
 
-TEST(Resume, WorldMismatchNamesBothSizes) {
+TEST(Resume, AnotherLayoutOfTheSameSlotsIsAccepted) {
   TrainingState st;
   st.world_size = 2;
-  st.tasks_per_rank = 1;
-  EXPECT_EQ(world_mismatch(st, 2, 1), "");
-  const auto msg = world_mismatch(st, 3, 1);
-  EXPECT_NE(msg.find("written by 2 rank(s) x 1 task(s) per rank and this run has 3 x 1"), std::string::npos)
-      << msg;
-  EXPECT_NE(world_mismatch(st, 2, 2), "");
+  st.tasks_per_rank = 2;
+  EXPECT_EQ(resume_layout(st, 2, 2).tasks_per_rank, 2);
+  // --tasks-per-rank chosen so that R*T stays 4.
+  EXPECT_EQ(resume_layout(st, 4, 1).tasks_per_rank, 1);
+  EXPECT_EQ(resume_layout(st, 1, 4).tasks_per_rank, 4);
+  // The run's own --tasks-per-rank on another rank count that divides 4: croma picks T.
+  const auto derived = resume_layout(st, 4, 2);
+  EXPECT_EQ(derived.error, "");
+  EXPECT_EQ(derived.tasks_per_rank, 1);
+  EXPECT_EQ(resume_layout(st, 1, 2).tasks_per_rank, 4);
+}
+
+TEST(Resume, AnotherSlotCountIsRefusedWithTheLayoutsThatWork) {
+  TrainingState st;
+  st.world_size = 2;
+  st.tasks_per_rank = 2;
+  for (const auto& [ranks, tasks] : std::vector<std::pair<std::int64_t, std::int64_t>>{{3, 2}, {2, 3}, {4, 3}, {2, 1}}) {
+    const auto got = resume_layout(st, ranks, tasks);
+    EXPECT_EQ(got.tasks_per_rank, 0);
+    EXPECT_NE(got.error.find("written by 2 rank(s) x 2 task(s) per rank (4 task slots) and this run has " +
+                             std::to_string(ranks) + " x " + std::to_string(tasks)),
+              std::string::npos)
+        << got.error;
+    EXPECT_NE(got.error.find("= 4: 1 x 4, 2 x 2 or 4 x 1"), std::string::npos) << got.error;
+  }
+}
+
+TEST(Resume, TasksPerRankIsNotPartOfTheConfigurationCheck) {
+  const nlohmann::json run = testing::tiny_options();
+  auto other = testing::tiny_options();
+  other.meta.tasks_per_rank = 3;
+  EXPECT_EQ(config_mismatch(run, nlohmann::json(other)), "");
 }
 
 TEST(Resume, LatestCheckpointIsTheHighestStepWithTrainingState) {

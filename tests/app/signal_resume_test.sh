@@ -4,7 +4,8 @@
 #    every rank checkpoint at the same meta-step and exit 75;
 #  - `--resume` continues from that checkpoint and ends with bit-identical meta-parameters
 #    (final.h5) and the same best-model bookkeeping as a run never interrupted;
-#  - resuming with another number of ranks, or another configuration, is refused clearly.
+#  - resuming with another number of task slots (ranks x --tasks-per-rank), or another
+#    configuration, is refused clearly (other layouts of the same slots: layout_test.sh).
 # usage: signal_resume_test.sh CROMA MPIRUN
 set -uo pipefail
 croma=$1
@@ -105,11 +106,11 @@ check_stopped usr1
 interrupt term 30 TERM rank1
 check_stopped term
 
-# Refusals before resuming: another world size, another configuration. Nothing changes.
+# Refusals before resuming: another slot count, another configuration. Nothing changes.
 before=$(md5sum "$work/usr1/metrics.jsonl")
-out=$("$croma" train --resume --run-dir "$work/usr1" "${small[@]}" 2>"$work/np1.err"); code=$?
-[ $code -ne 0 ] && grep -q "written by 2 rank(s) x 1 task(s) per rank and this run has 1 x 1" "$work/np1.err" && ok ||
-  fail "1-rank resume of a 2-rank run: exit $code, $(cat "$work/np1.err")"
+out=$("$croma" train --resume --run-dir "$work/usr1" "${small[@]}" --tasks-per-rank 3 2>"$work/np1.err"); code=$?
+[ $code -ne 0 ] && grep -qF "written by 2 rank(s) x 1 task(s) per rank (2 task slots) and this run has 1 x 3 = 3" "$work/np1.err" && ok ||
+  fail "1 x 3 resume of a 2 x 1 run: exit $code, $(cat "$work/np1.err")"
 out=$("${mpi[@]}" "$croma" train --resume --run-dir "$work/usr1" "${base[@]}" --shots 2 --steps 200 2>"$work/cfg.err"); code=$?
 [ $code -ne 0 ] && grep -q "meta.shots is 3 in the run and 2 now" "$work/cfg.err" && ok ||
   fail "resume with another --shots: exit $code, $(cat "$work/cfg.err")"

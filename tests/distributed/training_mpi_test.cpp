@@ -13,10 +13,15 @@ namespace croma {
 namespace {
 
 torch::Tensor train(const TrainOptions& o, const Experiment& exp, const Communicator& comm,
-                    torch::Tensor init) {
+                    torch::Tensor init, bool fused = true, std::vector<StepStats>* stats = nullptr) {
   MetaTrainer trainer(exp.model(), exp.sampler(), o.meta, o.seed, comm, torch::kCPU);
+  trainer.set_fused_inner_loop(fused);
+  EXPECT_EQ(trainer.fused_inner_loop(), fused);
   trainer.set_meta_parameters(std::move(init));
-  for (std::int64_t s = 0; s < o.meta.steps; ++s) trainer.step();
+  for (std::int64_t s = 0; s < o.meta.steps; ++s) {
+    const auto st = trainer.step();
+    if (stats) stats->push_back(st);
+  }
   EXPECT_TRUE(trainer.replicas_agree());
   return trainer.meta_parameters();
 }
@@ -45,21 +50,31 @@ TEST_F(TwoRanks, EveryRankEndsWithIdenticalMetaParameters) {
   EXPECT_GT((result - rank0_init).abs().max().item<double>(), 0.0);
 }
 
-TEST_F(TwoRanks, TwoRanksWithOneTaskEqualOneRankWithTwoTasks) {
+TEST_F(TwoRanks, TwoRanksWithOneTaskEqualOneRankWithTwoTasksBitForBit) {
+  // Exact sums (meta/exact_sum.h): the same slots give the same bits on any layout, with the
+  // fused inner loops and with the autograd ones.
   const auto world = Communicator::world();
-  auto o = testing::tiny_options();
-  o.meta.steps = 8;
-  Experiment exp(o);
-  const auto init = exp.model().initial_parameters(o.seed);
-  o.meta.tasks_per_rank = 1;
-  const auto distributed = train(o, exp, world, init);
-  // The reference: every rank alone (MPI_COMM_SELF), two task slots per step. Slots 0 and 1
-  // draw from the streams that ranks 0 and 1 used above.
-  o.meta.tasks_per_rank = 2;
-  const auto single = train(o, exp, Communicator::self(), init);
-  const double diff = (distributed - single).abs().max().item<double>();
-  EXPECT_LE(diff, 1e-5) << "max abs difference " << diff;
-  EXPECT_GT((single - init).abs().max().item<double>(), 1e-4);
+  for (bool fused : {true, false}) {
+    auto o = testing::tiny_options();
+    o.meta.steps = 40;
+    Experiment exp(o);
+    const auto init = exp.model().initial_parameters(o.seed);
+    o.meta.tasks_per_rank = 1;
+    std::vector<StepStats> two_ranks, one_rank;
+    const auto distributed = train(o, exp, world, init, fused, &two_ranks);
+    // The reference: every rank alone (MPI_COMM_SELF), two task slots per step. Slots 0 and 1
+    // draw from the streams that ranks 0 and 1 used above.
+    o.meta.tasks_per_rank = 2;
+    const auto single = train(o, exp, Communicator::self(), init, fused, &one_rank);
+    EXPECT_TRUE(distributed.equal(single)) << (fused ? "fused" : "autograd") << ": max abs difference "
+                                           << (distributed - single).abs().max().item<double>();
+    ASSERT_EQ(two_ranks.size(), one_rank.size());
+    for (std::size_t s = 0; s < two_ranks.size(); ++s) {
+      ASSERT_EQ(two_ranks[s].losses, one_rank[s].losses) << "step " << s + 1;  // exact doubles
+      ASSERT_EQ(two_ranks[s].episodes, one_rank[s].episodes);
+    }
+    EXPECT_GT((single - init).abs().max().item<double>(), 1e-4);
+  }
 }
 
 TEST_F(TwoRanks, ChecksumsNoticeRanksThatDisagree) {

@@ -51,6 +51,33 @@ TEST(MetaTrainer, SameSeedSameMetaParameters) {
   EXPECT_FALSE(a.equal(c));
 }
 
+TEST(MetaTrainer, ADeltaBeyondTheExactSumsRangeStopsTheStepInsteadOfOverflowing) {
+  // One inner Adam step of 1e8 moves every parameter with a gradient by ~1e8: beyond the
+  // 2048 a delta may have in the fixed-point sum (meta/exact_sum.h). The step must
+  // refuse, name the range, and leave the meta-parameters untouched; with both fused and
+  // autograd inner loops.
+  for (bool fused : {true, false}) {
+    auto o = testing::tiny_options();
+    o.meta.inner_steps = 1;  // the step's losses are taken before the update: still finite
+    o.meta.inner_lr = 1e8;
+    Experiment exp(o);
+    const auto comm = Communicator::self();
+    MetaTrainer trainer(exp.model(), exp.sampler(), o.meta, o.seed, comm, torch::kCPU);
+    trainer.set_fused_inner_loop(fused);
+    const auto start = exp.model().initial_parameters(o.seed);
+    trainer.set_meta_parameters(start);
+    try {
+      trainer.step();
+      ADD_FAILURE() << "no error for a delta of 1e8";
+    } catch (const std::runtime_error& e) {
+      const std::string what = e.what();
+      EXPECT_NE(what.find("non-finite meta-update at meta-step 1 ("), std::string::npos) << what;
+      EXPECT_NE(what.find("of magnitude >= 2048,"), std::string::npos) << what;
+    }
+    EXPECT_TRUE(trainer.meta_parameters().equal(start));
+  }
+}
+
 TEST(MetaTrainer, WeakPairsAndInfoNceTrainToFiniteParameters) {
   auto o = testing::tiny_options();
   o.meta.pairs = PairKind::kWeak;

@@ -5,11 +5,14 @@
 #     completes, and the aggregated table has every cell;
 #  2. submitting it again submits nothing;
 #  3. a cell cancelled midway (scancel: SIGTERM, croma checkpoints and exits 75) is reported
-#     interrupted, and resubmitting resumes it from its checkpoint and completes it, with
-#     final meta-parameters bit-identical to those of the same cell never interrupted;
+#     interrupted, and resubmitting it with --ntasks=1 instead of 2 resumes it from its
+#     checkpoint (1 rank x 2 task slots) and completes it, with final meta-parameters
+#     bit-identical to those of the same cell never interrupted on 2 ranks;
 #  4. a cell sent the time-limit signal (SIGUSR1) checkpoints, requeues itself and completes;
 #  5. jobs/train.sbatch and jobs/eval.sbatch, as a user submits them, train on 2 ranks and
-#     evaluate.
+#     evaluate;
+#  6. a rank killed with SIGKILL ends the job, and resubmitting train.sbatch on fewer tasks
+#     (1 instead of 2) resumes and finishes the run.
 # A daemon that does not start is a failure with its log, never a skip.
 # usage: slurm_sweep_test.sh CROMA SOURCE_DIR
 set -uo pipefail
@@ -42,13 +45,13 @@ world='"concepts": 20, "samples-per-concept": 24, "latent-dim": 6, "nuisance-dim
   "source-dim": 24, "target-dim": 16, "hidden": 32, "embed-dim": 16, "classifier-hidden": 16,
   "ways": 4, "eval-ways": 4, "eval-shots": "3", "eval-tasks": 4, "eval-queries": 5,
   "eval-steps": 10, "log-every": 1, "val-every": 20, "quiet": true'
-write_spec() {  # name steps checkpoint_every grid
+write_spec() {  # name steps checkpoint_every grid [ntasks, default 2]
   cat >"$work/$1.json" <<JSON
 {"name": "$1", "root": "$1", "croma": "$croma",
  "train": {$world, "steps": $2, "checkpoint-every": $3},
  "grid": $4,
  "eval": {"eval-shots": "1,3"},
- "slurm": {"ntasks": 2, "cpus-per-task": 1, "time": "00:10:00"}}
+ "slurm": {"ntasks": ${5:-2}, "cpus-per-task": 1, "time": "00:10:00"}}
 JSON
 }
 
@@ -109,9 +112,11 @@ sleep 2
 [ -z "$(squeue -h)" ] && [ "$before" = "$(find "$work/grid/runs" -type f -newer "$work/grid/summary.md" | wc -l)" ] &&
   ok || fail "a finished cell ran again"
 
-# --- 3. a cell cancelled midway is resumed by resubmitting ------------------------------------
+# --- 3. a cell cancelled midway is resumed by resubmitting, on another --ntasks ---------------
 # Same options as cell shots=3,seed=1 of sweep 1 except --steps, which a resume may extend;
-# so run a long reference and an interrupted copy with identical options.
+# so run a long reference and an interrupted copy with identical options. The copy is
+# resubmitted with --ntasks=1: its 2 x 1 task slots continue as 1 x 2 (same R x T), and it
+# still ends bit-identical to the 2-rank reference.
 # Long enough (tens of seconds at croma's speed) that the cell is still running when cancelled.
 write_spec long 15000 100 '{"shots": [3], "seed": [1]}'
 write_spec longref 15000 100 '{"shots": [3], "seed": [1]}'
@@ -132,6 +137,7 @@ else
     ok || fail "a cancelled cell should be interrupted: $counts; $(tail -n 5 "$cell/job.log")"
   stopped=$(grep -o '"stopped_at_step":[0-9]*' "$cell/train.out" | cut -d: -f2)
   [ -n "$stopped" ] && [ "$stopped" -lt 15000 ] && ok || fail "croma did not checkpoint on scancel's SIGTERM: $(tail -n 5 "$cell/job.log")"
+  write_spec long 15000 100 '{"shots": [3], "seed": [1]}' 1
   "${sweep[@]}" submit "$work/long.json" >/dev/null 2>"$work/submit4.err" || fail "resubmit long: $(cat "$work/submit4.err")"
   "${sweep[@]}" submit "$work/longref.json" >/dev/null 2>"$work/submit5.err" || fail "submit longref: $(cat "$work/submit5.err")"
   wait_sweep "$work/long.json" 400 && wait_sweep "$work/longref.json" 400 || fail "resumed sweep did not finish"
@@ -140,6 +146,8 @@ import json, os, sys, h5py, numpy as np
 cell, ref, stopped = sys.argv[1], sys.argv[2], int(sys.argv[3])
 s = json.load(open(os.path.join(cell, "summary.json")))
 assert s["resumed_from_step"] == stopped and s["steps"] == 15000, s
+assert s["world_size"] == 1 and s["tasks_per_rank"] == 2, s
+assert "continuing the run's 2 task slots as 1 rank(s) x 2" in open(os.path.join(cell, "job.log")).read()
 assert os.path.exists(os.path.join(cell, "eval.json"))
 def params(path):
     out = {}
@@ -149,7 +157,7 @@ def params(path):
 a, b = params(os.path.join(cell, "checkpoints", "final.h5")), params(os.path.join(ref, "checkpoints", "final.h5"))
 assert a.keys() == b.keys() and a
 for k in a:
-    assert np.array_equal(a[k], b[k]), k
+    assert a[k].tobytes() == b[k].tobytes(), k
 assert json.load(open(os.path.join(cell, "eval.json")))["results"] == json.load(open(os.path.join(ref, "eval.json")))["results"]
 PY
 fi
@@ -204,7 +212,8 @@ fi
 
 # --- 6. a rank killed with SIGKILL under srun ------------------------------------------------
 # srun --kill-on-bad-exit=1 (jobs/train.sbatch) ends the other rank and the job: it must leave
-# the queue within a bound, marked failed, and a resubmission resumes the run to its end.
+# the queue within a bound, marked failed, and a resubmission resumes the run to its end --
+# here with one task instead of two, as a job that got fewer nodes: same options, 1 x 2 slots.
 dead=(--concepts 20 --samples-per-concept 24 --latent-dim 6 --nuisance-dim 4 --source-dim 24
       --target-dim 16 --hidden 32 --embed-dim 16 --classifier-hidden 16 --shots 3 --ways 4
       --eval-ways 4 --eval-shots 3 --eval-tasks 4 --eval-queries 5 --eval-steps 10 --quiet
@@ -233,12 +242,13 @@ else
   case $state in FAILED*|CANCELLED*|NODE_FAIL*) ok ;; *) fail "dead rank: job $job ended as '$state', expected FAILED" ;; esac
   [ ! -e "$work/dead/checkpoints/final.h5" ] && ok || fail "dead rank: a final checkpoint was written"
   echo "slurm: job $job ended $took s after one rank was killed ($state)"
-  if sbatch --wait --ntasks=2 --output="$work/dead-resume-%j.out" "$src/jobs/train.sbatch" \
+  if sbatch --wait --ntasks=1 --output="$work/dead-resume-%j.out" "$src/jobs/train.sbatch" \
        --run-dir "$work/dead" "${dead[@]}" >/dev/null 2>>"$work/sbatch-dead.err"; then
     /usr/bin/python3 - "$work/dead" <<'PY' && ok || fail "dead rank: resumed run did not finish"
 import json, os, sys
 s = json.load(open(os.path.join(sys.argv[1], "summary.json")))
-assert s["world_size"] == 2 and s["steps"] == 15000 and s["resumed_from_step"] >= 40, s
+# The kill comes after the first step checkpoint (step_20) at the earliest.
+assert s["world_size"] == 1 and s["tasks_per_rank"] == 2 and s["steps"] == 15000 and s["resumed_from_step"] >= 20, s
 PY
   else
     fail "dead rank: resubmission failed: $(tail -n 5 "$work"/dead-resume-*.out 2>/dev/null)"

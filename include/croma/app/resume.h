@@ -5,9 +5,12 @@
 // seed, the data, the model, the meta-training options (except --steps, which may grow to
 // extend a run) and the validation settings that pick the best checkpoint. Options that only
 // change how the run is reported or placed (--run-dir, --log-every, --checkpoint-every,
-// --quiet, --check-every, --device, --threads) may differ. The number of ranks must match:
-// rank r's task slots own the streams r*T .. r*T+T-1, so another world size would sample
-// other episodes.
+// --quiet, --check-every, --device, --threads) may differ. So may the layout R ranks x T
+// task slots per rank, as long as R*T stays: slot s = r*T + t owns stream s wherever it
+// runs, the checkpoint holds every slot's stream state in slot order, and the sums of a
+// meta-step are exact (meta/exact_sum.h), so every layout of the same R*T continues bit for
+// bit. (--threads changes nothing only when BLAS results do not depend on the thread count;
+// see README.)
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -44,9 +47,15 @@ std::optional<ResumePoint> latest_resumable_checkpoint(const std::filesystem::pa
                                                       const ParamLayout& layout,
                                                       std::vector<SkippedCheckpoint>* skipped = nullptr);
 
-// "" when a checkpoint written by state.world_size ranks x state.tasks_per_rank slots can be
-// continued by world_size x tasks_per_rank; otherwise the reason, naming the numbers.
-std::string world_mismatch(const TrainingState& state, std::int64_t world_size,
-                           std::int64_t tasks_per_rank);
+// How world_size ranks continue a checkpoint of state.world_size x state.tasks_per_rank task
+// slots when --tasks-per-rank is tasks_per_rank: with tasks_per_rank itself when the slot
+// count R*T is unchanged; with R*T / world_size slots per rank when tasks_per_rank is the
+// run's own value and world_size divides R*T (a job script that passes the run's options
+// again on fewer or more ranks); otherwise error says why and which layouts would work.
+struct ResumeLayout {
+  std::int64_t tasks_per_rank = 0;
+  std::string error;  // non-empty: refuse
+};
+ResumeLayout resume_layout(const TrainingState& state, std::int64_t world_size, std::int64_t tasks_per_rank);
 
 }  // namespace croma

@@ -33,7 +33,8 @@ class Communicator {
 
   // Root's contents of a contiguous CPU float tensor replace everyone else's.
   void broadcast(torch::Tensor& cpu_float, int root = 0) const;
-  // In-place elementwise sum over ranks of a contiguous CPU float tensor.
+  // In-place elementwise sum over ranks of a contiguous CPU float or int64 tensor. Integer
+  // sums are exact, so their result does not depend on the reduction order MPI picks.
   void allreduce_sum(torch::Tensor& cpu_float) const;
   // In-place elementwise sum over ranks of doubles (used to gather the study's cell table).
   void allreduce_sum(std::vector<double>& values) const;

@@ -10,14 +10,15 @@
 //   - forward and backward are the hand-derived kernels of model/mlp_kernels.h, writing
 //     gradients straight into a flat gradient buffer: no graph, no per-op allocation;
 //   - the T task slots' fast weights are the rows of one [T, numel] buffer: one copy from
-//     the meta-parameters, one Adam pass and one Reptile accumulation cover all slots;
-//   - the frozen-e_s embeddings of all slots' classification episodes are one product of
-//     T*N*K rows instead of T products of N*K rows.
+//     the meta-parameters, one Adam pass covers all slots.
+// Every product has the shape of one slot's episode, whatever T is: a slot computes the same
+// bits on any layout of ranks x slots (see meta/exact_sum.h).
 // Anything else (other tasks, other encoders, a GPU) keeps the general autograd path.
 #include <cstdint>
 #include <memory>
 #include <vector>
 
+#include "croma/meta/exact_sum.h"
 #include "croma/meta/flat_adam.h"
 #include "croma/model/mlp_kernels.h"
 #include "croma/tasks/inner_task.h"
@@ -35,12 +36,17 @@ class FusedInnerLoop {
   static std::unique_ptr<FusedInnerLoop> create(const TaskContext& ctx, const InnerTaskList& tasks,
                                                 std::int64_t slots);
 
+  struct Result {
+    std::vector<std::vector<double>> losses;  // [task][slot]: the episode's mean inner-step loss
+    std::int64_t refused = 0;                 // delta entries refused by the exact sum
+  };
   // One meta-step's inner loops: for each task, for every slot t (its stream slots[t]):
   // fast_t := meta on the task's range, draw an episode, inner Adam steps, and
-  // delta[range] += fast_t - meta. Returns, per task, the sum over slots of the episode's
-  // mean inner-step loss.
-  std::vector<double> run(const InnerTaskList& tasks, const torch::Tensor& meta, torch::Tensor& delta,
-                          std::vector<Rng>& slots, const AdamSettings& adam, PhaseTimings& timings);
+  // delta_sums[range] += round((fast_t - meta) * 2^fp.frac_bits) (meta/exact_sum.h;
+  // delta_sums: int64, numel), except that the first slot's delta is stored, not added: the
+  // caller needs to zero only the entries outside every task's range.
+  Result run(const InnerTaskList& tasks, const torch::Tensor& meta, torch::Tensor& delta_sums,
+             const FixedPoint& fp, std::vector<Rng>& slots, const AdamSettings& adam, PhaseTimings& timings);
 
  private:
   FusedInnerLoop(const TaskContext& ctx, std::vector<DenseLayer> source, std::vector<DenseLayer> target,

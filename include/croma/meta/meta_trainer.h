@@ -9,12 +9,15 @@
 //     parameter range, delta[range] += fast - meta
 //   one MPI_Allreduce sums delta (and the loss statistics) over ranks, then every rank applies
 //   meta += epsilon * delta / (R * T).
+// Each slot's delta and loss are rounded to fixed point on their own and summed as integers
+// (meta/exact_sum.h), so the sums do not depend on which rank holds which slot.
 // So a meta-step averages R*T deltas of each task kind. Algorithm 1 updates the encoders
 // before sampling the classification task; here every episode of a step starts from the same
 // meta-parameters, which is what lets one collective carry the whole update.
 //
 // Task slot t of rank r draws its episodes from the stream Rng(seed, r*T + t). Two ranks with
-// one task each therefore see exactly the episodes of one rank with two tasks.
+// one task each therefore see exactly the episodes of one rank with two tasks and, with the
+// exact sums, end with bit-identical meta-parameters (same device type, BLAS and threads).
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -24,6 +27,7 @@
 #include "croma/config/options.h"
 #include "croma/data/episode_sampler.h"
 #include "croma/distributed/communicator.h"
+#include "croma/meta/exact_sum.h"
 #include "croma/meta/flat_adam.h"
 #include "croma/meta/reptile.h"
 #include "croma/model/croma_model.h"
@@ -104,7 +108,9 @@ class MetaTrainer {
   const PhaseTimings& timings() const { return timings_; }
 
  private:
-  double run_episode(InnerTask& task, Rng& rng);
+  // One episode of task on slot stream rng; adds its exact delta to delta_sums (int64, on
+  // device_) and its refused entries to refused; returns its mean inner-step loss.
+  double run_episode(InnerTask& task, Rng& rng, torch::Tensor& delta_sums, std::int64_t& refused);
 
   const CromaModel& model_;
   MetaOptions options_;
@@ -114,13 +120,16 @@ class MetaTrainer {
   std::unique_ptr<TaskContext> context_;
   InnerTaskList tasks_;
   double epsilon_ = 0.1;
-  torch::Tensor meta_, delta_;  // on device_, numel each
+  torch::Tensor meta_, delta_;  // on device_, numel each; delta_: the summed delta of a step
+  torch::Tensor host_delta_;    // CPU float numel (delta_ itself on the CPU)
+  torch::Tensor device_sums_;   // int64 numel on a non-CPU device_: the exact per-rank sums
+  FixedPoint delta_fp_, loss_fp_;
   std::unique_ptr<FastWeights> fast_;
   std::unique_ptr<FusedInnerLoop> fused_;
   bool fused_allowed_ = true;
   bool require_fused_ = false;
   std::vector<TaskCoverage> coverage_;  // how many of the tasks adapt each parameter
-  torch::Tensor host_buffer_;          // CPU: delta + one loss sum per task, for the allreduce
+  torch::Tensor host_buffer_;  // CPU int64, the allreduce: exact delta sums, losses, refusals, stop
   FlatAdam adam_;
   AdamSettings adam_settings_;
   std::vector<Rng> slots_;

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "croma/meta/exact_sum.h"
 #include "croma/model/param_layout.h"
 
 namespace croma {
@@ -11,6 +12,14 @@ namespace croma {
 // delta_sum[range] += fast[range] - meta[range]
 void accumulate_reptile_delta(torch::Tensor& delta_sum, const torch::Tensor& fast,
                               const torch::Tensor& meta, ParamRange range);
+
+// The exact form MetaTrainer uses (meta/exact_sum.h): sums[range] += round((fast - meta)[range]
+// * 2^fp.frac_bits), sums an int64 tensor on the device of fast and meta. Each slot's delta is
+// rounded on its own, so the sum over slots does not depend on their order or on which rank
+// holds them. Returns the number of entries refused (not finite or out of range).
+std::int64_t accumulate_reptile_delta_exact(torch::Tensor& sums, const torch::Tensor& fast,
+                                            const torch::Tensor& meta, ParamRange range,
+                                            const FixedPoint& fp);
 
 // meta += epsilon * delta_sum / task_count
 void apply_reptile_update(torch::Tensor& meta, const torch::Tensor& delta_sum,

@@ -1,0 +1,57 @@
+#pragma once
+// Exact, order-independent sums of the per-slot contributions of a meta-step (Reptile deltas
+// and episode losses), so that every layout of R ranks x T task slots with the same R*T sums
+// to bit-identical results.
+//
+// Float addition is not associative: the same R*T slot deltas summed inside each rank and
+// then across ranks round differently for each layout, and training amplifies the
+// difference (1e-8 after one meta-step, 1e-2 after forty). Here every contribution is rounded
+// ONCE, on its own, to a fixed-point integer q = round(x * 2^frac_bits) (int64, ties to even);
+// integers add exactly, so the sum is the same in any order and grouping, MPI_SUM across
+// ranks included, and is converted back to floating point once. docs/algorithm.md derives
+// the error bound and the choice of frac_bits.
+//
+// Overflow is excluded, never wrapped: a contribution of magnitude >= limit (or not finite)
+// is refused and counted; `limit` is set so that even `terms` contributions just below it
+// cannot overflow int64 in any order. The caller sums the refusals across ranks too, so every
+// rank learns in the same step that the sum is invalid and stops with the same error.
+#include <cstdint>
+
+namespace croma {
+
+struct FixedPoint {
+  int frac_bits = 0;
+  double limit = 0;  // refuse |x| >= limit
+  // For sums of at most `terms` contributions:
+  //   limit = min(2^(63 - frac_bits) / terms, 2^(51 - frac_bits))
+  // (the second bound keeps every scaled value where the branch-free rounding is exact).
+  static FixedPoint for_terms(int frac_bits, std::int64_t terms);
+  double to_double(std::int64_t q) const;
+};
+
+// Reptile deltas: resolution 2^-40 (~9.1e-13); a delta of magnitude >= 2^-17 (~7.6e-6) is
+// converted without any rounding (its float mantissa fits). Range 2048 per delta up to
+// R*T = 4096 slots, 2^23 / (R*T) beyond.
+constexpr int kDeltaFracBits = 40;
+// Episode losses (means over inner steps, doubles): resolution 2^-28 (~3.7e-9), range 2^23
+// (~8.4e6) up to R*T = 4096 slots.
+constexpr int kLossFracBits = 28;
+
+// sums[i] += round((a[i] - b[i]) * 2^fp.frac_bits) for i in [0, n), where a[i] - b[i] is the
+// float difference. Returns how many differences were refused (not finite, or >= fp.limit in
+// magnitude); those add nothing.
+std::int64_t add_fixed_differences(const float* a, const float* b, std::int64_t n, const FixedPoint& fp,
+                                   std::int64_t* sums);
+// The same with sums[i] = instead of += (refused: 0), for the first contribution to a range:
+// it spares the pass that zeroes the int64 buffer and the read of it (the buffer is twice
+// the parameters' size, and this is memory-bound).
+std::int64_t store_fixed_differences(const float* a, const float* b, std::int64_t n, const FixedPoint& fp,
+                                     std::int64_t* sums);
+
+// sum += round(x * 2^fp.frac_bits); false (and sum unchanged) when x is refused.
+bool add_fixed(double x, const FixedPoint& fp, std::int64_t& sum);
+
+// out[i] = float(sums[i] * 2^-frac_bits): one rounding, the same on every rank.
+void fixed_to_float(const std::int64_t* sums, std::int64_t n, int frac_bits, float* out);
+
+}  // namespace croma
