@@ -44,6 +44,8 @@ fi
 # loopback). Within a node Open MPI uses shared memory, as on a real cluster.
 export OMPI_MCA_btl_tcp_if_include=$TWO_NODES_NET.0/24 OMPI_MCA_oob_tcp_if_include=$TWO_NODES_NET.0/24
 export CROMA=$croma
+# The 1-node references run under mpirun directly, as root here (CI runs as root).
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 # What a parameter check compares: every dataset of a checkpoint but its training state.
 params_equal() {
   /usr/bin/python3 - "$1" "$2" <<'PY'
@@ -158,9 +160,11 @@ echo "two-nodes: uninterrupted 4-rank reference took $((SECONDS - t0)) s"
 # below is what resumes it.
 job=$(sbatch --parsable --no-requeue --nodes=2 --ntasks-per-node=2 --output="$work/dead-%j.out" \
         "$src/jobs/train.sbatch" --run-dir "$work/dead" "${tiny[@]}" "${long[@]}" 2>"$work/sbatch-dead.err")
-for i in $(seq 1 1200); do ls "$work"/dead/checkpoints/step_*.h5 >/dev/null 2>&1 && break; sleep 0.1; done
+# compgen, not ls: the run prunes old step checkpoints while this looks.
+checkpointed=no
+for i in $(seq 1 1200); do compgen -G "$work/dead/checkpoints/step_*.h5" >/dev/null && checkpointed=yes && break; sleep 0.1; done
 running=$(squeue -h -j "$job" -o '%T' 2>/dev/null)
-if [ "$running" != RUNNING ] || ! ls "$work"/dead/checkpoints/step_*.h5 >/dev/null 2>&1; then
+if [ "$running" != RUNNING ] || [ $checkpointed = no ]; then
   fail "node failure: job $job ($running) wrote no step checkpoint to kill it after"
 else
   two_nodes_kill_node node2
