@@ -68,7 +68,7 @@ tiny=(--concepts 20 --samples-per-concept 24 --latent-dim 6 --nuisance-dim 4 --s
       --eval-ways 4 --eval-shots 3 --eval-tasks 4 --eval-queries 5 --eval-steps 10 --quiet)
 
 # --- 1. train.sbatch on 2 nodes x 2 ranks = the same run on 1 node x 4 ranks -------------------
-steps=(--steps 2000 --val-every 1000 --checkpoint-every 20 --log-every 50)
+steps=(--steps 300 --val-every 150 --checkpoint-every 20 --log-every 50)
 t0=$SECONDS
 if sbatch --wait --nodes=2 --ntasks-per-node=2 --output="$work/train2-%j.out" "$src/jobs/train.sbatch" \
      --run-dir "$work/two" "${tiny[@]}" "${steps[@]}" >/dev/null 2>"$work/sbatch-train2.err"; then
@@ -86,7 +86,7 @@ echo "two-nodes: 1-node 4-rank reference took $((SECONDS - t0)) s"
 /usr/bin/python3 - "$work/two/summary.json" "$work"/train2-*.out <<'PY' && ok || fail "rank placement across the 2 nodes: $(grep placement "$work"/train2-*.out)"
 import json, sys
 s = json.load(open(sys.argv[1]))
-assert s["world_size"] == 4 and s["steps"] == 2000, s
+assert s["world_size"] == 4 and s["steps"] == 300, s
 p = s["placement"]
 assert [r["rank"] for r in p] == [0, 1, 2, 3], p
 hosts = [r["host"] for r in p]
@@ -150,7 +150,7 @@ cmp -s "$work/study4/study.csv" "$work/study1/study.csv" && ok || fail "study.cs
 echo "two-nodes: study on 2 nodes + 1-rank reference took $((SECONDS - t0)) s"
 
 # --- 4. a node dies mid-run ---------------------------------------------------------------------
-long=(--steps 4000 --val-every 1000 --checkpoint-every 20 --log-every 50)
+long=(--steps 600 --val-every 300 --checkpoint-every 20 --log-every 50)
 t0=$SECONDS
 (unset OMPI_MCA_btl_tcp_if_include OMPI_MCA_oob_tcp_if_include
  "$mpirun" --oversubscribe -np 4 "$croma" train --run-dir "$work/longref" "${tiny[@]}" "${long[@]}" \
@@ -186,7 +186,7 @@ else
   echo "two-nodes: node2 back in $((SECONDS - t0)) s"
   if sbatch --wait --nodes=2 --ntasks-per-node=2 --output="$work/dead-resume-%j.out" "$src/jobs/train.sbatch" \
        --run-dir "$work/dead" "${tiny[@]}" "${long[@]}" >/dev/null 2>>"$work/sbatch-dead.err"; then
-    /usr/bin/python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); assert s["world_size"] == 4 and s["steps"] == 4000 and 20 <= s["resumed_from_step"] < 4000, s' \
+    /usr/bin/python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); assert s["world_size"] == 4 and s["steps"] == 600 and 20 <= s["resumed_from_step"] < 600, s' \
       "$work/dead/summary.json" && ok || fail "node failure: resumed run: $(cat "$work/dead/summary.json" 2>/dev/null)"
     params_equal "$work/dead/checkpoints/final.h5" "$work/longref/checkpoints/final.h5" 2>"$work/cmp4.err" && ok ||
       fail "node failure: resumed run ends with other meta-parameters than the run never interrupted: $(tail -n 2 "$work/cmp4.err")"
