@@ -44,8 +44,10 @@ fi
 # loopback). Within a node Open MPI uses shared memory, as on a real cluster.
 export OMPI_MCA_btl_tcp_if_include=$TWO_NODES_NET.0/24 OMPI_MCA_oob_tcp_if_include=$TWO_NODES_NET.0/24
 export CROMA=$croma
-# The 1-node references run under mpirun directly, as root here (CI runs as root).
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+# The 1-node references run under mpirun directly, as root here (CI runs as root), with the
+# thread counts train.sbatch sets (OMP_NUM_THREADS also sizes OpenBLAS's threads, and with it
+# how a product is split and summed).
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1
 # What a parameter check compares: every dataset of a checkpoint but its training state.
 params_equal() {
   /usr/bin/python3 - "$1" "$2" <<'PY'
