@@ -16,10 +16,12 @@
 # A kernel that refuses namespaces, or a daemon that does not start, is a failure with one
 # clear message, never a skip.
 # usage: two_nodes_test.sh CROMA SOURCE_DIR MPIRUN
+# TWO_NODES_PARTS=1 (or 12, 134, ...) runs only those parts (1 always runs: 4 needs its result).
 set -uo pipefail
 croma=$(readlink -f "$1")
 src=$(readlink -f "$2")
 mpirun=${3:-mpirun}
+parts=${TWO_NODES_PARTS:-1234}
 work=$(mktemp -d /tmp/croma-two-nodes.XXXXXX)
 source "$src/tests/slurm/two_nodes.sh"
 failures=0
@@ -106,6 +108,7 @@ if params_equal "$work/two/checkpoints/final.h5" "$work/one/checkpoints/final.h5
 fi
 
 # --- 2. a sweep whose cells span both nodes ---------------------------------------------------
+if [[ $parts == *2* ]]; then
 cat >"$work/sweep.json" <<JSON
 {"name": "nodes", "root": "nodes", "croma": "$croma",
  "train": {"concepts": 20, "samples-per-concept": 24, "latent-dim": 6, "nuisance-dim": 4,
@@ -138,8 +141,10 @@ for name in os.listdir(os.path.join(root, "runs")):
     assert [r["local_rank"] for r in s["placement"]] == [0, 0], s["placement"]
 PY
 echo "two-nodes: 2-cell sweep over 2 nodes took $((SECONDS - t0)) s"
+fi
 
 # --- 3. the study on every rank of a 2-node allocation ---------------------------------------
+if [[ $parts == *3* ]]; then
 study=(--d 4 --n1 40 --n2 8 --n-align 9,20,200 --sigma-w2 0,0.5,1 --trials 200 --quiet)
 t0=$SECONDS
 sbatch --wait --nodes=2 --ntasks-per-node=2 --output="$work/study-%j.out" "$src/jobs/study.sbatch" \
@@ -150,8 +155,10 @@ sbatch --wait --nodes=2 --ntasks-per-node=2 --output="$work/study-%j.out" "$src/
   ok || fail "the 2-node study did not run on 4 ranks: $(cat "$work/study4/summary.json" 2>/dev/null)"
 cmp -s "$work/study4/study.csv" "$work/study1/study.csv" && ok || fail "study.csv of 4 ranks on 2 nodes differs from 1 rank's"
 echo "two-nodes: study on 2 nodes + 1-rank reference took $((SECONDS - t0)) s"
+fi
 
 # --- 4. a node dies mid-run ---------------------------------------------------------------------
+if [[ $parts == *4* ]]; then
 # The same run as part 1 (whose final meta-parameters are the uninterrupted reference), killed
 # after its first checkpoint.
 long=("${steps[@]}")
@@ -192,6 +199,7 @@ else
   else
     fail "node failure: resubmission failed: $(tail -n 8 "$work"/dead-resume-*.out 2>/dev/null)"
   fi
+fi
 fi
 
 # --- teardown leaves nothing behind -------------------------------------------------------------
