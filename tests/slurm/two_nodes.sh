@@ -66,10 +66,26 @@ two_nodes_check_kernel() {
   ip netns del "$probe"
 }
 
+# Namespaces and bridges of an earlier run whose test process is gone (killed with SIGKILL, as
+# a test runner's timeout does, so its trap never ran): named crnode1-PID, crnode2-PID and
+# crbrPID by this file, so nothing else is touched.
+two_nodes_remove_stale() {
+  local ns id
+  for ns in $(ip netns list 2>/dev/null | grep -o '^crnode[12]-[0-9]*'); do
+    id=${ns#crnode?-}
+    kill -0 "$id" 2>/dev/null && continue
+    two_nodes_log "removing $ns, left by test process $id which is gone"
+    ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
+    ip netns del "$ns" 2>/dev/null
+    ip link del "crbr$id" 2>/dev/null
+  done
+}
+
 two_nodes_start() {
   TWO_NODES_DIR=$1
   local d=$TWO_NODES_DIR
-  two_nodes_names "${TWO_NODES_ID:-$(($$ % 100000))}"
+  two_nodes_names "${TWO_NODES_ID:-$$}"
+  two_nodes_remove_stale
   mkdir -p "$d/log" "$d/state" "$d/spool" "$d/munge" "$d/run"
   local missing=() tool
   for tool in ip nsenter unshare munged slurmctld slurmd sbatch squeue scontrol sinfo srun; do
