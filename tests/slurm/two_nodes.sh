@@ -79,6 +79,9 @@ two_nodes_remove_stale() {
     ip netns del "$ns" 2>/dev/null
     ip link del "crbr$id" 2>/dev/null
   done
+  for id in $(ip -o link show type bridge 2>/dev/null | grep -o ' crbr[0-9]*:' | tr -d ' crb:'); do
+    kill -0 "$id" 2>/dev/null || ip link del "crbr$id" 2>/dev/null
+  done
 }
 
 two_nodes_start() {
