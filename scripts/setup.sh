@@ -15,7 +15,8 @@ packages=(
   python3 python3-h5py python3-numpy   # tests read checkpoints the way users do, with h5py
   python3-matplotlib                   # analysis/ draws the figures (tables, Fig. 7, Fig. 8)
   librsvg2-bin sox        # data_prep renders SVG pictures and decodes audio (and their tests)
-  slurm-wlm munge         # the Slurm test runs a one-node cluster (tests/slurm/)
+  slurm-wlm munge         # the Slurm tests run a one-node and a two-node cluster (tests/slurm/)
+  iproute2 util-linux     # the two-node cluster: network namespaces, veth links (ip), nsenter, unshare
   clang libclang-rt-14-dev  # libFuzzer: the shard-reader fuzz test (tests/fuzz/)
 )
 

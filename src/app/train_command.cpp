@@ -1,4 +1,5 @@
 #include <ATen/Parallel.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -171,6 +172,22 @@ int run_train_command(int argc, const char* const argv[]) {
   at::set_num_threads(static_cast<int>(o.dist.threads));
   const auto device = resolve_device(o.dist.device, comm.local_rank());
   install_stop_handlers();
+  // Where each rank runs and which device it chose: one stderr line per rank (multi-rank runs
+  // only) and, gathered on rank 0, summary.json's "placement". Mapping mistakes across nodes
+  // (cuda:<local rank> counted per job instead of per node) show here first.
+  std::vector<std::string> placement;
+  {
+    char host[256] = {};
+    gethostname(host, sizeof host - 1);
+    const auto mine = nlohmann::json{{"rank", comm.rank()},
+                                     {"host", std::string(host)},
+                                     {"local_rank", comm.local_rank()},
+                                     {"local_size", comm.local_size()},
+                                     {"device", device.str()}}
+                          .dump();
+    if (comm.size() > 1) std::cerr << "croma train: placement " + mine + "\n" << std::flush;
+    placement = comm.gather_strings(mine);
+  }
 
   Experiment exp(o, "croma train");
   o.prep = exp.prep();  // "auto" resolved: config.json records what this run does
@@ -413,6 +430,7 @@ int run_train_command(int argc, const char* const argv[]) {
       {"run_dir", o.out.run_dir},
       {"steps", total_steps},
       {"world_size", comm.size()},
+      {"placement", nlohmann::json::array()},
       {"tasks_per_rank", o.meta.tasks_per_rank},
       {"episodes", book.episodes},
       {"resumed_from_step", start_step},
@@ -421,6 +439,7 @@ int run_train_command(int argc, const char* const argv[]) {
       {"target_samples_used", book.target_seen.size()},
       {"target_labels_used", book.target_labelled.size()},
       {"inner_loop", inner_loops}};
+  for (const auto& p : placement) summary["placement"].push_back(nlohmann::json::parse(p));
   for (const auto& [name, value] : last.losses) summary["final_" + name + "_loss"] = value;
   if (validating) {
     summary["val_shots"] = val_options.shots[0];

@@ -44,7 +44,11 @@ Communicator::Communicator(MPI_Comm comm) : comm_(comm) {
   MPI_Comm node;
   check(MPI_Comm_split_type(comm_, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node),
         "MPI_Comm_split_type");
+  // A node is what MPI says shares memory with this process (the host, as the launcher knows
+  // it), so local ranks count per node, never per job: ranks 2 and 3 of a 2-node, 2-per-node
+  // job are local ranks 0 and 1 of the second node (tests/slurm/two_nodes_test.sh checks it).
   MPI_Comm_rank(node, &local_rank_);
+  MPI_Comm_size(node, &local_size_);
   MPI_Comm_free(&node);
 }
 

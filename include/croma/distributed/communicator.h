@@ -29,6 +29,8 @@ class Communicator {
   int size() const { return size_; }
   // Rank among the processes of this node (for choosing cuda:<local rank>).
   int local_rank() const { return local_rank_; }
+  // Number of processes of this job on this node.
+  int local_size() const { return local_size_; }
   bool is_root() const { return rank_ == 0; }
 
   // Root's contents of a contiguous CPU float tensor replace everyone else's.
@@ -55,7 +57,7 @@ class Communicator {
  private:
   explicit Communicator(MPI_Comm comm);
   MPI_Comm comm_;
-  int rank_ = 0, size_ = 1, local_rank_ = 0;
+  int rank_ = 0, size_ = 1, local_rank_ = 0, local_size_ = 1;
 };
 
 // FNV-1a over the bytes of a tensor (copied to the CPU): equal iff bit-identical.
