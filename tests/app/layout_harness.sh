@@ -33,7 +33,8 @@ def metrics(run):
 def summary(run):
     s = json.load(open(os.path.join(work, run, "summary.json")))
     return {k: v for k, v in s.items()
-            if k not in ("wall_s", "steps_per_s", "world_size", "tasks_per_rank", "run_dir", "resumed_from_step")}
+            if k not in ("wall_s", "steps_per_s", "world_size", "tasks_per_rank", "run_dir", "resumed_from_step",
+                         "placement")}
 bad = []
 for run in runs:
     for name in ("final", "best"):
