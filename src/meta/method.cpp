@@ -139,6 +139,13 @@ std::vector<Phase> plan_method(Method method, const TrainOptions& o, const Episo
     };
   };
   const auto target_items = flatten(split.train_target_items);
+  // The shared methods' domain task (adversarial target map or domain confusion) over the
+  // source items of classification and the meta-train target items.
+  auto domain = [&split, target_items](DomainObjective objective) {
+    return [objective, source_items = flatten(split.classify_source_items), target_items](const TaskContext& c) {
+      return std::make_unique<DomainConfusionTask>(c, objective, source_items, target_items);
+    };
+  };
   const auto target_labels = [&] { return noisy_target_classes(sampler, o.meta.label_noise, o.seed); };
 
   switch (method) {
@@ -182,28 +189,12 @@ std::vector<Phase> plan_method(Method method, const TrainOptions& o, const Episo
                  return std::make_unique<TargetClassificationTask>(c, groups, true);
                })}};
     }
-    case Method::kShared: {
-      const auto source_items = flatten(split.classify_source_items);
-      return {{"shared", s, reptile,
-               tasks(
-                   [source_items, target_items](const TaskContext& c) {
-                     return std::make_unique<DomainConfusionTask>(c, DomainObjective::kAdversarialMap,
-                                                                  source_items, target_items);
-                   },
-                   classify(true))}};
-    }
+    case Method::kShared:
+      return {{"shared", s, reptile, tasks(domain(DomainObjective::kAdversarialMap), classify(true))}};
     case Method::kSharedAlign:
       return {{"shared-align", s, reptile, tasks(align, classify(true))}};
-    case Method::kSharedConfusion: {
-      const auto source_items = flatten(split.classify_source_items);
-      return {{"shared-confusion", s, reptile,
-               tasks(
-                   [source_items, target_items](const TaskContext& c) {
-                     return std::make_unique<DomainConfusionTask>(c, DomainObjective::kConfusion,
-                                                                  source_items, target_items);
-                   },
-                   classify(true))}};
-    }
+    case Method::kSharedConfusion:
+      return {{"shared-confusion", s, reptile, tasks(domain(DomainObjective::kConfusion), classify(true))}};
     case Method::kSharedTargetLabels: {
       const auto groups = target_labels();
       return {{"shared-target-labels", s, reptile,
