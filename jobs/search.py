@@ -20,8 +20,8 @@ same for all, and each draws the same number of configurations and seeds. The di
 from croma's hyperparameter registry (`croma train --method M --print-hparams`), read once and kept
 in ROOT/search/registry/M.json so that a rerun draws the same configurations.
 
-Stage 1 (ROOT/search): each configuration x trial seed trains, then `croma eval --split val`
-writes eval-val.json (meta-val classes, or held-out items of meta-train classes). Nothing in
+Stage 1 (ROOT/search): each configuration x trial seed trains, then `croma eval --split val
+--skip-untrained` writes eval-val.json (meta-val classes, or held-out items of meta-train classes). Nothing in
 this stage evaluates meta-test.
 Selection (ROOT/selection.json): per method and axes point, the configuration with the best mean
 meta-val accuracy over its trial seeds (accuracy averaged over the evaluated shot counts). It
@@ -168,8 +168,10 @@ def search_cells(spec, option_args):
                     name = f"{group_name(method, point)},config={index:02d},seed={seed}"
                     train = (option_args(spec.get("train", {})) + option_args(point) + ["--method", method]
                              + option_args(params) + ["--seed", str(seed)])
-                    # val_eval's options replace the eval options of the same name.
-                    evaluation = option_args({**spec.get("eval", {}), **s.get("val_eval", {})}) + ["--split", "val"]
+                    # val_eval's options replace the eval options of the same name. Selection
+                    # needs the trained parameters only: no untrained start (half the cost).
+                    evaluation = (option_args({**spec.get("eval", {}), **s.get("val_eval", {})})
+                                  + ["--split", "val", "--skip-untrained"])
                     out.append({"index": len(out) + 1, "name": name, "group": group_name(method, point),
                                 "method": method, "point": point, "config": index, "seed": seed,
                                 "params": {**point, "method": method, "config": index, "seed": seed},

@@ -466,7 +466,8 @@ bool parse_eval_options(int argc, const char* const argv[], EvalCommandOptions& 
       ("split", po::value(&o.split)->default_value(o.split), "classes to evaluate on: val | test")
       ("eval-seed", po::value(&o.eval_seed)->default_value(o.eval_seed), "seed of the evaluation tasks (0: the run's seed)")
       ("device", po::value(&o.device)->default_value(o.device), "auto | cpu | cuda | cuda:N")
-      ("threads", po::value(&o.threads)->default_value(o.threads), "intra-op threads");
+      ("threads", po::value(&o.threads)->default_value(o.threads), "intra-op threads")
+      ("skip-untrained", po::bool_switch(&o.skip_untrained), "do not evaluate the untrained start (model selection needs the trained parameters only)");
   all.add(run).add(eval_group(o.eval, shots, noise));
   po::variables_map vm;
   if (!parse_with("usage: croma eval --run-dir DIR [options]", all, argc, argv, vm)) return false;

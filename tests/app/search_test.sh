@@ -52,7 +52,9 @@ assert len(search_runs) == 6, search_runs
 # The search stage evaluated meta-val only.
 for r in search_runs:
     assert os.path.exists(f"{r}/eval-val.json") and not os.path.exists(f"{r}/eval.json"), r
-    assert json.load(open(f"{r}/eval-val.json"))["split"] == "meta-val"
+    ev = json.load(open(f"{r}/eval-val.json"))
+    assert ev["split"] == "meta-val" and ev["untrained_start"] is False, r
+    assert all("initial" not in x and "initial_accuracy_mean" not in x for x in ev["results"]), r
 sel = json.load(open(f"{root}/selection.json"))
 for method in ("croma", "align-meta-classify"):
     scores = {}

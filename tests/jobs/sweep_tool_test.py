@@ -225,10 +225,10 @@ class SearchTool(unittest.TestCase):
         cells = sweep.search.search_cells(spec, sweep.option_args)
         self.assertEqual(len(cells), 2 * 4 * 2)
         self.assertEqual(cells[0]["name"], "method=croma,config=00,seed=1")
-        self.assertEqual(cells[0]["eval"], ["--eval-shots", "1,5", "--split", "val"])
+        self.assertEqual(cells[0]["eval"], ["--eval-shots", "1,5", "--split", "val", "--skip-untrained"])
         self.write_spec(val_eval={"eval-shots": "5", "eval-tasks": 10})
         self.assertEqual(sweep.search.search_cells(sweep.load_spec(self.spec_path), sweep.option_args)[0]["eval"],
-                         ["--eval-shots", "5", "--eval-tasks", "10", "--split", "val"])
+                         ["--eval-shots", "5", "--eval-tasks", "10", "--split", "val", "--skip-untrained"])
         self.assertEqual(cells[0]["train"][:4], ["--steps", "5", "--method", "croma"])
         self.assertEqual(cells[0]["train"][-2:], ["--seed", "1"])
         # Every method: the same steps and the same number of configurations and seeds.

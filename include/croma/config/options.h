@@ -172,6 +172,7 @@ struct EvalCommandOptions {
   std::uint64_t eval_seed = 0;        // 0: the run's seed
   std::string device = "auto";
   std::int64_t threads = 1;
+  bool skip_untrained = false;        // --skip-untrained: the trained parameters only (half the cost)
   EvalOptions eval;
   bool eval_overridden = false;       // any --eval-* given on the command line
 };
