@@ -28,9 +28,9 @@ std::string text(double v, bool integer) {
   return buf;
 }
 
-class EveryMethod : public ::testing::TestWithParam<std::string> {};
+class RegistryOfEveryMethod : public ::testing::TestWithParam<std::string> {};
 
-TEST_P(EveryMethod, EntriesAreOptionsThatAcceptTheirWholeRange) {
+TEST_P(RegistryOfEveryMethod, EntriesAreOptionsThatAcceptTheirWholeRange) {
   const auto method = parse_method(GetParam());
   for (const auto& h : hyperparameters(method)) {
     const auto& d = h.distribution;
@@ -59,7 +59,7 @@ TEST_P(EveryMethod, EntriesAreOptionsThatAcceptTheirWholeRange) {
   }
 }
 
-TEST_P(EveryMethod, ListsExactlyWhatItsPhasesRead) {
+TEST_P(RegistryOfEveryMethod, ListsExactlyWhatItsPhasesRead) {
   const auto method = parse_method(GetParam());
   auto o = testing::tiny_options();
   o.world.classes_per_cluster = 2;  // unsup-meta-weak refuses class-pure clusters
@@ -84,7 +84,7 @@ TEST_P(EveryMethod, ListsExactlyWhatItsPhasesRead) {
   }
 }
 
-TEST_P(EveryMethod, PrintedDefaultsAreTheResolvedOptions) {
+TEST_P(RegistryOfEveryMethod, PrintedDefaultsAreTheResolvedOptions) {
   const auto method = parse_method(GetParam());
   const auto o = testing::parse_train_args({"--method", GetParam(), "--inner-lr", "0.002", "--hidden", "96"});
   const auto j = hyperparameters_json(method, o);
@@ -100,7 +100,7 @@ TEST_P(EveryMethod, PrintedDefaultsAreTheResolvedOptions) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Methods, EveryMethod, ::testing::ValuesIn(method_names()),
+INSTANTIATE_TEST_SUITE_P(Methods, RegistryOfEveryMethod, ::testing::ValuesIn(method_names()),
                          [](const auto& info) {
                            std::string n = info.param;
                            std::replace(n.begin(), n.end(), '-', '_');
