@@ -4,6 +4,7 @@
     jobs/sweep.py submit    SPEC.json [--dry-run] [--rerun-failed] [--throttle N]
     jobs/sweep.py status    SPEC.json
     jobs/sweep.py aggregate SPEC.json
+    jobs/sweep.py run       SPEC.json [--jobs N] [--rerun-failed]   # without Slurm: local processes
 
 SPEC.json (paths relative to the spec file):
     {
@@ -29,6 +30,15 @@ or running while Slurm lists its array task, interrupted when it started but is 
 resume from their last checkpoint) and, with --rerun-failed, failed ones; it never submits a
 cell that is done or still queued. Arrays respect the cluster's MaxArraySize.
 
+A spec with "search" instead of "grid" runs the tuning protocol of jobs/search.py (random
+search on meta-validation, selection, fresh seeds on meta-test): `submit` first submits the
+search cells (ROOT/search), and once they have all finished, selects (ROOT/selection.json) and
+submits the final cells (ROOT/final); `aggregate` writes the tables (ROOT/table2.md, ...).
+
+`run` runs the same cells without Slurm, as local processes (--jobs at once; "local":
+{"ranks": R, "threads": T} in the spec runs each cell under mpirun -np R): a whole search,
+stage after stage, or a whole grid. A rerun skips finished cells and resumes interrupted ones.
+
 `aggregate` writes ROOT/cells.csv (one row per finished cell) and ROOT/summary.csv and
 ROOT/summary.md (mean +- sample std over seeds, grouped by the other grid parameters).
 """
@@ -43,9 +53,12 @@ import shutil
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CELL_SCRIPT = os.path.join(HERE, "cell.sbatch")
+sys.path.insert(0, HERE)
+import search  # noqa: E402  (jobs/search.py: the tuning protocol)
 
 
 class SweepError(Exception):
@@ -63,14 +76,22 @@ def load_spec(path):
     except json.JSONDecodeError as e:
         raise SweepError(f"sweep spec '{path}' is not valid JSON: {e}")
     base = os.path.dirname(os.path.abspath(path))
-    for key in ("name", "root", "grid"):
+    for key in ("name", "root"):
         if key not in spec:
             raise SweepError(f"sweep spec '{path}' lacks \"{key}\"")
-    if not isinstance(spec["grid"], dict) or not spec["grid"]:
-        raise SweepError(f"sweep spec '{path}': \"grid\" must be an object of option: [values]")
-    for key, values in spec["grid"].items():
-        if not isinstance(values, list) or not values:
-            raise SweepError(f"sweep spec '{path}': grid \"{key}\" must be a non-empty list")
+    if ("grid" in spec) == ("search" in spec):
+        raise SweepError(f"sweep spec '{path}' needs exactly one of \"grid\" and \"search\"")
+    if "search" in spec:
+        try:
+            search.validate(spec, f"sweep spec '{path}'")
+        except search.SearchError as e:
+            raise SweepError(str(e))
+    else:
+        if not isinstance(spec["grid"], dict) or not spec["grid"]:
+            raise SweepError(f"sweep spec '{path}': \"grid\" must be an object of option: [values]")
+        for key, values in spec["grid"].items():
+            if not isinstance(values, list) or not values:
+                raise SweepError(f"sweep spec '{path}': grid \"{key}\" must be a non-empty list")
     spec["root"] = os.path.normpath(os.path.join(base, spec["root"]))
     croma = spec.get("croma") or os.environ.get("CROMA") or shutil.which("croma") or "croma"
     if os.sep in croma:
@@ -206,7 +227,7 @@ def cell_states(spec, all_cells):
         slurm_state = queued.get(where.get(c["index"]))
         if slurm_state is not None:
             state = "running" if slurm_state in ("RUNNING", "COMPLETING", "SUSPENDED") else "pending"
-        elif os.path.exists(os.path.join(run_dir, "eval.json")):
+        elif os.path.exists(os.path.join(run_dir, c.get("done", "eval.json"))):
             state = "done"
         elif os.path.exists(os.path.join(run_dir, "FAILED")):
             state = "failed"
@@ -220,8 +241,49 @@ def cell_states(spec, all_cells):
 
 # ---- commands -----------------------------------------------------------------------------
 
+def stage_spec(spec, stage):
+    """The spec of one stage of a search: its own root (cells.tsv, runs/, logs/, submissions)."""
+    return dict(spec, root=os.path.join(spec["root"], stage), name=f"{spec['name']}-{stage}")
+
+
+def search_stages(spec):
+    """(search stage spec, its cells, their states, final stage spec or None, its cells).
+    The final stage exists once every search cell has finished; selection.json is then written
+    (once: later calls read it back, so a rerun never selects again)."""
+    try:
+        s_spec = stage_spec(spec, "search")
+        s_cells = search.search_cells(spec, option_args)
+        s_states = cell_states(s_spec, s_cells) if os.path.isdir(s_spec["root"]) else {c["index"]: "new" for c in s_cells}
+        path = os.path.join(spec["root"], "selection.json")
+        if os.path.exists(path):
+            with open(path) as f:
+                selection = json.load(f)
+        else:
+            selection, waiting = search.select(spec, s_cells, s_states)
+            if waiting:
+                return s_spec, s_cells, s_states, None, []
+            with open(path + ".tmp", "w") as f:
+                json.dump(selection, f, indent=1)
+            os.replace(path + ".tmp", path)
+        f_spec = stage_spec(spec, "final")
+        return s_spec, s_cells, s_states, f_spec, search.final_cells(spec, selection, option_args)
+    except search.SearchError as e:
+        raise SweepError(str(e))
+
+
 def cmd_submit(spec, args):
-    all_cells = cells(spec)
+    if "search" not in spec:
+        return submit_cells(spec, cells(spec), args)
+    s_spec, s_cells, s_states, f_spec, f_cells = search_stages(spec)
+    wanted = {"new", "interrupted"} | ({"failed"} if args.rerun_failed else set())
+    if f_spec is None or any(st in wanted for st in s_states.values()):
+        return submit_cells(s_spec, s_cells, args)
+    print(f"sweep {spec['name']}: search finished, configurations selected ({spec['root']}/selection.json)",
+          file=sys.stderr)
+    return submit_cells(f_spec, f_cells, args)
+
+
+def submit_cells(spec, all_cells, args):
     if not args.dry_run:
         write_cells_file(spec, all_cells)
     states = cell_states(spec, all_cells) if os.path.isdir(spec["root"]) else {c["index"]: "new" for c in all_cells}
@@ -270,17 +332,98 @@ def cmd_submit(spec, args):
     return 0
 
 
+def stages(spec):
+    """[(stage spec, cells)] of a grid (one) or a search (one or two, see search_stages)."""
+    if "search" not in spec:
+        return [(spec, cells(spec))]
+    s_spec, s_cells, _, f_spec, f_cells = search_stages(spec)
+    return [(s_spec, s_cells)] + ([(f_spec, f_cells)] if f_spec else [])
+
+
 def cmd_status(spec, args):
-    all_cells = cells(spec)
-    states = cell_states(spec, all_cells) if os.path.isdir(spec["root"]) else {c["index"]: "new" for c in all_cells}
-    width = max(len(c["name"]) for c in all_cells)
-    for c in all_cells:
-        print(f"{c['index']:4d}  {c['name']:<{width}}  {states[c['index']]}", file=sys.stderr)
-    counts = {s: list(states.values()).count(s) for s in ("pending", "running", "done", "failed", "interrupted", "new")}
-    print(" ".join(f"{s}={n}" for s, n in counts.items()), file=sys.stderr)
-    print(json.dumps({"command": "status", "sweep": spec["name"], "counts": counts,
-                      "cells": {c["name"]: states[c["index"]] for c in all_cells}}))
+    report = {"command": "status", "sweep": spec["name"], "counts": {}, "cells": {}}
+    for st_spec, all_cells in stages(spec):
+        states = cell_states(st_spec, all_cells) if os.path.isdir(st_spec["root"]) else {c["index"]: "new" for c in all_cells}
+        width = max(len(c["name"]) for c in all_cells)
+        if "search" in spec:
+            print(f"== {st_spec['name']}", file=sys.stderr)
+        for c in all_cells:
+            print(f"{c['index']:4d}  {c['name']:<{width}}  {states[c['index']]}", file=sys.stderr)
+        counts = {s: list(states.values()).count(s) for s in ("pending", "running", "done", "failed", "interrupted", "new")}
+        print(" ".join(f"{s}={n}" for s, n in counts.items()), file=sys.stderr)
+        for key, n in counts.items():
+            report["counts"][key] = report["counts"].get(key, 0) + n
+        prefix = "" if "search" not in spec else os.path.basename(st_spec["root"]) + "/"
+        report["cells"].update({prefix + c["name"]: states[c["index"]] for c in all_cells})
+    print(json.dumps(report))
     return 0
+
+
+# ---- local launcher -----------------------------------------------------------------------
+
+def run_cell_locally(spec, root, cell):
+    """What jobs/cell.sbatch does, as local processes: train (resuming), then evaluate. Leaves
+    job.log, train.out, eval.out, cell-time.json (seconds per stage) and FAILED on failure."""
+    local = spec.get("local", {})
+    ranks, threads = int(local.get("ranks", 1)), int(local.get("threads", 1))
+    run_dir = os.path.join(root, "runs", cell["name"])
+    os.makedirs(run_dir, exist_ok=True)
+    failed = os.path.join(run_dir, "FAILED")
+    if os.path.exists(failed):
+        os.remove(failed)
+    launch = ["mpirun", "--oversubscribe", "-np", str(ranks)] if ranks > 1 else []
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+    times = {"ranks": ranks, "threads": threads}
+    with open(os.path.join(run_dir, "job.log"), "a") as log:
+        for stage, cmd in (("train", launch + [spec["croma"], "train", "--resume", "--run-dir", run_dir,
+                                                "--threads", str(threads)] + cell["train"]),
+                           ("eval", [spec["croma"], "eval", "--run-dir", run_dir, "--threads", str(threads)]
+                            + cell["eval"])):
+            log.write(f"== {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {stage}: {shlex.join(cmd)}\n")
+            log.flush()
+            start = time.time()
+            with open(os.path.join(run_dir, f"{stage}.out"), "w") as out:
+                rc = subprocess.run(cmd, stdout=out, stderr=log, env=env).returncode
+            times[f"{stage}_s"] = round(time.time() - start, 3)
+            if rc != 0:
+                with open(failed, "w") as f:
+                    f.write(f"{stage} {rc} local\n")
+                return cell["name"], "failed"
+    with open(os.path.join(run_dir, "cell-time.json"), "w") as f:
+        json.dump(times, f)
+    return cell["name"], "done"
+
+
+def run_stage_locally(spec, st_spec, all_cells, args):
+    write_cells_file(st_spec, all_cells)
+    states = cell_states(st_spec, all_cells)
+    wanted = {"new", "interrupted"} | ({"failed"} if args.rerun_failed else set())
+    todo = [c for c in all_cells if states[c["index"]] in wanted]
+    print(f"{st_spec['name']}: {len(all_cells)} cells, running {len(todo)} with {args.jobs} at once",
+          file=sys.stderr)
+    results = []
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        for name, state in pool.map(lambda c: run_cell_locally(spec, st_spec["root"], c), todo):
+            print(f"  {state}: {name}", file=sys.stderr)
+            results.append(state)
+    return results.count("failed")
+
+
+def cmd_run(spec, args):
+    if args.jobs < 1:
+        raise SweepError(f"invalid value for --jobs: {args.jobs} (must be >= 1)")
+    failed = 0
+    if "search" not in spec:
+        failed = run_stage_locally(spec, spec, cells(spec), args)
+    else:
+        s_spec, s_cells, _, _, _ = search_stages(spec)
+        failed += run_stage_locally(spec, s_spec, s_cells, args)
+        _, _, _, f_spec, f_cells = search_stages(spec)
+        if f_spec is None:
+            raise SweepError("the search stage has unfinished cells; run again")
+        failed += run_stage_locally(spec, f_spec, f_cells, args)
+    print(json.dumps({"command": "run", "sweep": spec["name"], "failed": failed}))
+    return 1 if failed else 0
 
 
 def cell_metrics(run_dir):
@@ -308,6 +451,8 @@ def mean_std(values):
 
 
 def cmd_aggregate(spec, args):
+    if "search" in spec:
+        return aggregate_search(spec)
     all_cells = cells(spec)
     keys = list(all_cells[0]["params"].keys())
     group_keys = [k for k in keys if k != "seed"]
@@ -371,6 +516,24 @@ def cmd_aggregate(spec, args):
     return 0
 
 
+def aggregate_search(spec):
+    """The tables of a search (analysis/search_tables.py), from the runs on disk."""
+    sys.path.insert(0, os.path.join(os.path.dirname(HERE), "analysis"))
+    import search_tables
+    s_spec, s_cells, _, f_spec, f_cells = search_stages(spec)
+    if f_spec is None:
+        raise SweepError("the search stage has not finished: nothing is selected yet (run `status`)")
+    with open(os.path.join(spec["root"], "selection.json")) as f:
+        selection = json.load(f)
+    summary, written = search_tables.write_tables(spec, selection, s_cells, f_cells)
+    with open(written["table2"]) as f:
+        print(f.read(), file=sys.stderr)
+    print(json.dumps({"command": "aggregate", "sweep": spec["name"], "final_done": len(f_cells) - len(summary["missing"]),
+                      "final_total": len(f_cells), "missing": summary["missing"], "compute": summary["compute"],
+                      "written": written}))
+    return 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="sweep.py", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -383,12 +546,17 @@ def main(argv=None):
     p.add_argument("spec")
     p = sub.add_parser("aggregate", help="collect finished cells into CSV and markdown tables")
     p.add_argument("spec")
+    p = sub.add_parser("run", help="run the cells that are not done as local processes (no Slurm)")
+    p.add_argument("spec")
+    p.add_argument("--jobs", type=int, default=1, help="cells at once (default 1)")
+    p.add_argument("--rerun-failed", action="store_true", help="also run cells that failed")
     args = parser.parse_args(argv)
     try:
         spec = load_spec(args.spec)
         if args.command == "submit" and args.throttle is not None and args.throttle < 1:
             raise SweepError(f"invalid value for --throttle: {args.throttle} (must be >= 1)")
-        return {"submit": cmd_submit, "status": cmd_status, "aggregate": cmd_aggregate}[args.command](spec, args)
+        commands = {"submit": cmd_submit, "status": cmd_status, "aggregate": cmd_aggregate, "run": cmd_run}
+        return commands[args.command](spec, args)
     except SweepError as e:
         print(f"sweep.py {args.command}: error: {e}", file=sys.stderr)
         return 1

@@ -7,6 +7,7 @@
 #include "croma/app/experiment.h"
 #include "croma/config/options.h"
 #include "croma/distributed/communicator.h"
+#include "croma/eval/confidence.h"
 #include "croma/eval/few_shot.h"
 #include "croma/eval/retrieval.h"
 #include "croma/io/checkpoint.h"
@@ -57,6 +58,9 @@ nlohmann::json retrieval_json(const RetrievalResult& r) {
   ts["seeds"] = ts_seeds;
   return {{"shots", r.shots}, {"source_to_target", st}, {"target_to_source", ts}};
 }
+
+// Where a run keeps the evaluation of each split.
+std::string eval_output_name(Split split) { return split == Split::kVal ? "eval-val.json" : "eval.json"; }
 
 }  // namespace
 
@@ -137,27 +141,46 @@ int run_eval_command(int argc, const char* const argv[]) {
   FewShotEvaluator evaluator(exp->model(), exp->sampler(), device);
   nlohmann::json results = nlohmann::json::array();
   std::cerr << "croma eval: " << o.meta.method << ", " << e.eval.ways << "-way, " << e.eval.repeats
-            << " seeds x " << e.eval.tasks << " tasks on " << to_string(split)
+            << " seed(s) x " << e.eval.tasks << " tasks on " << to_string(split)
             << (split == Split::kVal && exp->sampler().split().val_items ? " (held-out items of meta-train)" : "")
             << " classes, checkpoint " << path << " (step " << checkpoint.step << ")\n";
   for (double noise : e.eval.label_noise) {
     for (auto k : e.eval.shots) {
       const auto trained = evaluator.evaluate_repeated(checkpoint.parameters, split, e.eval, k, seed, noise);
-      const auto untrained = evaluator.evaluate_repeated(initial, split, e.eval, k, seed, noise);
-      char line[200];
-      std::snprintf(line, sizeof line,
-                    "  %2lld-shot, label noise %.2f: %.1f%% +- %.1f (untrained start %.1f%% +- %.1f)\n",
-                    static_cast<long long>(k), noise, 100 * trained.mean, 100 * trained.std,
-                    100 * untrained.mean, 100 * untrained.std);
+      const auto trained_ci = t_interval(trained.episode_accuracy());
+      nlohmann::json result = {{"shots", k},
+                                {"label_noise", noise},
+                                {"episodes", trained_ci.n},
+                                {"accuracy_mean", trained.mean},
+                                {"accuracy_std", trained.std},
+                                {"accuracy_ci95", trained_ci.half_width},
+                                {"trained", summary_json(trained)}};
+      char line[240];
+      if (e.skip_untrained) {
+        std::snprintf(line, sizeof line, "  %2lld-shot, label noise %.2f: %.1f%% +- %.1f, 95%% CI over %lld episodes\n",
+                      static_cast<long long>(k), noise, 100 * trained_ci.mean, 100 * trained_ci.half_width,
+                      static_cast<long long>(trained_ci.n));
+      } else {
+        // The untrained start on the very same episodes; the gain is paired episode by episode.
+        const auto untrained = evaluator.evaluate_repeated(initial, split, e.eval, k, seed, noise);
+        const auto untrained_ci = t_interval(untrained.episode_accuracy());
+        const auto gain_ci =
+            t_interval(paired_differences(trained.episode_accuracy(), untrained.episode_accuracy()));
+        std::snprintf(line, sizeof line,
+                      "  %2lld-shot, label noise %.2f: %.1f%% +- %.1f (untrained start %.1f%% +- %.1f; gain %+.1f +- %.1f), "
+                      "95%% CI over %lld episodes\n",
+                      static_cast<long long>(k), noise, 100 * trained_ci.mean, 100 * trained_ci.half_width,
+                      100 * untrained_ci.mean, 100 * untrained_ci.half_width, 100 * gain_ci.mean,
+                      100 * gain_ci.half_width, static_cast<long long>(trained_ci.n));
+        result["initial_accuracy_mean"] = untrained.mean;
+        result["initial_accuracy_std"] = untrained.std;
+        result["initial_accuracy_ci95"] = untrained_ci.half_width;
+        result["gain_mean"] = gain_ci.mean;
+        result["gain_ci95"] = gain_ci.half_width;
+        result["initial"] = summary_json(untrained);
+      }
       std::cerr << line;
-      results.push_back({{"shots", k},
-                         {"label_noise", noise},
-                         {"accuracy_mean", trained.mean},
-                         {"accuracy_std", trained.std},
-                         {"initial_accuracy_mean", untrained.mean},
-                         {"initial_accuracy_std", untrained.std},
-                         {"trained", summary_json(trained)},
-                         {"initial", summary_json(untrained)}});
+      results.push_back(result);
     }
   }
   nlohmann::json retrieval = nlohmann::json::array();
@@ -185,10 +208,13 @@ int run_eval_command(int argc, const char* const argv[]) {
                             {"standardize", o.prep.standardize},
                             {"ways", e.eval.ways},
                             {"tasks", e.eval.tasks},
+                            {"episodes", e.eval.tasks * e.eval.repeats},
+                            {"interval", "95 % Student-t interval over episodes (accuracy_ci95, half-width)"},
                             {"repeats", e.eval.repeats},
                             {"queries", e.eval.queries},
                             {"eval_seed", seed},
                             {"head_only", e.eval.head_only},
+                            {"untrained_start", !e.skip_untrained},
                             {"results", results}};
   if (e.eval.retrieval) summary["retrieval"] = retrieval;
   // What meta-training read of the target modality (Table 2's last column).
@@ -198,12 +224,16 @@ int run_eval_command(int argc, const char* const argv[]) {
       if (train_summary.contains(key)) summary[key] = train_summary[key];
     }
   }
-  run.write_json("eval.json", summary);
+  // Meta-val results never overwrite the meta-test ones: model selection reads eval-val.json
+  // only, tables read eval.json only.
+  const auto output = eval_output_name(split);
+  summary["output"] = output;
+  run.write_json(output, summary);
   // stdout carries the aggregate only; per-seed detail is in eval.json.
   nlohmann::json brief = summary;
   for (auto& r : brief["results"]) {
     r.erase("trained");
-    r.erase("initial");
+    if (r.contains("initial")) r.erase("initial");
   }
   if (brief.contains("retrieval")) {
     for (auto& r : brief["retrieval"]) {

@@ -17,6 +17,7 @@
 #include "croma/io/checkpoint.h"
 #include "croma/io/read_guard.h"
 #include "croma/io/run_directory.h"
+#include "croma/meta/hyperparameters.h"
 #include "croma/meta/meta_trainer.h"
 #include "croma/meta/method.h"
 #include "croma/util/progress.h"
@@ -163,11 +164,21 @@ StartPlan plan_start(const TrainOptions& o, const nlohmann::json& config, const 
   return plan;
 }
 
+// --print-hparams: the method's registry entries with this command line's values as defaults.
+// Nothing is written and no rank but 0 prints.
+int print_hyperparameters(const TrainOptions& o) {
+  if (Communicator::world().is_root()) {
+    std::cout << hyperparameters_json(parse_method(o.meta.method), o).dump(2) << std::endl;
+  }
+  return 0;
+}
+
 }  // namespace
 
 int run_train_command(int argc, const char* const argv[]) {
   TrainOptions o;
   if (!parse_train_options(argc, argv, o)) return 0;
+  if (o.print_hparams) return print_hyperparameters(o);
   const auto comm = Communicator::world();
   at::set_num_threads(static_cast<int>(o.dist.threads));
   const auto device = resolve_device(o.dist.device, comm.local_rank());
@@ -197,6 +208,8 @@ int run_train_command(int argc, const char* const argv[]) {
   // clean labels.
   EvalOptions val_options = o.eval;
   val_options.shots = {o.eval.shots.front()};
+  val_options.tasks = o.out.val_tasks;
+  val_options.repeats = 1;
   const bool validating = o.out.val_every > 0;
   sampler.check_meta_training(o.meta);
   // Validation's constraints matter only when validation runs.

@@ -313,7 +313,8 @@ po::options_description meta_group(MetaOptions& m, std::string& pairs, std::stri
       ("tasks-per-rank", po::value(&m.tasks_per_rank)->default_value(m.tasks_per_rank), "episodes of each kind per rank per meta-step (T)")
       ("method", po::value(&m.method)->default_value(m.method), "croma | target-autoencoder | unsup-meta-recon | unsup-meta-weak | align-classify | align-meta-classify | oracle | shared | shared-align | shared-confusion | shared-target-labels")
       ("label-noise", po::value(&m.label_noise)->default_value(m.label_noise), "symmetric noise rate on target labels (meta-train labels a method reads; default for --eval-label-noise)")
-      ("inner-loop", po::value(&m.inner_loop)->default_value(m.inner_loop), "auto | fused | autograd: the episodes' numerical path (auto: fused kernels where they apply)");
+      ("inner-loop", po::value(&m.inner_loop)->default_value(m.inner_loop), "auto | fused | autograd: the episodes' numerical path (auto: fused kernels where they apply)")
+      ("first-phase-fraction", po::value(&m.first_phase_fraction)->default_value(m.first_phase_fraction), "align-classify, align-meta-classify: share of the 2 x --steps budget spent on alignment");
   return g;
 }
 
@@ -333,6 +334,7 @@ po::options_description output_group(OutputOptions& o) {
       ("log-every", po::value(&o.log_every)->default_value(o.log_every), "meta-steps between metric lines")
       ("checkpoint-every", po::value(&o.checkpoint_every)->default_value(o.checkpoint_every), "meta-steps between checkpoints")
       ("val-every", po::value(&o.val_every)->default_value(o.val_every), "meta-steps between meta-validation evaluations (0: never)")
+      ("val-tasks", po::value(&o.val_tasks)->default_value(o.val_tasks), "meta-val tasks of each validation during training")
       ("quiet", po::bool_switch(&o.quiet), "no progress on stderr")
       ("overwrite", po::bool_switch(&o.overwrite), "replace a run already in --run-dir")
       ("resume", po::bool_switch(&o.resume), "continue the run in --run-dir from its latest checkpoint (start it when there is none); the configuration must match");
@@ -421,7 +423,8 @@ bool parse_train_options(int argc, const char* const argv[], TrainOptions& o) {
   std::string data;
   run.add_options()("seed", po::value(&seed)->default_value(seed), "seed of everything random")
       ("data", po::value(&data), "feature shards FILE[,FILE...] or a .txt list of them "
-                                 "(docs/data-format.md); default: the built-in concept world");
+                                 "(docs/data-format.md); default: the built-in concept world")
+      ("print-hparams", po::bool_switch(&o.print_hparams), "print the --method's hyperparameters (default and search distribution) as JSON and exit");
   all.add(run)
       .add(prep_group(o.prep))
       .add(data_group(o.world))
@@ -463,7 +466,8 @@ bool parse_eval_options(int argc, const char* const argv[], EvalCommandOptions& 
       ("split", po::value(&o.split)->default_value(o.split), "classes to evaluate on: val | test")
       ("eval-seed", po::value(&o.eval_seed)->default_value(o.eval_seed), "seed of the evaluation tasks (0: the run's seed)")
       ("device", po::value(&o.device)->default_value(o.device), "auto | cpu | cuda | cuda:N")
-      ("threads", po::value(&o.threads)->default_value(o.threads), "intra-op threads");
+      ("threads", po::value(&o.threads)->default_value(o.threads), "intra-op threads")
+      ("skip-untrained", po::bool_switch(&o.skip_untrained), "do not evaluate the untrained start (model selection needs the trained parameters only)");
   all.add(run).add(eval_group(o.eval, shots, noise));
   po::variables_map vm;
   if (!parse_with("usage: croma eval --run-dir DIR [options]", all, argc, argv, vm)) return false;
@@ -581,6 +585,11 @@ void validate(const TrainOptions& o) {
   require_at_least("log-every", o.out.log_every, 1);
   require_at_least("checkpoint-every", o.out.checkpoint_every, 0);
   require_at_least("val-every", o.out.val_every, 0);
+  require_at_least("val-tasks", o.out.val_tasks, 1);
+  if (!(m.first_phase_fraction > 0 && m.first_phase_fraction < 1)) {
+    throw OptionError("invalid value for --first-phase-fraction: " + std::to_string(m.first_phase_fraction) +
+                      " (must be in (0, 1))");
+  }
   if (o.out.resume && o.out.overwrite) {
     throw OptionError("--resume and --overwrite exclude each other (continue the run, or replace it)");
   }
@@ -683,7 +692,8 @@ void to_json(nlohmann::json& j, const TrainOptions& o) {
         {"tasks_per_rank", m.tasks_per_rank},
         {"method", m.method},
         {"label_noise", m.label_noise},
-        {"inner_loop", m.inner_loop}}},
+        {"inner_loop", m.inner_loop},
+        {"first_phase_fraction", m.first_phase_fraction}}},
       {"distributed",
        {{"device", o.dist.device}, {"check_every", o.dist.check_every}, {"threads", o.dist.threads}}},
       {"output",
@@ -691,6 +701,7 @@ void to_json(nlohmann::json& j, const TrainOptions& o) {
         {"log_every", o.out.log_every},
         {"checkpoint_every", o.out.checkpoint_every},
         {"val_every", o.out.val_every},
+        {"val_tasks", o.out.val_tasks},
         {"quiet", o.out.quiet}}},
       {"eval", o.eval}};
   if (!o.data.empty()) {
@@ -769,6 +780,7 @@ void from_json(const nlohmann::json& j, TrainOptions& o) {
     if (m.method == "unimodal-pretrain") m.method = "target-autoencoder";
     mt.at("label_noise").get_to(m.label_noise);
     m.inner_loop = mt.value("inner_loop", std::string("auto"));
+    m.first_phase_fraction = mt.value("first_phase_fraction", MetaOptions().first_phase_fraction);
     const auto& ds = j.at("distributed");
     ds.at("device").get_to(o.dist.device);
     ds.at("check_every").get_to(o.dist.check_every);
@@ -780,6 +792,8 @@ void from_json(const nlohmann::json& j, TrainOptions& o) {
     out.at("val_every").get_to(o.out.val_every);
     out.at("quiet").get_to(o.out.quiet);
     j.at("eval").get_to(o.eval);
+    // Runs written before --val-tasks validated on --eval-tasks tasks.
+    o.out.val_tasks = out.value("val_tasks", o.eval.tasks);
   } catch (const nlohmann::json::exception& e) {
     throw OptionError(std::string("malformed run configuration: ") + e.what());
   }

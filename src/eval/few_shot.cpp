@@ -21,6 +21,12 @@ std::pair<double, double> mean_and_std(const std::vector<double>& values) {
   return {mean, std::sqrt(sq / static_cast<double>(values.size() - 1))};
 }
 
+std::vector<double> FewShotSummary::episode_accuracy() const {
+  std::vector<double> all;
+  for (const auto& r : per_seed) all.insert(all.end(), r.task_accuracy.begin(), r.task_accuracy.end());
+  return all;
+}
+
 std::uint64_t repeat_seed(std::uint64_t seed, std::int64_t repeat) {
   return repeat == 0 ? seed : splitmix64(seed ^ (0x9E3779B97F4A7C15ULL * static_cast<std::uint64_t>(repeat)));
 }

@@ -70,7 +70,7 @@ RunDirectory RunDirectory::create(const fs::path& root, bool overwrite) {
   }
   fs::remove(probe, ec);
   if (overwrite) {
-    for (const char* stale : {"metrics.jsonl", "eval.json", "summary.json"}) fs::remove(root / stale, ec);
+    for (const char* stale : {"metrics.jsonl", "eval.json", "eval-val.json", "summary.json"}) fs::remove(root / stale, ec);
     for (const auto& entry : fs::directory_iterator(root / "checkpoints")) fs::remove(entry.path(), ec);
   }
   RunDirectory dir(root);

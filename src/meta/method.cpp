@@ -1,6 +1,7 @@
 #include "croma/meta/method.h"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 
 #include "croma/data/label_noise.h"
@@ -147,6 +148,11 @@ std::vector<Phase> plan_method(Method method, const TrainOptions& o, const Episo
     };
   };
   const auto target_labels = [&] { return noisy_target_classes(sampler, o.meta.label_noise, o.seed); };
+  // Two-phase methods split the 2 * s budget; each phase keeps at least one step.
+  const auto first = std::clamp<std::int64_t>(
+      static_cast<std::int64_t>(std::llround(2.0 * static_cast<double>(s) * o.meta.first_phase_fraction)), 1,
+      std::max<std::int64_t>(1, 2 * s - 1));
+  const auto second = std::max<std::int64_t>(1, 2 * s - first);
 
   switch (method) {
     case Method::kCroma:
@@ -176,13 +182,13 @@ std::vector<Phase> plan_method(Method method, const TrainOptions& o, const Episo
     }
     case Method::kAlignClassify: {
       const auto by_class = split.classify_source_items;
-      return {{"align", s, plain, tasks(align)},
-              {"classify-all-classes", s, plain, tasks([by_class](const TaskContext& c) {
+      return {{"align", first, plain, tasks(align)},
+              {"classify-all-classes", second, plain, tasks([by_class](const TaskContext& c) {
                  return std::make_unique<SourceClassesTask>(c, by_class);
                })}};
     }
     case Method::kAlignMetaClassify:
-      return {{"align", s, plain, tasks(align)}, {"meta-classify", s, reptile, tasks(classify(false))}};
+      return {{"align", first, plain, tasks(align)}, {"meta-classify", second, reptile, tasks(classify(false))}};
     case Method::kOracle: {
       const auto groups = target_labels();
       return {{"reptile-target", 2 * s, reptile, tasks([groups](const TaskContext& c) {

@@ -19,7 +19,8 @@ TEST(TrainOptions, DefaultsFollowThePaperWhereItSpeaks) {
   EXPECT_DOUBLE_EQ(o.meta.margin, 0.1);   // Tables 5-7
   EXPECT_DOUBLE_EQ(o.meta.meta_lr, 0.1);  // SGD meta lr 0.1
   EXPECT_DOUBLE_EQ(o.meta.inner_lr, 1e-2);  // deliberately above the paper's 1e-3: docs/algorithm.md
-  EXPECT_EQ(o.eval.tasks, 16);
+  EXPECT_EQ(o.eval.tasks, 600);  // the few-shot standard: >= 600 episodes per cell
+  EXPECT_EQ(o.eval.repeats, 1);
   EXPECT_EQ(o.meta.pairs, PairKind::kStrong);
   EXPECT_EQ(o.meta.align_loss, AlignLossKind::kMargin);
 }

@@ -167,6 +167,128 @@ class SweepTool(unittest.TestCase):
         self.assertIn("--x seed is not a grid parameter of this sweep (shots, meta-lr)", p.stderr)
 
 
+REGISTRY = {"method": "m", "hyperparameters": [
+    {"name": "inner-lr", "json_pointer": "/meta/inner_lr", "default": 0.01, "paper": 0.001,
+     "distribution": {"kind": "log-uniform", "low": 1e-4, "high": 3e-2}, "note": ""},
+    {"name": "first-phase-fraction", "json_pointer": "/meta/first_phase_fraction", "default": 0.5, "paper": None,
+     "distribution": {"kind": "uniform", "low": 0.2, "high": 0.8}, "note": ""},
+    {"name": "inner-steps", "json_pointer": "/meta/inner_steps", "default": 5, "paper": None,
+     "distribution": {"kind": "choice", "values": [1, 3, 5, 10]}, "note": ""}]}
+
+
+class SearchTool(unittest.TestCase):
+    """The tuning protocol's draws and selection, with a fake croma that prints a registry."""
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.dir = self.tmp.name
+        bindir = os.path.join(self.dir, "bin")
+        os.makedirs(bindir)
+        with open(os.path.join(self.dir, "registry.json"), "w") as f:
+            json.dump(REGISTRY, f)
+        with open(os.path.join(bindir, "croma"), "w") as f:
+            f.write('#!/bin/bash\necho "$@" >> "$(dirname "$0")/../croma.log"\ncat "$(dirname "$0")/../registry.json"\n')
+        os.chmod(os.path.join(bindir, "croma"), 0o755)
+        self.spec_path = os.path.join(self.dir, "spec.json")
+        self.write_spec()
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def write_spec(self, **search):
+        s = {"methods": ["croma", "oracle"], "configurations": 4, "trial_seeds": [1, 2], "final_seeds": [7, 8, 9]}
+        s.update(search)
+        with open(self.spec_path, "w") as f:
+            json.dump({"name": "s", "root": "sr", "croma": "bin/croma", "train": {"steps": 5},
+                       "eval": {"eval-shots": "1,5"}, "search": s}, f)
+
+    def test_draws_are_deterministic_within_range_and_config_0_is_the_defaults(self):
+        first = [sweep.search.draw(REGISTRY, 0, "croma", i) for i in range(30)]
+        again = [sweep.search.draw(REGISTRY, 0, "croma", i) for i in range(30)]
+        self.assertEqual(first, again)
+        self.assertEqual(first[0], {"inner-lr": 0.01, "first-phase-fraction": 0.5, "inner-steps": 5})
+        self.assertEqual(len({json.dumps(d, sort_keys=True) for d in first}), 30)
+        for d in first[1:]:
+            self.assertTrue(1e-4 <= d["inner-lr"] <= 3e-2, d)
+            self.assertTrue(0.2 <= d["first-phase-fraction"] <= 0.8, d)
+            self.assertIn(d["inner-steps"], [1, 3, 5, 10])
+        # Log-uniform: about half of the draws below the geometric middle of the range.
+        below = sum(d["inner-lr"] < (1e-4 * 3e-2) ** 0.5 for d in first[1:])
+        self.assertTrue(6 <= below <= 23, below)
+        # Another method or draw seed, other draws; the same (seed, method, index), the same draw
+        # whatever else the search holds.
+        self.assertNotEqual(sweep.search.draw(REGISTRY, 0, "oracle", 3), first[3])
+        self.assertNotEqual(sweep.search.draw(REGISTRY, 1, "croma", 3), first[3])
+
+    def test_search_cells_equal_budgets_and_the_registry_is_read_once(self):
+        spec = sweep.load_spec(self.spec_path)
+        cells = sweep.search.search_cells(spec, sweep.option_args)
+        self.assertEqual(len(cells), 2 * 4 * 2)
+        self.assertEqual(cells[0]["name"], "method=croma,config=00,seed=1")
+        self.assertEqual(cells[0]["eval"], ["--eval-shots", "1,5", "--split", "val", "--skip-untrained"])
+        self.write_spec(val_eval={"eval-shots": "5", "eval-tasks": 10})
+        self.assertEqual(sweep.search.search_cells(sweep.load_spec(self.spec_path), sweep.option_args)[0]["eval"],
+                         ["--eval-shots", "5", "--eval-tasks", "10", "--split", "val", "--skip-untrained"])
+        self.assertEqual(cells[0]["train"][:4], ["--steps", "5", "--method", "croma"])
+        self.assertEqual(cells[0]["train"][-2:], ["--seed", "1"])
+        # Every method: the same steps and the same number of configurations and seeds.
+        for m in ("croma", "oracle"):
+            mine = [c for c in cells if c["method"] == m]
+            self.assertEqual(len(mine), 8)
+            self.assertTrue(all(c["train"][:2] == ["--steps", "5"] for c in mine))
+        sweep.search.search_cells(spec, sweep.option_args)
+        calls = open(os.path.join(self.dir, "croma.log")).read().splitlines()
+        self.assertEqual(len(calls), 2, calls)  # once per method, then from ROOT/search/registry
+        self.assertIn("--print-hparams", calls[0])
+
+    def test_selection_reads_meta_val_only(self):
+        spec = sweep.load_spec(self.spec_path)
+        cells = sweep.search.search_cells(spec, sweep.option_args)
+        states = {}
+        for c in cells:
+            run = os.path.join(spec["root"], "search", "runs", c["name"])
+            os.makedirs(run)
+            # Meta-val: config 2 best for croma; config 1 fails a seed (excluded) though its other
+            # seed is the highest of all. Meta-test (poison): config 3 best by far.
+            val = {0: 0.40, 1: 0.90, 2: 0.60, 3: 0.30}[c["config"]] + 0.01 * c["seed"]
+            if c["method"] == "croma" and c["config"] == 1 and c["seed"] == 2:
+                open(os.path.join(run, "FAILED"), "w").write("train 1 local")
+                states[c["index"]] = "failed"
+                continue
+            json.dump({"split": "meta-val", "results": [{"shots": 1, "accuracy_mean": val},
+                                                  {"shots": 5, "accuracy_mean": val + 0.1}]},
+                      open(os.path.join(run, "eval-val.json"), "w"))
+            json.dump({"split": "meta-test", "results": [{"shots": 1, "accuracy_mean": 1.0 if c["config"] == 3 else 0.0}]},
+                      open(os.path.join(run, "eval.json"), "w"))
+            states[c["index"]] = "done"
+        chosen, waiting = sweep.search.select(spec, cells, states)
+        self.assertEqual(waiting, [])
+        self.assertEqual(chosen["method=croma"]["config"], 2)
+        self.assertAlmostEqual(chosen["method=croma"]["val_accuracy"], (0.61 + 0.71 + 0.62 + 0.72) / 4)
+        self.assertEqual(chosen["method=oracle"]["config"], 1)
+        self.assertIsNone(chosen["method=croma"]["configurations"][1]["val_accuracy"])
+        # A group with an unfinished cell waits.
+        states[cells[-1]["index"]] = "running"
+        chosen, waiting = sweep.search.select(spec, cells, states)
+        self.assertEqual(waiting, ["method=oracle"])
+        # The final cells train the selected configuration with the fresh seeds, on meta-test.
+        final = sweep.search.final_cells(spec, {**chosen, "method=oracle": chosen["method=croma"]}, sweep.option_args)
+        self.assertEqual([c["name"] for c in final[:3]], ["method=croma,seed=7", "method=croma,seed=8", "method=croma,seed=9"])
+        self.assertEqual(final[0]["hparams"], cells[4]["hparams"])  # croma config 2
+        self.assertNotIn("--split", final[0]["eval"])
+
+    def test_bad_search_specs_give_one_clear_error(self):
+        for search, message in ((dict(final_seeds=[1, 9]), "must be fresh"),
+                                (dict(configurations=0), '"configurations" must be an integer >= 1'),
+                                (dict(methods=[]), '"methods" must be a non-empty list'),
+                                (dict(typo=1), "unknown search key(s) typo")):
+            self.write_spec(**search)
+            p = subprocess.run([sys.executable, SWEEP, "status", self.spec_path], capture_output=True, text=True)
+            self.assertNotEqual(p.returncode, 0)
+            self.assertIn(message, p.stderr)
+            self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
+
+
 if __name__ == "__main__":
     result = unittest.main(exit=False, verbosity=1).result
     failed = len(result.failures) + len(result.errors)

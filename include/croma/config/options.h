@@ -102,6 +102,9 @@ struct MetaOptions {
   // Which inner loop runs the episodes: auto (fused kernels where they apply, else autograd),
   // fused (refuse where they don't apply) or autograd (always).
   std::string inner_loop = "auto";
+  // Two-phase baselines (align-classify, align-meta-classify): the share of the 2 * --steps
+  // budget their first phase (alignment) gets; the second phase gets the rest.
+  double first_phase_fraction = 0.5;
 };
 
 struct DistributedOptions {
@@ -115,6 +118,7 @@ struct OutputOptions {
   std::int64_t log_every = 25;
   std::int64_t checkpoint_every = 100;
   std::int64_t val_every = 500;       // meta-val few-shot accuracy; 0 disables
+  std::int64_t val_tasks = 100;       // meta-val tasks of each validation during training
   bool quiet = false;                 // no progress on stderr
   bool overwrite = false;             // replace a run already in run_dir
   bool resume = false;                // continue the run in run_dir from its latest checkpoint
@@ -123,12 +127,12 @@ struct OutputOptions {
 struct EvalOptions {
   std::int64_t ways = 5;
   std::vector<std::int64_t> shots = {5};
-  std::int64_t tasks = 16;
+  std::int64_t tasks = 600;           // per seed: the few-shot standard of >= 600 episodes
   std::int64_t queries = 10;          // query items per class
   std::int64_t steps = 50;            // fine-tuning Adam steps
   double lr = 1e-3;
   bool head_only = false;             // fine-tune phi only (else e_t and phi)
-  std::int64_t repeats = 10;          // evaluation seeds; mean +- std over their task means
+  std::int64_t repeats = 1;           // evaluation seeds (task sets); the 95 % interval pools their episodes
   std::vector<double> label_noise = {0.0};  // symmetric noise rates on support labels
   bool retrieval = false;             // also few-shot cross-modal retrieval
 };
@@ -144,6 +148,9 @@ struct PrepOptions {
 
 struct TrainOptions {
   std::uint64_t seed = 1;
+  // --print-hparams: print the method's hyperparameter registry (meta/hyperparameters.h) as
+  // JSON and exit. A command, not a setting: never stored in config.json.
+  bool print_hparams = false;
   // Feature shard files (absolute paths) of a real dataset; empty: the built-in world.
   std::vector<std::string> data;
   PrepOptions prep;
@@ -165,6 +172,7 @@ struct EvalCommandOptions {
   std::uint64_t eval_seed = 0;        // 0: the run's seed
   std::string device = "auto";
   std::int64_t threads = 1;
+  bool skip_untrained = false;        // --skip-untrained: the trained parameters only (half the cost)
   EvalOptions eval;
   bool eval_overridden = false;       // any --eval-* given on the command line
 };

@@ -35,6 +35,11 @@ struct FewShotSummary {
   double mean = 0;  // of the per-seed means
   double std = 0;   // of the per-seed means (sample std; 0 for one seed)
   std::vector<FewShotResult> per_seed;
+
+  // Every episode's accuracy, seed after seed: the sample of the 95 % interval, and the
+  // pairing key of comparisons (two parameter sets evaluated with the same seed see the
+  // same episodes in the same order).
+  std::vector<double> episode_accuracy() const;
 };
 
 // Sample mean and standard deviation (n - 1 denominator; 0 for fewer than two values).

@@ -5,7 +5,7 @@
 //   checkpoints/*.h5    meta-parameters (see io/checkpoint.h): initial, best, final, step_N;
 //                       final and step_N also hold the training state `--resume` needs
 //   summary.json        the last stdout line of a finished `croma train`
-//   eval.json           written by `croma eval`
+//   eval.json           written by `croma eval` (meta-test); eval-val.json: `croma eval --split val`
 // JSON files are written to a temporary file and renamed into place.
 #include <filesystem>
 #include <cstdint>
