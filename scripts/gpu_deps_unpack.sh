@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Unpacks the .deb files of scripts/gpu_deps_download.sh into a prefix of their own, never
-# over / (dpkg-deb -x only: no maintainer scripts, no dpkg database), adds the command names
+# over / (dpkg-deb -x, or ar and tar: no maintainer scripts, no dpkg database), adds the names
 # Debian's alternatives would have made (mpirun, mpicxx, ...), and checks that this machine's
 # C and C++ runtime is new enough for them. Then `source scripts/gpu_deps_env.sh PREFIX`.
 #
@@ -21,7 +21,25 @@ if [ ${#files[@]} -eq 0 ]; then
   echo "gpu_deps_unpack: no .deb files in $debs (run scripts/gpu_deps_download.sh where apt works)" >&2
   exit 2
 fi
-for f in "${files[@]}"; do dpkg-deb -x "$f" "$prefix"; done
+# dpkg-deb where the machine has it; else the .deb's own layout (an ar archive holding
+# data.tar.xz), read with binutils' ar and tar, which a machine with a compiler has.
+unpack() {
+  if command -v dpkg-deb >/dev/null; then
+    dpkg-deb -x "$1" "$prefix"
+  else
+    local member
+    member=$(ar t "$1" | grep '^data\.tar') || return 1
+    case $member in
+      *.xz) ar p "$1" "$member" | tar -xJ -C "$prefix" ;;
+      *.zst) ar p "$1" "$member" | tar --zstd -x -C "$prefix" ;;
+      *.gz) ar p "$1" "$member" | tar -xz -C "$prefix" ;;
+      *) ar p "$1" "$member" | tar -x -C "$prefix" ;;
+    esac
+  fi
+}
+command -v dpkg-deb >/dev/null || command -v ar >/dev/null ||
+  { echo "gpu_deps_unpack: needs dpkg-deb or ar (binutils) to read .deb files" >&2; exit 2; }
+for f in "${files[@]}"; do unpack "$f" || { echo "gpu_deps_unpack: cannot unpack $f" >&2; exit 1; }; done
 
 # Debian's postinst scripts register these through update-alternatives; an unpacked tree has
 # only the suffixed names.
@@ -33,10 +51,10 @@ done
 # The newest glibc and libstdc++ symbol versions the unpacked libraries ask for, against
 # what this machine provides (the node's own runtime, which must not be replaced).
 need_version() {  # pattern -> highest version referenced by the unpacked ELF files
-  find "$prefix/usr/lib" "$prefix/usr/bin" -type f \( -name '*.so*' -o -perm -u+x \) -print0 |
-    { xargs -0 objdump -T 2>/dev/null || true; } | grep -o "$1[0-9.]*" | sed "s/^$1//" | sort -V | tail -n 1
+  { find "$prefix/usr/lib" "$prefix/usr/bin" -type f \( -name '*.so*' -o -perm -u+x \) -print0 2>/dev/null || true; } |
+    { xargs -0 objdump -T 2>/dev/null || true; } | { grep -o "$1[0-9.]*" || true; } | sed "s/^$1//" | sort -V | tail -n 1
 }
-version_ge() { [ "$(printf '%s\n%s\n' "$1" "$2" | sort -V | head -n 1)" = "$2" ]; }
+version_ge() { [ -z "$2" ] || [ "$(printf '%s\n%s\n' "$1" "$2" | sort -V | head -n 1)" = "$2" ]; }
 glibc_have=$(getconf GNU_LIBC_VERSION | awk '{print $2}')
 glibc_need=$(need_version GLIBC_)
 libstdcxx=$(${CXX:-c++} -print-file-name=libstdc++.so.6)
