@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,9 @@ struct Config {
   std::vector<std::string> args;  // `croma train` options beyond the small world below
 };
 
+// ctest's test names carry the parameter as GoogleTest prints it: its name, not its bytes.
+void PrintTo(const Config& config, std::ostream* os) { *os << config.name; }
+
 std::vector<std::string> small_world() {
   return {"--seed", "7", "--concepts", "16", "--samples-per-concept", "12", "--latent-dim", "4",
           "--nuisance-dim", "2", "--source-dim", "12", "--target-dim", "10", "--min-frames", "2",
@@ -38,16 +42,16 @@ std::vector<std::string> small_world() {
           "--shots", "2", "--steps", "3", "--tasks-per-rank", "2", "--quiet"};
 }
 
-struct Run {
+struct TrainedRun {
   std::vector<StepStats> steps;
   torch::Tensor start, end;
 };
 
-Run train(const TrainOptions& o, const Experiment& exp, const torch::Device& device, bool allow_fused) {
+TrainedRun train(const TrainOptions& o, const Experiment& exp, const torch::Device& device, bool allow_fused) {
   const auto comm = Communicator::self();
   MetaTrainer trainer(exp.model(), exp.sampler(), o.meta, o.seed, comm, device);
   trainer.set_fused_inner_loop(allow_fused);
-  Run r;
+  TrainedRun r;
   r.start = exp.model().initial_parameters(o.seed);
   trainer.set_meta_parameters(r.start);
   for (auto& phase : plan_method(parse_method(o.meta.method), o, exp.sampler())) {
@@ -66,10 +70,10 @@ TEST_P(DeviceEqualsCpu, SameLossesAndMetaParameters) {
   args.insert(args.end(), GetParam().args.begin(), GetParam().args.end());
   const TrainOptions o = testing::parse_train_args(args);
   Experiment exp(o);
-  const Run cpu = train(o, exp, torch::kCPU, true);
+  const TrainedRun cpu = train(o, exp, torch::kCPU, true);
   // On cuda the fused loop never applies; on the CPU rehearsal this puts the device side on
   // the GPU's code path.
-  const Run dev = train(o, exp, device, false);
+  const TrainedRun dev = train(o, exp, device, false);
   ASSERT_EQ(dev.steps.size(), cpu.steps.size());
   double worst_loss = 0;
   for (std::size_t s = 0; s < cpu.steps.size(); ++s) {
