@@ -84,7 +84,7 @@ print(int(torch._C._GLIBCXX_USE_CXX11_ABI))
   torch_lib=$(dirname "$(dirname "${t[0]}")")/lib
   torch_version=${t[1]} torch_cuda=$(json_str "${t[2]}")
   [ "${t[3]}" = 1 ] || die torch "torch ${t[1]} sees no GPU (torch.cuda.is_available() is False)"
-  [ "${t[4]}" = 1 ] || die abi "torch ${t[1]} is built with the pre-C++11 std::string ABI (torch._C._GLIBCXX_USE_CXX11_ABI = 0); Debian's Boost.Program_options and GoogleTest use the C++11 ABI and cannot link with it. Use a LibTorch built with _GLIBCXX_USE_CXX11_ABI=1 (PyTorch's own wheels are since 2.7)"
+  [ "${t[4]}" = 1 ] || die abi "torch ${t[1]} is built with the pre-C++11 std::string ABI (torch._C._GLIBCXX_USE_CXX11_ABI = 0); Debian's Boost.Program_options and GoogleTest use the C++11 ABI and cannot link with it. Use a LibTorch built with _GLIBCXX_USE_CXX11_ABI=1"
 fi
 # The ABI as the library itself shows it: C++11-ABI builds export std::__cxx11 symbols.
 c10=$(ls "$torch_lib"/libc10.so* 2>/dev/null | head -n 1)
