@@ -16,8 +16,8 @@
 #  - RUNTIME roots and their whole Depends/Pre-Depends closure (first choice of each
 #    alternative), as `apt-cache depends` gives it: the shared libraries and mpirun.
 #  - left out of the closure (BASE): the C and C++ runtime, which the node has in a newer
-#    version that must win (libc6, libgcc-s1, libstdc++6; Debian 12's libraries need glibc
-#    >= 2.36 and GLIBCXX <= 3.4.30, which gpu_deps_unpack.sh checks on the node), and the
+#    version that must win (libc6, libgcc-s1, libstdc++6: the unpacked files ask for glibc
+#    2.36 and GLIBCXX_3.4.29 at most, which gpu_deps_unpack.sh checks on the node), and the
 #    libraries every Debian-family system has (Essential/required: zlib, zstd, xz, bzip2,
 #    libcrypt, SELinux, PCRE2, udev, libmd, libbsd, dpkg, perl-base, debconf, tar...); and
 #    openssh-client, which mpirun needs only to start ranks on other hosts (the node is one);
