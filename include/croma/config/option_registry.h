@@ -9,16 +9,18 @@
 //     bench`, the run's own settings for `croma eval`).
 //   - An entry holds the command-line name, the --help group and text, the member it sets (or a
 //     source and a target member, for options that take "V" or "S,T"), the allowed values
-//     (Domain) and its path in config.json (none: a command-only option such as --resume), plus
-//     what config.json files written by older versions lack (optional, absent_as) or spell
-//     differently (renamed).
+//     (Domain) and its path in config.json (stored_at; not_stored for a command-only option
+//     such as --resume), plus what config.json files written by older versions lack (optional,
+//     absent_means) or spell differently (was_renamed).
 //   - OptionTable derives from the entries: parsing of the command line and of --config files
 //     (Boost.Program_options), --help, each option's range check (an OptionError naming the
 //     option), and config.json in both directions.
 //   - What no single option can check (--min-frames <= --max-frames, fractions summing below 1,
 //     --resume with --overwrite) is a short list of named rules next to validate() in
 //     options.cpp; so is the one option whose default follows another (--eval-label-noise).
-// Adding an option: its member with its default in options.h, one entry in option_table.cpp.
+// Adding an option: its member with its default in options.h, one entry in option_table.cpp
+// (docs/options.md). Only a new value type (another enum, say) also needs a ValueRef
+// alternative (and, for an enum, its enum_names).
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -170,7 +172,7 @@ class OptionTable {
 const OptionTable<TrainOptions>& train_option_table();
 const OptionTable<EvalCommandOptions>& eval_option_table();
 
-// field(&TrainOptions::world, &WorldOptions::concepts): the accessor of o.world.concepts.
+namespace option_detail {
 template <class T>
 T& follow(T& object) {
   return object;
@@ -179,9 +181,12 @@ template <class T, class Member, class... Rest>
 auto& follow(T& object, Member member, Rest... rest) {
   return follow(object.*member, rest...);
 }
+}  // namespace option_detail
+
+// field(&TrainOptions::world, &WorldOptions::concepts): the accessor of o.world.concepts.
 template <class Options, class First, class... Rest>
 std::function<ValueRef(Options&)> field(First Options::*first, Rest... rest) {
-  return [=](Options& o) { return ValueRef(&follow(o, first, rest...)); };
+  return [=](Options& o) { return ValueRef(&option_detail::follow(o, first, rest...)); };
 }
 
 }  // namespace croma
