@@ -12,6 +12,7 @@
 #include "croma/app/commands.h"
 #include "croma/app/experiment.h"
 #include "croma/config/options.h"
+#include "croma/data/feature_shards.h"
 #include "croma/distributed/communicator.h"
 #include "croma/meta/flat_adam.h"
 #include "croma/meta/meta_trainer.h"
@@ -130,6 +131,7 @@ nlohmann::json machine_floor(const CromaModel& model, const MetaOptions& m, cons
 int run_bench_command(int argc, const char* const argv[]) {
   TrainOptions o = bench_defaults();
   if (!parse_train_options(argc, argv, o)) return 0;
+  o.data = resolve_shard_paths(o.data);
   const auto comm = Communicator::world();
   at::set_num_threads(static_cast<int>(o.dist.threads));
   const auto device = resolve_device(o.dist.device, comm.local_rank());

@@ -6,6 +6,7 @@
 #include "croma/app/commands.h"
 #include "croma/app/experiment.h"
 #include "croma/config/options.h"
+#include "croma/data/feature_shards.h"
 #include "croma/distributed/communicator.h"
 #include "croma/eval/confidence.h"
 #include "croma/eval/few_shot.h"
@@ -76,6 +77,7 @@ int run_eval_command(int argc, const char* const argv[]) {
   with_run_defaults.eval = o.eval;
   parse_eval_options(argc, argv, with_run_defaults);
   e = with_run_defaults;
+  e.data = resolve_shard_paths(e.data);
   if (!e.data.empty()) {
     if (o.data.empty()) {
       throw OptionError("--data: the run in '" + e.run_dir +

@@ -11,6 +11,7 @@
 #include "croma/app/experiment.h"
 #include "croma/app/resume.h"
 #include "croma/config/options.h"
+#include "croma/data/feature_shards.h"
 #include "croma/distributed/collective_error.h"
 #include "croma/distributed/communicator.h"
 #include "croma/eval/few_shot.h"
@@ -179,6 +180,7 @@ int run_train_command(int argc, const char* const argv[]) {
   TrainOptions o;
   if (!parse_train_options(argc, argv, o)) return 0;
   if (o.print_hparams) return print_hyperparameters(o);
+  o.data = resolve_shard_paths(o.data);
   const auto comm = Communicator::world();
   at::set_num_threads(static_cast<int>(o.dist.threads));
   const auto device = resolve_device(o.dist.device, comm.local_rank());

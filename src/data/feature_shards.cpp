@@ -502,4 +502,14 @@ std::vector<std::string> expand_shard_paths(const std::string& spec) {
   return out;
 }
 
+std::vector<std::string> resolve_shard_paths(const std::vector<std::string>& specs) {
+  std::vector<std::string> out;
+  for (const auto& spec : specs) {
+    for (const auto& path : expand_shard_paths(spec)) {
+      out.push_back(std::filesystem::absolute(path).lexically_normal().string());
+    }
+  }
+  return out;
+}
+
 }  // namespace croma

@@ -2,6 +2,11 @@
 // Every option croma understands, grouped as on the command line (data, model, meta,
 // distributed, output, evaluation). One struct per group; the groups are plain values so
 // they can be copied into the run directory's config.json and read back by `croma eval`.
+//
+// The member initialisers below are the defaults, and the only place they are written. Each
+// option's command-line name, help text, allowed values and place in config.json is one entry
+// of the option table (src/config/option_table.cpp, described in option_registry.h); parsing,
+// range checks, --help and the JSON round trip all come from that table.
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -152,6 +157,9 @@ struct TrainOptions {
   // JSON and exit. A command, not a setting: never stored in config.json.
   bool print_hparams = false;
   // Feature shard files (absolute paths) of a real dataset; empty: the built-in world.
+  // Parsing leaves --data as typed (a FILE[,FILE...] or .txt list spec, one element): reading
+  // list files is the data layer's job, so commands resolve it with resolve_shard_paths()
+  // (data/feature_shards.h) before using it. config.json always holds resolved paths.
   std::vector<std::string> data;
   PrepOptions prep;
   WorldOptions world;
@@ -165,8 +173,8 @@ struct TrainOptions {
 struct EvalCommandOptions {
   std::string run_dir;
   std::string checkpoint = "final";   // final | best | initial | a path
-  // --data: the run's feature shards, moved or copied since training (absolute paths);
-  // empty: the paths recorded in the run's config.json.
+  // --data: the run's feature shards, moved or copied since training (as typed until
+  // resolve_shard_paths(), then absolute paths); empty: the paths in the run's config.json.
   std::vector<std::string> data;
   std::string split = "test";         // val | test
   std::uint64_t eval_seed = 0;        // 0: the run's seed
@@ -182,7 +190,8 @@ struct EvalCommandOptions {
 bool parse_train_options(int argc, const char* const argv[], TrainOptions& options);
 bool parse_eval_options(int argc, const char* const argv[], EvalCommandOptions& options);
 
-// Range checks that need no data; throws OptionError naming the option.
+// Range checks that need no data (each option's own range, then the rules that relate
+// options); throws OptionError naming the option.
 void validate(const TrainOptions& options);
 void validate(const EvalOptions& options);
 void validate(const PrepOptions& options);
@@ -192,11 +201,9 @@ std::string to_string(AlignLossKind kind);
 std::string to_string(EncoderKind kind);
 std::string to_string(SequencePool pool);
 
+// config.json: every stored option at its path. from_json also reads files written by
+// older versions (options they lack take their documented values) and validates.
 void to_json(nlohmann::json& j, const TrainOptions& o);
 void from_json(const nlohmann::json& j, TrainOptions& o);
-void to_json(nlohmann::json& j, const EvalOptions& o);
-void from_json(const nlohmann::json& j, EvalOptions& o);
-void to_json(nlohmann::json& j, const EncoderOptions& o);
-void from_json(const nlohmann::json& j, EncoderOptions& o);
 
 }  // namespace croma

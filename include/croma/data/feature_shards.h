@@ -50,4 +50,8 @@ ShardedDataset read_feature_shards(const std::vector<std::string>& paths);
 // relative to the list's directory.
 std::vector<std::string> expand_shard_paths(const std::string& spec);
 
+// --data as parsed (config/options.h keeps each spec as typed) to absolute, normalised shard
+// paths; already resolved paths come back unchanged.
+std::vector<std::string> resolve_shard_paths(const std::vector<std::string>& specs);
+
 }  // namespace croma
