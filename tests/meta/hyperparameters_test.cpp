@@ -125,7 +125,7 @@ TEST(FirstPhaseFraction, SplitsTheTwoPhaseBudgetAndKeepsItsTotal) {
   EXPECT_EQ(phases[0].steps, 1);
   EXPECT_EQ(phases[1].steps, 15);
   EXPECT_EQ(testing::train_option_error({"--first-phase-fraction", "1"}),
-            "invalid value for --first-phase-fraction: 1.000000 (must be in (0, 1))");
+            "invalid value for --first-phase-fraction: 1 (must be in (0, 1))");
 }
 
 }  // namespace
