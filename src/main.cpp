@@ -1,7 +1,6 @@
 // croma: cross-modal generalization by meta-alignment. main() only dispatches subcommands
 // and turns any error into one line on stderr and a non-zero exit (aborting the MPI job, so
 // no rank is left waiting for one that failed).
-#include <hdf5.h>
 
 #include <cstring>
 #include <iostream>
@@ -11,6 +10,7 @@
 #include "croma/config/options.h"
 #include "croma/distributed/collective_error.h"
 #include "croma/distributed/communicator.h"
+#include "croma/io/hdf5_util.h"
 #include "croma/util/runtime.h"
 
 namespace {
@@ -48,9 +48,7 @@ int world_size() {
 
 int main(int argc, char** argv) {
   croma::keep_freed_memory_in_heap();
-  // croma closes every HDF5 file it opens itself. HDF5's own exit-time cleanup only adds
-  // noise after an I/O error (a full disk makes it print "infinite loop closing library").
-  H5dont_atexit();
+  croma::hdf5::skip_cleanup_at_exit();  // its noise after an I/O error helps nobody
   croma::MpiSession mpi(&argc, &argv);
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
     if (world_rank() == 0) print_usage(argc < 2 ? std::cerr : std::cout);

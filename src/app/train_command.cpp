@@ -98,10 +98,9 @@ struct StartPlan {
   std::vector<SkippedCheckpoint> skipped;  // unreadable checkpoints newer than `resume`
 };
 
-StartPlan plan_start(const TrainOptions& o, const nlohmann::json& config, const Communicator& comm,
-                     const ParamLayout& layout, std::int64_t total_steps, bool multi_phase) {
-  StartPlan plan;
-  const fs::path root = o.out.run_dir;
+// Why the run directory's disk cannot hold what the run writes; empty when it can.
+std::string missing_disk_space(const TrainOptions& o, const Communicator& comm, const ParamLayout& layout,
+                               std::int64_t total_steps) {
   // Checkpoints the run keeps at once (initial, best, final, the newest step_N files, and one
   // being written), each the parameters plus ~16 KiB of state per task slot, and the metrics.
   const std::uintmax_t checkpoint_bytes = static_cast<std::uintmax_t>(layout.numel()) * 4 +
@@ -109,20 +108,23 @@ StartPlan plan_start(const TrainOptions& o, const nlohmann::json& config, const 
   const int kept = 3 + kKeptStepCheckpoints + 1;
   const std::uintmax_t metrics_bytes = 512u * static_cast<std::uintmax_t>(total_steps / std::max<std::int64_t>(1, o.out.log_every) + 1);
   try {
-    require_free_space(root, kept * checkpoint_bytes + metrics_bytes,
+    require_free_space(o.out.run_dir, kept * checkpoint_bytes + metrics_bytes,
                        std::to_string(kept) + " checkpoints of " + std::to_string(layout.numel()) +
                            " parameters and the metrics");
   } catch (const std::exception& e) {
-    plan.runtime_error = e.what();
-    return plan;
+    return e.what();
   }
-  if (!o.out.resume || !fs::exists(root / "config.json")) return plan;
+  return {};
+}
+
+// Why --resume cannot continue the run in --run-dir with this configuration; empty when it can.
+std::string resume_config_error(const TrainOptions& o, const nlohmann::json& config, bool multi_phase) {
+  const fs::path root = o.out.run_dir;
   nlohmann::json previous;
   try {
     previous = read_json_file(root / "config.json");
   } catch (const std::exception& e) {
-    plan.error = std::string("--resume: ") + e.what();
-    return plan;
+    return std::string("--resume: ") + e.what();
   }
   auto mismatch = config_mismatch(previous, config);
   // --steps may grow to extend a run, but a method of several phases places its phase
@@ -133,11 +135,15 @@ StartPlan plan_start(const TrainOptions& o, const nlohmann::json& config, const 
                std::to_string(o.meta.steps) + " now, and --method " + o.meta.method +
                " places its phases by --steps";
   }
-  if (!mismatch.empty()) {
-    plan.error = "--resume: the run in '" + root.string() + "' has another configuration (" +
-                 mismatch + "); pass the run's options, or choose another --run-dir";
-    return plan;
-  }
+  if (mismatch.empty()) return {};
+  return "--resume: the run in '" + root.string() + "' has another configuration (" + mismatch +
+         "); pass the run's options, or choose another --run-dir";
+}
+
+// The newest readable checkpoint to continue from, and the task slots per rank it gives this job.
+void choose_resume_point(const TrainOptions& o, const Communicator& comm, const ParamLayout& layout,
+                         std::int64_t total_steps, StartPlan& plan) {
+  const fs::path root = o.out.run_dir;
   {
     ReadGuard guard("croma train", read_time_limit());
     plan.resume = latest_resumable_checkpoint(root, layout, &plan.skipped);
@@ -146,22 +152,32 @@ StartPlan plan_start(const TrainOptions& o, const nlohmann::json& config, const 
     std::cerr << "croma train: warning: skipping " << s.reason << "; falling back to "
               << (plan.resume ? "the newest readable checkpoint" : "a fresh start") << "\n";
   }
-  if (!plan.resume) return plan;  // nothing saved yet: start again from step 0
+  if (!plan.resume) return;  // nothing saved yet: start again from step 0
   const auto& st = *plan.resume->checkpoint.state;
   const auto layout_here = resume_layout(st, comm.size(), o.meta.tasks_per_rank);
   if (!layout_here.error.empty()) {
     plan.error = "--resume: cannot continue '" + plan.resume->path.string() + "': " + layout_here.error;
-    return plan;
+    return;
   }
   plan.tasks_per_rank = layout_here.tasks_per_rank;
   if (plan.resume->checkpoint.step > total_steps) {
     plan.error = "--resume: the run is at meta-step " + std::to_string(plan.resume->checkpoint.step) +
                  ", beyond the " + std::to_string(total_steps) + " meta-steps this configuration runs";
-    return plan;
+    return;
   }
   plan.already_complete = plan.resume->checkpoint.step == total_steps &&
                           plan.resume->path.filename() == "final.h5" &&
                           fs::exists(root / "summary.json");
+}
+
+StartPlan plan_start(const TrainOptions& o, const nlohmann::json& config, const Communicator& comm,
+                     const ParamLayout& layout, std::int64_t total_steps, bool multi_phase) {
+  StartPlan plan;
+  plan.runtime_error = missing_disk_space(o, comm, layout, total_steps);
+  if (!plan.runtime_error.empty()) return plan;
+  if (!o.out.resume || !fs::exists(fs::path(o.out.run_dir) / "config.json")) return plan;
+  plan.error = resume_config_error(o, config, multi_phase);
+  if (plan.error.empty()) choose_resume_point(o, comm, layout, total_steps, plan);
   return plan;
 }
 
@@ -174,298 +190,417 @@ int print_hyperparameters(const TrainOptions& o) {
   return 0;
 }
 
-}  // namespace
+std::string step_checkpoint(std::int64_t step) { return "step_" + std::to_string(step); }
 
-int run_train_command(int argc, const char* const argv[]) {
-  TrainOptions o;
-  if (!parse_train_options(argc, argv, o)) return 0;
-  if (o.print_hparams) return print_hyperparameters(o);
-  o.data = resolve_shard_paths(o.data);
-  const auto comm = Communicator::world();
-  at::set_num_threads(static_cast<int>(o.dist.threads));
-  const auto device = resolve_device(o.dist.device, comm.local_rank());
+// croma train from start to summary. run() calls the steps in order: prepare the experiment,
+// decide how to start (fresh or resumed, on rank 0 for all), start, run the meta-steps (each
+// logged, validated and checkpointed as the options say; a stop request checkpoints and
+// ends), and summarise. The members are what those steps share.
+class TrainingRun {
+ public:
+  explicit TrainingRun(TrainOptions options);
+  int run();
+
+ private:
+  void gather_placement();
+  void prepare();
+  void check_episode_options() const;
+  void decide_start();
+  void adopt_task_slots(std::int64_t tasks_per_rank);
+  int report_complete() const;
+  void build_trainer();
+  void start_fresh();
+  void resume();
+  torch::Tensor reopen_run_on_root(std::vector<std::string>& slots_per_rank);
+  void save_initial();
+  bool run_step(std::int64_t step);
+  void enter_phase_of(std::int64_t step);
+  void log_step(std::int64_t step);
+  void validate_step(std::int64_t step);
+  int stop(std::int64_t step) const;
+  int finish();
+  nlohmann::json summary() const;
+  double validate() const;
+  void save(const std::string& name, std::int64_t step) const;
+  void save_resumable(const std::string& name, std::int64_t step);
+
+  TrainOptions o_;
+  const Communicator comm_;
+  torch::Device device_ = torch::kCPU;
+  std::vector<std::string> placement_;  // each rank's host and device (JSON), on rank 0
+  std::optional<Experiment> experiment_;
+  EvalOptions val_options_;  // model selection: --val-tasks meta-val tasks, the first --eval-shots
+  bool validating_ = false;
+  std::vector<Phase> phases_;
+  std::int64_t total_steps_ = 0;
+  nlohmann::json config_;
+  std::string config_text_;
+  StartPlan plan_;  // rank 0's
+  bool resuming_ = false, complete_ = false;
+  std::optional<MetaTrainer> trainer_;
+  std::vector<std::string> inner_loops_;  // the numerical path of each phase, for the summary
+  Bookkeeping book_;
+  std::int64_t start_step_ = 0;
+  std::optional<RunDirectory> run_;  // rank 0's
+  std::optional<FewShotEvaluator> evaluator_;
+  std::optional<ProgressReporter> progress_;
+  StepStats last_;
+  std::size_t phase_index_ = 0;  // the phase of the current meta-step (1-based)
+  std::int64_t phase_end_ = 0;   // and the step where it ends
+};
+
+TrainingRun::TrainingRun(TrainOptions options) : o_(std::move(options)), comm_(Communicator::world()) {
+  at::set_num_threads(static_cast<int>(o_.dist.threads));
+  device_ = resolve_device(o_.dist.device, comm_.local_rank());
   install_stop_handlers();
-  // Where each rank runs and which device it chose: one stderr line per rank (multi-rank runs
-  // only) and, gathered on rank 0, summary.json's "placement". Mapping mistakes across nodes
-  // (cuda:<local rank> counted per job instead of per node) show here first.
-  std::vector<std::string> placement;
-  {
-    char host[256] = {};
-    gethostname(host, sizeof host - 1);
-    const auto mine = nlohmann::json{{"rank", comm.rank()},
-                                     {"host", std::string(host)},
-                                     {"local_rank", comm.local_rank()},
-                                     {"local_size", comm.local_size()},
-                                     {"device", device.str()}}
-                          .dump();
-    if (comm.size() > 1) std::cerr << "croma train: placement " + mine + "\n" << std::flush;
-    placement = comm.gather_strings(mine);
+  gather_placement();
+}
+
+int TrainingRun::run() {
+  prepare();
+  decide_start();
+  if (complete_) return report_complete();
+  build_trainer();
+  if (resuming_) {
+    resume();
+  } else {
+    start_fresh();
   }
-
-  Experiment exp(o, "croma train");
-  o.prep = exp.prep();  // "auto" resolved: config.json records what this run does
-  const auto& sampler = exp.sampler();
-  const auto& model = exp.model();
-  // Model selection uses meta-val tasks only, at the first --eval-shots value, one seed,
-  // clean labels.
-  EvalOptions val_options = o.eval;
-  val_options.shots = {o.eval.shots.front()};
-  val_options.tasks = o.out.val_tasks;
-  val_options.repeats = 1;
-  const bool validating = o.out.val_every > 0;
-  sampler.check_meta_training(o.meta);
-  // Validation's constraints matter only when validation runs.
-  if (validating) sampler.check_evaluation(Split::kVal, val_options);
-  sampler.check_evaluation(Split::kTest, o.eval);
-  if (o.eval.ways > o.meta.ways) {
-    throw OptionError("--eval-ways " + std::to_string(o.eval.ways) + " exceeds --ways " +
-                      std::to_string(o.meta.ways) + " (the classifier has --ways outputs)");
+  if (comm_.is_root()) {
+    std::cerr << "croma train: " << comm_.size() << " rank(s) x " << o_.meta.tasks_per_rank
+              << " task(s) per meta-step on " << device_.str() << ", " << experiment_->model().numel()
+              << " parameters, BLAS " << loaded_blas() << "\n";
   }
+  evaluator_.emplace(experiment_->model(), experiment_->sampler(), device_);
+  if (comm_.is_root() && !resuming_) save_initial();
+  progress_.emplace(total_steps_ - start_step_, std::cerr, comm_.is_root() && !o_.out.quiet);
+  for (std::int64_t step = start_step_ + 1; step <= total_steps_; ++step) {
+    if (!run_step(step)) return stop(step);
+  }
+  return finish();
+}
 
-  const auto phases = plan_method(parse_method(o.meta.method), o, sampler);
-  std::int64_t total_steps = 0;
-  for (const auto& phase : phases) total_steps += phase.steps;
+// Where each rank runs and which device it chose: one stderr line per rank (multi-rank runs
+// only) and, gathered on rank 0, summary.json's "placement". Mapping mistakes across nodes
+// (cuda:<local rank> counted per job instead of per node) show here first.
+void TrainingRun::gather_placement() {
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  const auto mine = nlohmann::json{{"rank", comm_.rank()},
+                                   {"host", std::string(host)},
+                                   {"local_rank", comm_.local_rank()},
+                                   {"local_size", comm_.local_size()},
+                                   {"device", device_.str()}}
+                        .dump();
+  if (comm_.size() > 1) std::cerr << "croma train: placement " + mine + "\n" << std::flush;
+  placement_ = comm_.gather_strings(mine);
+}
 
-  nlohmann::json config = o;
+// The data, model and method phases, checked, and the configuration the run records.
+void TrainingRun::prepare() {
+  experiment_.emplace(o_, "croma train");
+  o_.prep = experiment_->prep();  // "auto" resolved: config.json records what this run does
+  val_options_ = o_.eval;
+  val_options_.shots = {o_.eval.shots.front()};
+  val_options_.tasks = o_.out.val_tasks;
+  val_options_.repeats = 1;
+  validating_ = o_.out.val_every > 0;
+  check_episode_options();
+  phases_ = plan_method(parse_method(o_.meta.method), o_, experiment_->sampler());
+  for (const auto& phase : phases_) total_steps_ += phase.steps;
+
+  config_ = o_;
   // Derived from the data when the run starts, and kept with it (so in every checkpoint's
   // config attribute too): croma eval applies these very statistics and checks the held-out
   // validation items against these ids.
-  if (exp.standardization()) config["standardization"] = *exp.standardization();
-  if (o.prep.val_split == "items") config["val_items"] = exp.held_out_val_items();
-  config["runtime"] = runtime_facts(comm, device);
+  if (experiment_->standardization()) config_["standardization"] = *experiment_->standardization();
+  if (o_.prep.val_split == "items") config_["val_items"] = experiment_->held_out_val_items();
+  config_["runtime"] = runtime_facts(comm_, device_);
+}
 
-  // Rank 0 decides how to start and tells the others: refusals become the same OptionError on
-  // every rank, so the job fails with one message and no rank waits for another.
-  StartPlan plan;
-  if (comm.is_root()) plan = plan_start(o, config, comm, model.layout(), total_steps, phases.size() > 1);
-  std::string decision = comm.is_root() ? nlohmann::json{{"error", plan.error},
-                                                         {"runtime_error", plan.runtime_error},
-                                                         {"resume", plan.resume.has_value()},
-                                                         {"tasks_per_rank", plan.tasks_per_rank},
-                                                         {"complete", plan.already_complete}}
-                                              .dump()
-                                        : std::string();
-  comm.broadcast_string(decision);
+void TrainingRun::check_episode_options() const {
+  const auto& sampler = experiment_->sampler();
+  sampler.check_meta_training(o_.meta);
+  // Validation's constraints matter only when validation runs.
+  if (validating_) sampler.check_evaluation(Split::kVal, val_options_);
+  sampler.check_evaluation(Split::kTest, o_.eval);
+  if (o_.eval.ways > o_.meta.ways) {
+    throw OptionError("--eval-ways " + std::to_string(o_.eval.ways) + " exceeds --ways " +
+                      std::to_string(o_.meta.ways) + " (the classifier has --ways outputs)");
+  }
+}
+
+// Rank 0 decides how to start and tells the others: refusals become the same OptionError on
+// every rank, so the job fails with one message and no rank waits for another.
+void TrainingRun::decide_start() {
+  if (comm_.is_root()) {
+    plan_ = plan_start(o_, config_, comm_, experiment_->model().layout(), total_steps_, phases_.size() > 1);
+  }
+  std::string decision = comm_.is_root() ? nlohmann::json{{"error", plan_.error},
+                                                          {"runtime_error", plan_.runtime_error},
+                                                          {"resume", plan_.resume.has_value()},
+                                                          {"tasks_per_rank", plan_.tasks_per_rank},
+                                                          {"complete", plan_.already_complete}}
+                                               .dump()
+                                         : std::string();
+  comm_.broadcast_string(decision);
   const auto decided = nlohmann::json::parse(decision);
   if (!decided.at("error").get<std::string>().empty()) {
     throw OptionError(decided.at("error").get<std::string>());
   }
   if (!decided.at("runtime_error").get<std::string>().empty()) {
-    throw CollectiveError(decided.at("runtime_error").get<std::string>(), comm.is_root());
+    throw CollectiveError(decided.at("runtime_error").get<std::string>(), comm_.is_root());
   }
-  const bool resuming = decided.at("resume").get<bool>();
-  std::string config_text = config.dump();
-  if (resuming && decided.at("tasks_per_rank").get<std::int64_t>() != o.meta.tasks_per_rank) {
-    // The same task slots on another number of ranks: this run's T follows from the
-    // checkpoint's R*T, and its config says so.
-    const auto given = o.meta.tasks_per_rank;
-    o.meta.tasks_per_rank = decided.at("tasks_per_rank").get<std::int64_t>();
-    config["meta"]["tasks_per_rank"] = o.meta.tasks_per_rank;
-    config_text = config.dump();
-    if (comm.is_root()) {
-      std::cerr << "croma train: continuing the run's " << comm.size() * o.meta.tasks_per_rank << " task slots as "
-                << comm.size() << " rank(s) x " << o.meta.tasks_per_rank << " (--tasks-per-rank " << given
-                << " would change their number)\n";
-    }
-  }
-  if (decided.at("complete").get<bool>()) {
-    if (!comm.is_root()) return 0;
-    const auto summary = read_json_file(fs::path(o.out.run_dir) / "summary.json");
-    std::cerr << "croma train: the run in " << o.out.run_dir << " is complete (meta-step "
-              << total_steps << "); nothing to do\n";
-    std::cout << summary.dump() << std::endl;
-    return 0;
-  }
+  resuming_ = decided.at("resume").get<bool>();
+  config_text_ = config_.dump();
+  const auto tasks_per_rank = decided.at("tasks_per_rank").get<std::int64_t>();
+  if (resuming_ && tasks_per_rank != o_.meta.tasks_per_rank) adopt_task_slots(tasks_per_rank);
+  complete_ = decided.at("complete").get<bool>();
+}
 
-  MetaTrainer trainer(model, sampler, o.meta, o.seed, comm, device);
-  // --inner-loop: refuse "fused" for a phase the kernels cannot run before anything is written.
-  trainer.set_inner_loop(o.meta.inner_loop);
-  std::vector<std::string> inner_loops;  // the numerical path of each phase, for the summary
-  for (const auto& phase : phases) {
-    trainer.set_tasks(phase.make_tasks(trainer.context()), phase.epsilon);
-    inner_loops.push_back(trainer.fused_inner_loop() ? "fused" : "autograd");
+// The same task slots on another number of ranks: this run's T follows from the checkpoint's
+// R*T, and its config says so.
+void TrainingRun::adopt_task_slots(std::int64_t tasks_per_rank) {
+  const auto given = o_.meta.tasks_per_rank;
+  o_.meta.tasks_per_rank = tasks_per_rank;
+  config_["meta"]["tasks_per_rank"] = o_.meta.tasks_per_rank;
+  config_text_ = config_.dump();
+  if (comm_.is_root()) {
+    std::cerr << "croma train: continuing the run's " << comm_.size() * o_.meta.tasks_per_rank << " task slots as "
+              << comm_.size() << " rank(s) x " << o_.meta.tasks_per_rank << " (--tasks-per-rank " << given
+              << " would change their number)\n";
   }
-  Bookkeeping book;
-  std::int64_t start_step = 0;
-  std::optional<RunDirectory> run;
-  if (resuming) {
-    std::vector<std::string> per_rank;  // root: each rank's slot states, as a JSON array
-    torch::Tensor parameters = torch::empty({model.numel()}, torch::kFloat32);
-    if (comm.is_root()) {
-      const auto& ck = plan.resume->checkpoint;
-      // Slot s = r*T + t, in the checkpoint's slot order, goes to rank s / T of this run's
-      // layout (which may differ from the one that wrote it).
-      const auto T = static_cast<std::size_t>(o.meta.tasks_per_rank);
-      for (std::int64_t r = 0; r < comm.size(); ++r) {
-        const auto first = ck.state->rng_states.begin() + static_cast<std::ptrdiff_t>(r * T);
-        per_rank.push_back(nlohmann::json(std::vector<std::string>(first, first + T)).dump());
-      }
-      parameters = ck.parameters;
-      start_step = ck.step;
-      book = Bookkeeping::from_json_text(ck.state->bookkeeping_json);
-      trainer.mark_target_usage(book.target_seen, book.target_labelled);
-      run.emplace(RunDirectory::reopen_for_training(o.out.run_dir, start_step));
-      run->write_json("config.json", config);
-      std::cerr << "croma train: resuming " << o.out.run_dir << " from " << plan.resume->path.string()
-                << " (meta-step " << start_step << " of " << total_steps << ")\n";
-    }
-    trainer.set_meta_parameters(parameters);
-    trainer.set_rng_states(
-        nlohmann::json::parse(comm.scatter_strings(per_rank)).get<std::vector<std::string>>());
-    std::string step_text = std::to_string(start_step);
-    comm.broadcast_string(step_text);
-    start_step = std::stoll(step_text);
-    trainer.set_steps_done(start_step);
-  } else {
-    if (comm.is_root()) {
-      // --resume of a run that never saved a resumable checkpoint starts it again.
-      run.emplace(RunDirectory::create(o.out.run_dir, o.out.overwrite || o.out.resume));
-      run->write_json("config.json", config);
-    }
-    trainer.set_meta_parameters(model.initial_parameters(o.seed));
-  }
-  if (comm.is_root()) {
-    std::cerr << "croma train: " << comm.size() << " rank(s) x " << o.meta.tasks_per_rank
-              << " task(s) per meta-step on " << device.str() << ", " << model.numel()
-              << " parameters, BLAS " << loaded_blas() << "\n";
-  }
+}
 
-  FewShotEvaluator evaluator(model, sampler, device);
-  auto validate_now = [&]() {
-    return evaluator
-        .evaluate_shots(trainer.meta_parameters_on_device(), Split::kVal, val_options,
-                        val_options.shots[0], o.seed)
-        .mean;
-  };
-  auto save = [&](const std::string& name, std::int64_t step) {
-    write_checkpoint(run->checkpoint(name).string(), model.layout(),
-                     {trainer.meta_parameters(), step, config_text, std::nullopt});
-  };
-  // Collective: rank 0 gathers every rank's stream states and writes one checkpoint that the
-  // run can continue from.
-  auto save_resumable = [&](const std::string& name, std::int64_t step) {
-    std::tie(book.target_seen, book.target_labelled) = trainer.target_usage_items();
-    const auto gathered = comm.gather_strings(nlohmann::json(trainer.rng_states()).dump());
-    if (!comm.is_root()) return;
-    TrainingState state;
-    state.world_size = comm.size();
-    state.tasks_per_rank = o.meta.tasks_per_rank;
-    for (const auto& text : gathered) {
-      for (auto& s : nlohmann::json::parse(text).get<std::vector<std::string>>()) {
-        state.rng_states.push_back(std::move(s));
-      }
-    }
-    state.bookkeeping_json = book.to_json_text();
-    write_checkpoint(run->checkpoint(name).string(), model.layout(),
-                     {trainer.meta_parameters(), step, config_text, std::move(state)});
-  };
-
-  if (comm.is_root() && !resuming) {
-    save("initial", 0);
-    if (validating) {
-      book.val_initial = book.best_val = validate_now();
-      book.has_val_initial = true;
-      save("best", 0);
-    }
-  }
-
-  ProgressReporter progress(total_steps - start_step, std::cerr, comm.is_root() && !o.out.quiet);
-  StepStats last;
-  // The phase that holds meta-step `step` (1-based), and the step where it ends.
-  std::size_t phase_index = 0;
-  std::int64_t phase_end = 0;
-  auto enter_phase_of = [&](std::int64_t step) {
-    while (step > phase_end) phase_end += phases[phase_index++].steps;
-    const auto& phase = phases[phase_index - 1];
-    trainer.set_tasks(phase.make_tasks(trainer.context()), phase.epsilon);
-    if (comm.is_root() && !o.out.quiet && phases.size() > 1) {
-      std::cerr << "phase " << phase.name << ": meta-steps " << phase_end - phase.steps + 1 << "-"
-                << phase_end << ", epsilon " << phase.epsilon << "\n";
-    }
-  };
-  for (std::int64_t step = start_step + 1; step <= total_steps; ++step) {
-    if (step > phase_end) enter_phase_of(step);
-    last = trainer.step(stop_requested());
-    book.episodes += last.episodes;
-    if (o.dist.check_every > 0 && step % o.dist.check_every == 0 && !trainer.replicas_agree()) {
-      throw std::runtime_error("meta-parameters of the ranks drifted apart by meta-step " +
-                               std::to_string(step) + " (checksums differ)");
-    }
-    if (comm.is_root()) {
-      if (step % o.out.log_every == 0 || step == total_steps) {
-        nlohmann::json line = {{"step", step}, {"episodes", book.episodes}, {"wall_s", progress.elapsed_seconds()}};
-        for (const auto& [name, value] : last.losses) line[name + "_loss"] = value;
-        run->append_metrics(line);
-        progress.report(step - start_step, last.losses);
-      }
-      if (validating && (step % o.out.val_every == 0 || step == total_steps)) {
-        const double val = validate_now();
-        run->append_metrics({{"step", step}, {"val_accuracy", val}, {"val_shots", val_options.shots[0]}});
-        if (val > book.best_val) {
-          book.best_val = val;
-          book.best_step = step;
-          save("best", step);
-        }
-      }
-    }
-    // Every rank knows both conditions (the stop request came back from the allreduce), so
-    // the collective save below is entered by all ranks at the same step.
-    const bool stopping = last.stop_requested && step < total_steps;
-    if ((o.out.checkpoint_every > 0 && step % o.out.checkpoint_every == 0) || stopping) {
-      save_resumable("step_" + std::to_string(step), step);
-      if (comm.is_root()) prune_step_checkpoints(run->root());
-    }
-    if (stopping) {
-      if (comm.is_root()) {
-        std::cerr << "croma train: stop requested (SIGTERM/SIGUSR1); checkpointed meta-step " << step
-                  << " to " << run->checkpoint("step_" + std::to_string(step)).string()
-                  << "; continue with --resume (exit code " << kExitCheckpointed << ")\n";
-        std::cout << nlohmann::json{{"command", "train"},
-                                    {"run_dir", o.out.run_dir},
-                                    {"stopped_at_step", step},
-                                    {"steps", total_steps},
-                                    {"exit_code", kExitCheckpointed}}
-                         .dump()
-                  << std::endl;
-      }
-      return kExitCheckpointed;
-    }
-  }
-  if (!trainer.replicas_agree()) {
-    throw std::runtime_error("meta-parameters of the ranks differ at the end of training");
-  }
-  save_resumable("final", total_steps);
-  if (!comm.is_root()) return 0;
-
-  const double wall = progress.elapsed_seconds();
-  const auto steps_run = total_steps - start_step;
-  nlohmann::json summary = {
-      {"command", "train"},
-      {"method", o.meta.method},
-      {"run_dir", o.out.run_dir},
-      {"steps", total_steps},
-      {"world_size", comm.size()},
-      {"placement", nlohmann::json::array()},
-      {"tasks_per_rank", o.meta.tasks_per_rank},
-      {"episodes", book.episodes},
-      {"resumed_from_step", start_step},
-      {"wall_s", wall},
-      {"steps_per_s", wall > 0 ? static_cast<double>(steps_run) / wall : 0.0},
-      {"target_samples_used", book.target_seen.size()},
-      {"target_labels_used", book.target_labelled.size()},
-      {"inner_loop", inner_loops}};
-  for (const auto& p : placement) summary["placement"].push_back(nlohmann::json::parse(p));
-  for (const auto& [name, value] : last.losses) summary["final_" + name + "_loss"] = value;
-  if (validating) {
-    summary["val_shots"] = val_options.shots[0];
-    summary["val_split"] = o.prep.val_split;
-    summary["val_accuracy_initial"] = book.has_val_initial ? nlohmann::json(book.val_initial) : nlohmann::json();
-    summary["best_val_accuracy"] = book.best_val;
-    summary["best_step"] = book.best_step;
-  }
-  run->write_json("summary.json", summary);
+// --resume of a finished run: its summary again, nothing trained.
+int TrainingRun::report_complete() const {
+  if (!comm_.is_root()) return 0;
+  const auto summary = read_json_file(fs::path(o_.out.run_dir) / "summary.json");
+  std::cerr << "croma train: the run in " << o_.out.run_dir << " is complete (meta-step "
+            << total_steps_ << "); nothing to do\n";
   std::cout << summary.dump() << std::endl;
   return 0;
+}
+
+void TrainingRun::build_trainer() {
+  trainer_.emplace(experiment_->model(), experiment_->sampler(), o_.meta, o_.seed, comm_, device_);
+  // --inner-loop: refuse "fused" for a phase the kernels cannot run before anything is written.
+  trainer_->set_inner_loop(o_.meta.inner_loop);
+  for (const auto& phase : phases_) {
+    trainer_->set_tasks(phase.make_tasks(trainer_->context()), phase.epsilon);
+    inner_loops_.push_back(trainer_->fused_inner_loop() ? "fused" : "autograd");
+  }
+}
+
+void TrainingRun::start_fresh() {
+  if (comm_.is_root()) {
+    // --resume of a run that never saved a resumable checkpoint starts it again.
+    run_.emplace(RunDirectory::create(o_.out.run_dir, o_.out.overwrite || o_.out.resume));
+    run_->write_json("config.json", config_);
+  }
+  trainer_->set_meta_parameters(experiment_->model().initial_parameters(o_.seed));
+}
+
+// Every rank continues from rank 0's checkpoint: its parameters, its task slots' streams and
+// its meta-step.
+void TrainingRun::resume() {
+  std::vector<std::string> per_rank;  // root: each rank's slot states, as a JSON array
+  torch::Tensor parameters = torch::empty({experiment_->model().numel()}, torch::kFloat32);
+  if (comm_.is_root()) parameters = reopen_run_on_root(per_rank);
+  trainer_->set_meta_parameters(parameters);
+  trainer_->set_rng_states(
+      nlohmann::json::parse(comm_.scatter_strings(per_rank)).get<std::vector<std::string>>());
+  std::string step_text = std::to_string(start_step_);
+  comm_.broadcast_string(step_text);
+  start_step_ = std::stoll(step_text);
+  trainer_->set_steps_done(start_step_);
+}
+
+// Rank 0: the checkpoint's slot streams dealt to this job's ranks, its bookkeeping restored,
+// the run directory reopened at its step; returns its parameters.
+torch::Tensor TrainingRun::reopen_run_on_root(std::vector<std::string>& slots_per_rank) {
+  const auto& ck = plan_.resume->checkpoint;
+  // Slot s = r*T + t, in the checkpoint's slot order, goes to rank s / T of this run's
+  // layout (which may differ from the one that wrote it).
+  const auto T = static_cast<std::size_t>(o_.meta.tasks_per_rank);
+  for (std::int64_t r = 0; r < comm_.size(); ++r) {
+    const auto first = ck.state->rng_states.begin() + static_cast<std::ptrdiff_t>(r * T);
+    slots_per_rank.push_back(nlohmann::json(std::vector<std::string>(first, first + T)).dump());
+  }
+  start_step_ = ck.step;
+  book_ = Bookkeeping::from_json_text(ck.state->bookkeeping_json);
+  trainer_->mark_target_usage(book_.target_seen, book_.target_labelled);
+  run_.emplace(RunDirectory::reopen_for_training(o_.out.run_dir, start_step_));
+  run_->write_json("config.json", config_);
+  std::cerr << "croma train: resuming " << o_.out.run_dir << " from " << plan_.resume->path.string()
+            << " (meta-step " << start_step_ << " of " << total_steps_ << ")\n";
+  return ck.parameters;
+}
+
+// Rank 0 of a fresh run: the untrained model, and (when validating) its score as the first best.
+void TrainingRun::save_initial() {
+  save("initial", 0);
+  if (validating_) {
+    book_.val_initial = book_.best_val = validate();
+    book_.has_val_initial = true;
+    save("best", 0);
+  }
+}
+
+// One meta-step and what follows it; false when a stop was requested (the step is then
+// checkpointed and training ends).
+bool TrainingRun::run_step(std::int64_t step) {
+  if (step > phase_end_) enter_phase_of(step);
+  last_ = trainer_->step(stop_requested());
+  book_.episodes += last_.episodes;
+  if (o_.dist.check_every > 0 && step % o_.dist.check_every == 0 && !trainer_->replicas_agree()) {
+    throw std::runtime_error("meta-parameters of the ranks drifted apart by meta-step " +
+                             std::to_string(step) + " (checksums differ)");
+  }
+  if (comm_.is_root()) {
+    log_step(step);
+    validate_step(step);
+  }
+  // Every rank knows both conditions (the stop request came back from the allreduce), so
+  // the collective save below is entered by all ranks at the same step.
+  const bool stopping = last_.stop_requested && step < total_steps_;
+  if ((o_.out.checkpoint_every > 0 && step % o_.out.checkpoint_every == 0) || stopping) {
+    save_resumable(step_checkpoint(step), step);
+    if (comm_.is_root()) prune_step_checkpoints(run_->root());
+  }
+  return !stopping;
+}
+
+// Moves to the phase that holds meta-step `step` (1-based): its tasks and step size.
+void TrainingRun::enter_phase_of(std::int64_t step) {
+  while (step > phase_end_) phase_end_ += phases_[phase_index_++].steps;
+  const auto& phase = phases_[phase_index_ - 1];
+  trainer_->set_tasks(phase.make_tasks(trainer_->context()), phase.epsilon);
+  if (comm_.is_root() && !o_.out.quiet && phases_.size() > 1) {
+    std::cerr << "phase " << phase.name << ": meta-steps " << phase_end_ - phase.steps + 1 << "-"
+              << phase_end_ << ", epsilon " << phase.epsilon << "\n";
+  }
+}
+
+void TrainingRun::log_step(std::int64_t step) {
+  if (step % o_.out.log_every != 0 && step != total_steps_) return;
+  nlohmann::json line = {{"step", step}, {"episodes", book_.episodes}, {"wall_s", progress_->elapsed_seconds()}};
+  for (const auto& [name, value] : last_.losses) line[name + "_loss"] = value;
+  run_->append_metrics(line);
+  progress_->report(step - start_step_, last_.losses);
+}
+
+void TrainingRun::validate_step(std::int64_t step) {
+  if (!validating_ || (step % o_.out.val_every != 0 && step != total_steps_)) return;
+  const double val = validate();
+  run_->append_metrics({{"step", step}, {"val_accuracy", val}, {"val_shots", val_options_.shots[0]}});
+  if (val > book_.best_val) {
+    book_.best_val = val;
+    book_.best_step = step;
+    save("best", step);
+  }
+}
+
+// After a stop request's checkpoint: how to continue, and the exit code job scripts requeue on.
+int TrainingRun::stop(std::int64_t step) const {
+  if (comm_.is_root()) {
+    std::cerr << "croma train: stop requested (SIGTERM/SIGUSR1); checkpointed meta-step " << step
+              << " to " << run_->checkpoint(step_checkpoint(step)).string()
+              << "; continue with --resume (exit code " << kExitCheckpointed << ")\n";
+    std::cout << nlohmann::json{{"command", "train"},
+                                {"run_dir", o_.out.run_dir},
+                                {"stopped_at_step", step},
+                                {"steps", total_steps_},
+                                {"exit_code", kExitCheckpointed}}
+                     .dump()
+              << std::endl;
+  }
+  return kExitCheckpointed;
+}
+
+int TrainingRun::finish() {
+  if (!trainer_->replicas_agree()) {
+    throw std::runtime_error("meta-parameters of the ranks differ at the end of training");
+  }
+  save_resumable("final", total_steps_);
+  if (!comm_.is_root()) return 0;
+  const auto s = summary();
+  run_->write_json("summary.json", s);
+  std::cout << s.dump() << std::endl;
+  return 0;
+}
+
+nlohmann::json TrainingRun::summary() const {
+  const double wall = progress_->elapsed_seconds();
+  const auto steps_run = total_steps_ - start_step_;
+  nlohmann::json summary = {
+      {"command", "train"},
+      {"method", o_.meta.method},
+      {"run_dir", o_.out.run_dir},
+      {"steps", total_steps_},
+      {"world_size", comm_.size()},
+      {"placement", nlohmann::json::array()},
+      {"tasks_per_rank", o_.meta.tasks_per_rank},
+      {"episodes", book_.episodes},
+      {"resumed_from_step", start_step_},
+      {"wall_s", wall},
+      {"steps_per_s", wall > 0 ? static_cast<double>(steps_run) / wall : 0.0},
+      {"target_samples_used", book_.target_seen.size()},
+      {"target_labels_used", book_.target_labelled.size()},
+      {"inner_loop", inner_loops_}};
+  for (const auto& p : placement_) summary["placement"].push_back(nlohmann::json::parse(p));
+  for (const auto& [name, value] : last_.losses) summary["final_" + name + "_loss"] = value;
+  if (validating_) {
+    summary["val_shots"] = val_options_.shots[0];
+    summary["val_split"] = o_.prep.val_split;
+    summary["val_accuracy_initial"] = book_.has_val_initial ? nlohmann::json(book_.val_initial) : nlohmann::json();
+    summary["best_val_accuracy"] = book_.best_val;
+    summary["best_step"] = book_.best_step;
+  }
+  return summary;
+}
+
+// Model selection's score: --val-tasks meta-val tasks at the first --eval-shots value, one seed,
+// clean labels.
+double TrainingRun::validate() const {
+  return evaluator_
+      ->evaluate_shots(trainer_->meta_parameters_on_device(), Split::kVal, val_options_, val_options_.shots[0],
+                       o_.seed)
+      .mean;
+}
+
+void TrainingRun::save(const std::string& name, std::int64_t step) const {
+  write_checkpoint(run_->checkpoint(name).string(), experiment_->model().layout(),
+                   {trainer_->meta_parameters(), step, config_text_, std::nullopt});
+}
+
+// Collective: rank 0 gathers every rank's stream states and writes one checkpoint that the
+// run can continue from.
+void TrainingRun::save_resumable(const std::string& name, std::int64_t step) {
+  std::tie(book_.target_seen, book_.target_labelled) = trainer_->target_usage_items();
+  const auto gathered = comm_.gather_strings(nlohmann::json(trainer_->rng_states()).dump());
+  if (!comm_.is_root()) return;
+  TrainingState state;
+  state.world_size = comm_.size();
+  state.tasks_per_rank = o_.meta.tasks_per_rank;
+  for (const auto& text : gathered) {
+    for (auto& s : nlohmann::json::parse(text).get<std::vector<std::string>>()) {
+      state.rng_states.push_back(std::move(s));
+    }
+  }
+  state.bookkeeping_json = book_.to_json_text();
+  write_checkpoint(run_->checkpoint(name).string(), experiment_->model().layout(),
+                   {trainer_->meta_parameters(), step, config_text_, std::move(state)});
+}
+
+}  // namespace
+
+int run_train_command(int argc, const char* const argv[]) {
+  TrainOptions options;
+  if (!parse_train_options(argc, argv, options)) return 0;
+  if (options.print_hparams) return print_hyperparameters(options);
+  options.data = resolve_shard_paths(options.data);
+  return TrainingRun(std::move(options)).run();
 }
 
 }  // namespace croma

@@ -4,15 +4,14 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <sstream>
 
-#include "croma/io/hdf5_util.h"
+#include "croma/io/hdf5_reader.h"
 #include "croma/io/read_guard.h"
 
 namespace croma {
 namespace {
-
-using hdf5::Handle;
 
 // One shard file, read and checked on its own; merge() checks the files against each other.
 struct ShardPart {
@@ -34,12 +33,12 @@ class ShardReader {
   explicit ShardReader(std::string path) : path_(std::move(path)) {}
 
   ShardPart read() {
-    hdf5::SilenceErrors quiet;
     if (!std::filesystem::is_regular_file(path_)) fail("no such file");
-    if (H5Fis_hdf5(path_.c_str()) <= 0) fail("is not an HDF5 file");
-    file_ = H5Fopen(path_.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (file_ < 0) fail("cannot be opened as HDF5 (truncated or corrupt?)");
-    Handle owner(file_, H5Fclose);
+    const auto& file = file_.emplace(path_);
+    if (file.status() == hdf5::ReadOnlyFile::Status::kNotHdf5) fail("is not an HDF5 file");
+    if (file.status() != hdf5::ReadOnlyFile::Status::kOpen) {
+      fail("cannot be opened as HDF5 (truncated or corrupt?)");
+    }
     ShardPart part;
     part.path = path_;
     read_header(part);
@@ -50,7 +49,7 @@ class ShardReader {
     part.split.val = ints_1d("/classes/meta_val");
     part.split.test = ints_1d("/classes/meta_test");
     check_split(part.split, classes);
-    part.has_clusters = hdf5::exists(file_, "/clusters/names");
+    part.has_clusters = file.exists("/clusters/names");
     if (part.has_clusters) part.cluster_names = strings("/clusters/names");
     const char* sides[2] = {"source", "target"};
     for (int m = 0; m < 2; ++m) read_modality(part, m, sides[m], classes);
@@ -67,13 +66,14 @@ class ShardReader {
   }
 
   void read_header(ShardPart& part) {
+    const auto& file = *file_;
     std::string format;
-    if (!hdf5::read_string_attribute(file_, "format", format) || format != kShardFormat) {
+    if (!file.read_string_attribute("format", format) || format != kShardFormat) {
       fail(std::string("is not a croma feature shard (root attribute format != \"") + kShardFormat +
            "\")");
     }
     std::int64_t version = 0;
-    if (!hdf5::read_int_attribute(file_, "format_version", version)) {
+    if (!file.read_int_attribute("format_version", version)) {
       fail("lacks the integer root attribute format_version");
     }
     if (version < 1 || version > kShardFormatVersion) {
@@ -81,36 +81,35 @@ class ShardReader {
            std::to_string(kShardFormatVersion));
     }
     version_ = version;
-    if (!hdf5::read_string_attribute(file_, "dataset", part.dataset)) {
+    if (!file.read_string_attribute("dataset", part.dataset)) {
       fail("lacks the string root attribute dataset");
     }
-    if (!hdf5::read_int_attribute(file_, "shard_index", part.index) ||
-        !hdf5::read_int_attribute(file_, "shard_count", part.count)) {
+    if (!file.read_int_attribute("shard_index", part.index) ||
+        !file.read_int_attribute("shard_count", part.count)) {
       fail("lacks the integer root attributes shard_index and shard_count");
     }
     if (part.count < 1 || part.index < 0 || part.index >= part.count) {
       fail("has shard_index " + std::to_string(part.index) + " outside [0, shard_count " +
            std::to_string(part.count) + ")");
     }
-    hdf5::read_string_attribute(file_, "provenance", part.provenance);
+    file.read_string_attribute("provenance", part.provenance);
   }
 
-  hid_t open(const std::string& object) const {
-    if (!hdf5::exists(file_, object)) fail_at(object, "is missing");
-    const hid_t id = H5Dopen2(file_, object.c_str(), H5P_DEFAULT);
-    if (id < 0) fail_at(object, "cannot be opened as a dataset");
+  hdf5::Dataset open(const std::string& object) const {
+    if (!file_->exists(object)) fail_at(object, "is missing");
+    auto dataset = file_->open_dataset(object);
+    if (!dataset.ok()) fail_at(object, "cannot be opened as a dataset");
     // Refuse a shape the file cannot hold before anything is allocated for it.
-    const auto size = hdf5::dataset_size(id);
+    const auto size = dataset.size();
     if (size.claimed_bytes > hdf5::kMaxCompressionRatio * size.stored_bytes + (1u << 20)) {
-      H5Dclose(id);
       fail_at(object, "claims " + std::to_string(size.claimed_bytes) + " bytes of data but the file stores " +
                           std::to_string(size.stored_bytes) + " (corrupt shape or missing chunks)");
     }
-    return id;
+    return dataset;
   }
 
-  std::vector<hsize_t> shape_of(hid_t dset, const std::string& object, int rank) const {
-    const auto shape = hdf5::dataset_shape(dset);
+  std::vector<std::uint64_t> shape_of(const hdf5::Dataset& dataset, const std::string& object, int rank) const {
+    const auto shape = dataset.shape();
     if (static_cast<int>(shape.size()) != rank) {
       fail_at(object, "has rank " + std::to_string(shape.size()) + ", expected " + std::to_string(rank));
     }
@@ -118,28 +117,25 @@ class ShardReader {
   }
 
   std::vector<std::string> strings(const std::string& object) const {
-    Handle dset(open(object), H5Dclose);
-    shape_of(dset.get(), object, 1);
-    if (hdf5::dataset_type_class(dset.get()) != H5T_STRING) fail_at(object, "must hold strings");
+    const auto dataset = open(object);
+    shape_of(dataset, object, 1);
+    if (!dataset.holds_strings()) fail_at(object, "must hold strings");
     std::vector<std::string> out;
-    if (!hdf5::read_strings(dset.get(), out)) fail_at(object, "cannot be read (truncated or corrupt?)");
+    if (!dataset.read(out)) fail_at(object, "cannot be read (truncated or corrupt?)");
     return out;
   }
 
   // A float32 dataset of the given rank, checked finite.
   torch::Tensor floats(const std::string& object, int rank) const {
-    Handle dset(open(object), H5Dclose);
-    const auto shape = shape_of(dset.get(), object, rank);
-    if (hdf5::dataset_type_class(dset.get()) != H5T_FLOAT || hdf5::dataset_type_size(dset.get()) != 4) {
-      fail_at(object, "must be float32");
-    }
+    const auto dataset = open(object);
+    const auto shape = shape_of(dataset, object, rank);
+    if (!dataset.holds_float32()) fail_at(object, "must be float32");
     std::vector<std::int64_t> sizes(shape.begin(), shape.end());
     for (std::size_t d = 1; d < sizes.size(); ++d) {
       if (sizes[d] < 1) fail_at(object, "has an empty dimension " + std::to_string(d));
     }
     auto values = torch::empty(sizes, torch::kFloat32);
-    if (values.numel() > 0 && H5Dread(dset.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT,
-                                      values.data_ptr<float>()) < 0) {
+    if (values.numel() > 0 && !dataset.read(values.data_ptr<float>())) {
       fail_at(object, "cannot be read (truncated or corrupt?)");
     }
     if (values.numel() > 0) {
@@ -152,21 +148,21 @@ class ShardReader {
   }
 
   // Integers of any width, read as int64; `rank` 1 or 2 (then flattened row-major).
-  std::vector<std::int64_t> ints(const std::string& object, int rank, std::vector<hsize_t>& shape) const {
-    Handle dset(open(object), H5Dclose);
-    shape = shape_of(dset.get(), object, rank);
-    if (hdf5::dataset_type_class(dset.get()) != H5T_INTEGER) fail_at(object, "must hold integers");
+  std::vector<std::int64_t> ints(const std::string& object, int rank, std::vector<std::uint64_t>& shape) const {
+    const auto dataset = open(object);
+    shape = shape_of(dataset, object, rank);
+    if (!dataset.holds_integers()) fail_at(object, "must hold integers");
     std::size_t n = 1;
     for (auto d : shape) n *= static_cast<std::size_t>(d);
     std::vector<std::int64_t> out(n);
-    if (n > 0 && H5Dread(dset.get(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()) < 0) {
+    if (n > 0 && !dataset.read(out.data())) {
       fail_at(object, "cannot be read (truncated or corrupt?)");
     }
     return out;
   }
 
   std::vector<std::int64_t> ints_1d(const std::string& object) const {
-    std::vector<hsize_t> shape;
+    std::vector<std::uint64_t> shape;
     return ints(object, 1, shape);
   }
 
@@ -192,16 +188,13 @@ class ShardReader {
 
   void read_modality(ShardPart& part, int m, const std::string& side, std::int64_t classes) {
     const std::string g = "/" + side;
-    if (!hdf5::exists(file_, g)) fail("lacks the group '" + g + "'");
-    {
-      Handle group(H5Gopen2(file_, g.c_str(), H5P_DEFAULT), H5Gclose);
-      hdf5::read_string_attribute(group.get(), "modality", part.info[m].modality);
-      hdf5::read_string_attribute(group.get(), "feature", part.info[m].feature);
-    }
+    if (!file_->exists(g)) fail("lacks the group '" + g + "'");
     std::string kind = "vector";
     {
-      Handle group(H5Gopen2(file_, g.c_str(), H5P_DEFAULT), H5Gclose);
-      hdf5::read_string_attribute(group.get(), "kind", kind);
+      const auto group = file_->open_group(g);
+      group.read_string_attribute("modality", part.info[m].modality);
+      group.read_string_attribute("feature", part.info[m].feature);
+      group.read_string_attribute("kind", kind);
       if (kind != "vector" && kind != "frames" && kind != "tokens" && kind != "image") {
         fail("group '" + g + "' has attribute kind '" + kind + "' (allowed: vector, frames, tokens, image)");
       }
@@ -209,7 +202,7 @@ class ShardReader {
         fail("group '" + g + "' has kind '" + kind + "', which needs format_version 2 (this file says " +
              std::to_string(version_) + ")");
       }
-      if (kind == "tokens" && !hdf5::read_int_attribute(group.get(), "vocab", part.vocab[m])) {
+      if (kind == "tokens" && !group.read_int_attribute("vocab", part.vocab[m])) {
         fail("group '" + g + "' lacks the integer attribute vocab (required for kind tokens)");
       }
       if (kind == "tokens" && part.vocab[m] < 1) {
@@ -231,7 +224,7 @@ class ShardReader {
       if (kind == "frames") {
         flat = floats(fname, 2);
       } else {
-        std::vector<hsize_t> shape;
+        std::vector<std::uint64_t> shape;
         auto ids = ints(fname, 1, shape);
         flat = torch::tensor(ids, torch::kInt64);
         if (!ids.empty()) {
@@ -293,13 +286,13 @@ class ShardReader {
     }
     const auto iname = g + "/ids";
     {
-      Handle ids(open(iname), H5Dclose);
-      const auto ishape = shape_of(ids.get(), iname, 1);
-      if (hdf5::dataset_type_class(ids.get()) != H5T_STRING) fail_at(iname, "must hold strings");
+      const auto ids = open(iname);
+      const auto ishape = shape_of(ids, iname, 1);
+      if (!ids.holds_strings()) fail_at(iname, "must hold strings");
       check_count(iname, ishape[0], rows, count_object);
     }
     const auto cname = g + "/clusters";
-    const bool has = hdf5::exists(file_, cname);
+    const bool has = file_->exists(cname);
     if (has != part.has_clusters) {
       if (has) fail_at("/clusters/names", "is missing (required when items carry " + cname + ")");
       fail_at(cname, "is missing (required when /clusters/names exists)");
@@ -329,7 +322,7 @@ class ShardReader {
   }
 
   void read_pairs(ShardPart& part) const {
-    std::vector<hsize_t> shape;
+    std::vector<std::uint64_t> shape;
     const auto flat = ints("/pairs", 2, shape);
     if (shape[1] != 2) fail_at("/pairs", "has " + std::to_string(shape[1]) + " columns, expected 2 (source, target)");
     const auto ns = part.features[0].size(0), nt = part.features[1].size(0);
@@ -355,7 +348,7 @@ class ShardReader {
   }
 
   std::string path_;
-  hid_t file_ = -1;
+  std::optional<hdf5::ReadOnlyFile> file_;  // open during read()
   std::int64_t version_ = 1;
 };
 

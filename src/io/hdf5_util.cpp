@@ -1,8 +1,6 @@
 #include "croma/io/hdf5_util.h"
 
-#include <algorithm>
 #include <cstdlib>
-#include <limits>
 
 namespace croma::hdf5 {
 
@@ -79,18 +77,6 @@ std::size_t dataset_type_size(hid_t dataset) {
   return H5Tget_size(type.get());
 }
 
-DatasetSize dataset_size(hid_t dataset) {
-  DatasetSize size;
-  const auto shape = dataset_shape(dataset);
-  // Saturating product: a corrupt shape may claim more elements than 64 bits can count.
-  unsigned __int128 bytes = dataset_type_size(dataset);
-  const unsigned __int128 cap = std::numeric_limits<std::uint64_t>::max();
-  for (auto d : shape) bytes = std::min<unsigned __int128>(bytes * d, cap);
-  size.claimed_bytes = static_cast<std::uint64_t>(bytes);
-  size.stored_bytes = H5Dget_storage_size(dataset);
-  return size;
-}
-
 bool read_strings(hid_t dataset, std::vector<std::string>& out) {
   Handle type(H5Dget_type(dataset), H5Tclose);
   if (H5Tget_class(type.get()) != H5T_STRING) return false;
@@ -123,5 +109,7 @@ bool read_strings(hid_t dataset, std::vector<std::string>& out) {
   }
   return true;
 }
+
+void skip_cleanup_at_exit() { H5dont_atexit(); }
 
 }  // namespace croma::hdf5

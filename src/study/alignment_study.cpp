@@ -9,7 +9,8 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "croma/distributed/communicator.h"
+#include "croma/study/cell_distribution.h"
+#include "croma/study/linear_gaussian.h"
 #include "croma/study/wishart.h"
 #include "croma/util/rng.h"
 
@@ -25,26 +26,6 @@ torch::TensorOptions cpu_f64() { return torch::TensorOptions().dtype(torch::kFlo
 
 std::int64_t chunk_trials(std::int64_t per_trial, std::int64_t trials) {
   return std::max<std::int64_t>(1, std::min<std::int64_t>(trials, kChunkElements / std::max<std::int64_t>(per_trial, 1)));
-}
-
-// Sum of squares along the last dimension(s) of a [T, ...] tensor, as a CPU vector.
-void append_row_sums(const torch::Tensor& squares_source, std::vector<double>& out) {
-  const auto s = squares_source.pow(2).flatten(1).sum(1).to(torch::kCPU).contiguous();
-  const double* p = s.data_ptr<double>();
-  out.insert(out.end(), p, p + s.numel());
-}
-
-// Solves A x = b for symmetric positive definite A: [T, d, d], b: [T, d, k].
-torch::Tensor spd_solve(const torch::Tensor& a, const torch::Tensor& b) {
-  return at::cholesky_solve(b, at::linalg_cholesky(a));
-}
-
-// Haar-distributed orthogonal matrices from Gaussian ones: QR with R's diagonal made positive.
-torch::Tensor haar_orthogonal(const torch::Tensor& gaussian) {
-  auto qr = at::linalg_qr(gaussian);
-  const auto& q = std::get<0>(qr);
-  const auto& r = std::get<1>(qr);
-  return q * at::sign(at::diagonal(r, 0, -2, -1)).unsqueeze(-2);
 }
 
 // ---- sufficient-statistics route ------------------------------------------------------------
@@ -84,10 +65,10 @@ void simulate_chunk_stats(const AlignmentSetting& s, std::int64_t first, std::in
   // e = sigma L'^-1 z: the fit's error vector (supervised in target space; source mapped by W).
   const auto e2 = sigma * at::linalg_solve_triangular(l2.to(device).transpose(-2, -1), zd.select(1, 0), true);
   const auto e1 = sigma * at::linalg_solve_triangular(l1.to(device).transpose(-2, -1), zd.select(1, 1), true);
-  append_row_sums(e2, out.supervised);
-  append_row_sums(e1, out.source);
+  append_squared_norms(e2, out.supervised);
+  append_squared_norms(e1, out.source);
   if (!align_noise) {
-    append_row_sums(e1, out.cross);
+    append_squared_norms(e1, out.cross);
     return;
   }
   // ||w1||^2 = ||u1 + e1 S^-1||^2 in W's singular basis (the rotations of W are Haar and
@@ -97,7 +78,7 @@ void simulate_chunk_stats(const AlignmentSetting& s, std::int64_t first, std::in
   const auto w1_norm = w1.pow(2).sum(1).sqrt().view({count, 1, 1});
   // w1 (W^ - W) = sigma_w (w1 Z) La^-1 with Z standard normal: law ||w1|| La'^-1 xi.
   const auto f = at::linalg_solve_triangular(la.to(device).transpose(-2, -1), zd.select(1, 2), true);
-  append_row_sums(e1 + std::sqrt(s.sigma_w2) * w1_norm * f, out.cross);
+  append_squared_norms(e1 + std::sqrt(s.sigma_w2) * w1_norm * f, out.cross);
 }
 
 // ---- direct simulation ---------------------------------------------------------------------
@@ -108,59 +89,29 @@ void simulate_chunk_direct(const AlignmentSetting& s, std::int64_t first, std::i
   const std::int64_t d = s.d, n1 = s.n1, n2 = s.n2, na = s.n_align;
   // Per trial, in this order: u1 | GU, GV (W's rotations) | X2, eps2 | G1, eps1 | Xa, H.
   const std::int64_t per = d + 2 * d * d + (n2 * d + n2) + (n1 * d + n1) + 2 * na * d;
-  auto buf = torch::empty({count, per}, cpu_f64());
-  double* p = buf.data_ptr<double>();
-  at::parallel_for(0, count, 1, [&](std::int64_t begin, std::int64_t end) {
-    for (std::int64_t t = begin; t < end; ++t) {
-      Rng rng(seed, stream + static_cast<std::uint64_t>(first + t));
-      fill_normal(rng, p + t * per, per);
-    }
-  });
-  auto b = buf.to(device);
-  std::int64_t at = 0;
-  auto take = [&](std::int64_t rows, std::int64_t cols) {
-    auto v = b.narrow(1, at, rows * cols).reshape({count, rows, cols});
-    at += rows * cols;
-    return v;
-  };
-  const auto u1 = take(1, d);  // [T, 1, d] row vectors
-  const auto gu = take(d, d);
-  const auto gv = take(d, d);
-  const auto x2 = take(n2, d);
-  const auto eps2 = take(n2, 1);
-  const auto g1 = take(n1, d);
-  const auto eps1 = take(n1, 1);
-  const auto xa = take(na, d);
-  const auto h = take(na, d);
+  TrialBlocks blocks(trial_normals(count, per, seed, stream + static_cast<std::uint64_t>(first)).to(device));
+  const auto u1 = blocks.take(1, d);  // [T, 1, d] row vectors
+  const auto gu = blocks.take(d, d);
+  const auto gv = blocks.take(d, d);
+  const auto x2 = blocks.take(n2, d);
+  const auto eps2 = blocks.take(n2, 1);
+  const auto g1 = blocks.take(n1, d);
+  const auto eps1 = blocks.take(n1, 1);
+  const auto xa = blocks.take(na, d);
+  const auto h = blocks.take(na, d);
   const double sigma = std::sqrt(s.sigma2);
-
-  // W = U diag(sv) V' (W = U for an orthogonal W).
-  torch::Tensor w = haar_orthogonal(gu);
-  if (s.condition != 1.0) {
-    const auto sv = torch::tensor(singular_values(d, s.condition), cpu_f64()).to(device);
-    w = at::matmul(w * sv.unsqueeze(0), haar_orthogonal(gv).transpose(-2, -1));
-  }
-  const auto wt = w.transpose(-2, -1);
-  const auto u2 = at::matmul(u1, w);  // u2 = u1 W
+  const auto teacher = make_teacher(u1, gu, gv, s.condition);
 
   // Supervised: least squares on (x2, y2 = u2.x2 + eps).
-  const auto y2 = at::matmul(x2, u2.transpose(-2, -1)) + sigma * eps2;
-  const auto x2t = x2.transpose(-2, -1);
-  const auto w2 = spd_solve(at::matmul(x2t, x2), at::matmul(x2t, y2)).transpose(-2, -1);
-  append_row_sums(w2 - u2, out.supervised);
+  append_squared_norms(fit_teacher(x2, teacher.u2, eps2, sigma) - teacher.u2, out.supervised);
 
-  // Source: x1 = W x2 (rows: G W'), y1 = u1.x1 + eps.
-  const auto x1 = at::matmul(g1, wt);
-  const auto y1 = at::matmul(x1, u1.transpose(-2, -1)) + sigma * eps1;
-  const auto x1t = x1.transpose(-2, -1);
-  const auto w1 = spd_solve(at::matmul(x1t, x1), at::matmul(x1t, y1)).transpose(-2, -1);
-  append_row_sums(at::matmul(w1 - u1, w), out.source);  // E over x1 = W x2
+  // Source: x1 = W x2 (rows: G W'), y1 = u1.x1 + eps; its error measured over x1 = W x2.
+  const auto w1 = fit_source(teacher, g1, eps1, sigma);
+  append_squared_norms(at::matmul(w1 - u1, teacher.w), out.source);
 
   // Alignment: pairs x1 = W x2 + eta; W^' = (Xa'Xa)^-1 Xa' X1a.
-  const auto x1a = at::matmul(xa, wt) + std::sqrt(s.sigma_w2) * h;
-  const auto xat = xa.transpose(-2, -1);
-  const auto w_hat = spd_solve(at::matmul(xat, xa), at::matmul(xat, x1a)).transpose(-2, -1);
-  append_row_sums(at::matmul(w1, w_hat) - u2, out.cross);
+  const auto x1a = at::matmul(xa, teacher.w.transpose(-2, -1)) + std::sqrt(s.sigma_w2) * h;
+  append_squared_norms(at::matmul(w1, least_squares(xa, x1a)) - teacher.u2, out.cross);
 }
 
 void require(bool ok, const std::string& message) {
@@ -268,39 +219,23 @@ CellResult summarize_cell(const AlignmentSetting& s, std::int64_t trials, std::u
   return r;
 }
 
-namespace {
-constexpr int kPacked = 9;  // mean, std, sem of supervised, source, cross
-}
-
 std::vector<CellResult> run_study(const StudyGrid& g, const Communicator& comm,
                                   const torch::Device& device,
                                   const std::function<void(std::int64_t, std::int64_t)>& on_cell) {
   validate_grid(g);
   const std::int64_t cells = g.cells();
-  std::vector<double> packed(static_cast<std::size_t>(cells * kPacked), 0.0);
-  std::int64_t mine = 0, done = 0;
-  for (std::int64_t c = comm.rank(); c < cells; c += comm.size()) ++mine;
-  for (std::int64_t c = comm.rank(); c < cells; c += comm.size()) {
+  const auto stats = distribute_cells(cells, 3, comm, [&](std::int64_t c) {
     const auto s = g.cell(c);
     const auto r = summarize_cell(s, g.trials, g.seed, simulate_cell(s, g.trials, g.seed, g.method, device));
-    const ErrorStats* stats[3] = {&r.supervised, &r.source, &r.cross};
-    double* p = packed.data() + c * kPacked;
-    for (int k = 0; k < 3; ++k) {
-      p[3 * k] = stats[k]->mean;
-      p[3 * k + 1] = stats[k]->std;
-      p[3 * k + 2] = stats[k]->sem;
-    }
-    if (on_cell) on_cell(++done, mine);
-  }
-  // Every cell was filled by exactly one rank and is zero elsewhere: the sum is exact.
-  comm.allreduce_sum(packed);
+    return std::vector<ErrorStats>{r.supervised, r.source, r.cross};
+  }, on_cell);
   std::vector<CellResult> out;
   for (std::int64_t c = 0; c < cells; ++c) {
-    const auto s = g.cell(c);
-    CellResult r = summarize_cell(s, g.trials, g.seed, TrialErrors{});
-    const double* p = packed.data() + c * kPacked;
-    ErrorStats* stats[3] = {&r.supervised, &r.source, &r.cross};
-    for (int k = 0; k < 3; ++k) *stats[k] = {p[3 * k], p[3 * k + 1], p[3 * k + 2]};
+    CellResult r = summarize_cell(g.cell(c), g.trials, g.seed, TrialErrors{});
+    const auto* cell = stats.data() + 3 * c;
+    r.supervised = cell[0];
+    r.source = cell[1];
+    r.cross = cell[2];
     out.push_back(r);
   }
   return out;

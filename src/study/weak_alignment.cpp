@@ -8,8 +8,8 @@
 #include <map>
 #include <stdexcept>
 
-#include "croma/distributed/communicator.h"
-#include "croma/study/wishart.h"
+#include "croma/study/cell_distribution.h"
+#include "croma/study/linear_gaussian.h"
 #include "croma/util/rng.h"
 
 namespace croma {
@@ -28,15 +28,6 @@ std::uint64_t weak_stream(std::int64_t n, std::int64_t sets) {
   return (splitmix64(static_cast<std::uint64_t>(n) ^ kWeakStream) ^
           splitmix64(static_cast<std::uint64_t>(sets) + 0x9E37ULL))
              << 32;
-}
-
-torch::Tensor spd_solve(const torch::Tensor& a, const torch::Tensor& b) {
-  return at::cholesky_solve(b, at::linalg_cholesky(a));
-}
-
-torch::Tensor haar_orthogonal(const torch::Tensor& gaussian) {
-  auto qr = at::linalg_qr(gaussian);
-  return std::get<0>(qr) * at::sign(at::diagonal(std::get<1>(qr), 0, -2, -1)).unsqueeze(-2);
 }
 
 void require(bool ok, const std::string& message) {
@@ -88,39 +79,25 @@ void simulate_weak_chunk(const WeakGrid& g, std::int64_t n, std::int64_t sets, s
   const auto offset = static_cast<std::uint64_t>(first);
   // Per trial: u1 | GU | G1, eps1 | X2, H.
   const std::int64_t per = d + d * d + n1 * d + n1 + 2 * n * d;
-  auto buf = torch::empty({T, per}, torch::kFloat64);
+  TrialBlocks blocks(trial_normals(T, per, g.seed, data_stream(n) + offset).to(device));
   auto init = torch::empty({T, sets}, torch::kLong);
-  double* p = buf.data_ptr<double>();
   std::int64_t* pi = init.data_ptr<std::int64_t>();
   at::parallel_for(0, T, 1, [&](std::int64_t b, std::int64_t e) {
     for (std::int64_t t = b; t < e; ++t) {
-      Rng rng(g.seed, data_stream(n) + offset + static_cast<std::uint64_t>(t));
-      fill_normal(rng, p + t * per, per);
       Rng starts(g.seed, base + offset + static_cast<std::uint64_t>(t));
       const auto pick = starts.sample_without_replacement(n, sets);  // k-means starts at data points
       std::copy(pick.begin(), pick.end(), pi + t * sets);
     }
   });
-  auto b = buf.to(device);
-  std::int64_t at = 0;
-  auto take = [&](std::int64_t rows, std::int64_t cols) {
-    auto v = b.narrow(1, at, rows * cols).reshape({T, rows, cols});
-    at += rows * cols;
-    return v;
-  };
-  const auto u1 = take(1, d);
-  const auto w = haar_orthogonal(take(d, d));
-  const auto g1 = take(n1, d);
-  const auto eps1 = take(n1, 1);
-  const auto x2 = take(n, d);
-  const auto h = take(n, d);
-  const auto wt = w.transpose(-2, -1);
-  const auto u2 = at::matmul(u1, w);
-  const auto x1s = at::matmul(g1, wt);
-  const auto y1 = at::matmul(x1s, u1.transpose(-2, -1)) + std::sqrt(g.sigma2) * eps1;
-  const auto w1 = spd_solve(at::matmul(x1s.transpose(-2, -1), x1s),
-                            at::matmul(x1s.transpose(-2, -1), y1)).transpose(-2, -1);
-  const auto x1 = at::matmul(x2, wt) + std::sqrt(g.sigma_w2) * h;  // the (hidden) pairs
+  const auto u1 = blocks.take(1, d);
+  const auto gu = blocks.take(d, d);
+  const auto teacher = make_teacher(u1, gu, torch::Tensor(), 1.0);  // W orthogonal
+  const auto g1 = blocks.take(n1, d);
+  const auto eps1 = blocks.take(n1, 1);
+  const auto x2 = blocks.take(n, d);
+  const auto h = blocks.take(n, d);
+  const auto w1 = fit_source(teacher, g1, eps1, std::sqrt(g.sigma2));
+  const auto x1 = at::matmul(x2, teacher.w.transpose(-2, -1)) + std::sqrt(g.sigma_w2) * h;  // the (hidden) pairs
 
   // Batched Lloyd iterations on the target inputs.
   auto centres = at::gather(x2, 1, init.to(device).unsqueeze(-1).expand({T, sets, d}));
@@ -165,15 +142,10 @@ void simulate_weak_chunk(const WeakGrid& g, std::int64_t n, std::int64_t sets, s
     }
   });
   const auto x1p = at::gather(x1, 1, perm.to(device).unsqueeze(-1).expand({T, n, d}));
-  const auto x2t = x2.transpose(-2, -1);
-  const auto w_pairing = spd_solve(at::matmul(x2t, x2), at::matmul(x2t, x1p)).transpose(-2, -1);
+  const auto w_pairing = least_squares(x2, x1p);
 
-  auto append = [&](const torch::Tensor& w_hat, std::vector<double>& to) {
-    const auto e = (at::matmul(w1, w_hat) - u2).pow(2).flatten(1).sum(1).to(torch::kCPU).contiguous();
-    to.insert(to.end(), e.data_ptr<double>(), e.data_ptr<double>() + e.numel());
-  };
-  append(w_centroid, out.centroid);
-  append(w_pairing, out.pairing);
+  append_squared_norms(at::matmul(w1, w_centroid) - teacher.u2, out.centroid);
+  append_squared_norms(at::matmul(w1, w_pairing) - teacher.u2, out.pairing);
 }
 
 }  // namespace
@@ -199,29 +171,19 @@ std::vector<WeakCell> run_weak_study(const WeakGrid& g, const Communicator& comm
     for (auto s : g.sets.empty() ? default_set_grid(g.d, n) : g.sets) keys.emplace_back(n, s);
   }
   const auto cells = static_cast<std::int64_t>(keys.size());
-  constexpr int kPacked = 6;
-  std::vector<double> packed(static_cast<std::size_t>(cells * kPacked), 0.0);
-  std::int64_t mine = 0, done = 0;
-  for (std::int64_t c = comm.rank(); c < cells; c += comm.size()) ++mine;
-  for (std::int64_t c = comm.rank(); c < cells; c += comm.size()) {
+  const auto stats = distribute_cells(cells, 2, comm, [&](std::int64_t c) {
     const auto [n, s] = keys[static_cast<std::size_t>(c)];
     const auto e = simulate_weak_cell(g, n, s, device);
-    const auto a = summarize(e.centroid), b = summarize(e.pairing);
-    double* p = packed.data() + c * kPacked;
-    p[0] = a.mean; p[1] = a.std; p[2] = a.sem;
-    p[3] = b.mean; p[4] = b.std; p[5] = b.sem;
-    if (on_cell) on_cell(++done, mine);
-  }
-  comm.allreduce_sum(packed);
+    return std::vector<ErrorStats>{summarize(e.centroid), summarize(e.pairing)};
+  }, on_cell);
   std::vector<WeakCell> out;
   for (std::int64_t c = 0; c < cells; ++c) {
     WeakCell w;
     w.n = keys[static_cast<std::size_t>(c)].first;
     w.sets = keys[static_cast<std::size_t>(c)].second;
     w.trials = g.trials;
-    const double* p = packed.data() + c * kPacked;
-    w.centroid = {p[0], p[1], p[2]};
-    w.pairing = {p[3], p[4], p[5]};
+    w.centroid = stats[static_cast<std::size_t>(2 * c)];
+    w.pairing = stats[static_cast<std::size_t>(2 * c + 1)];
     AlignmentSetting s;
     s.d = g.d; s.sigma2 = g.sigma2; s.sigma_w2 = g.sigma_w2; s.n1 = g.n1; s.n2 = g.d + 2; s.n_align = w.n;
     w.strong_theory = cross_modal_error(s);

@@ -1,8 +1,10 @@
 #pragma once
-// Small RAII helpers over the HDF5 C API for croma's readers: an owning identifier, a scope
+// Small RAII helpers over the HDF5 C API, on raw identifiers: an owning identifier, a scope
 // that silences HDF5's own error stack (croma reports one line instead), and typed reads of
 // attributes and whole datasets. Anything that fails returns false or an empty value; the
-// caller names the file and object in its error.
+// caller names the file and object in its error. io/ builds on these (checkpoints,
+// io/hdf5_reader.h for the readers outside io/, io/column_table.h); no other module calls
+// HDF5 itself.
 #include <hdf5.h>
 
 #include <cstdint>
@@ -47,18 +49,12 @@ std::vector<hsize_t> dataset_shape(hid_t dataset);
 H5T_class_t dataset_type_class(hid_t dataset);
 std::size_t dataset_type_size(hid_t dataset);
 
-// What a dataset's shape and type claim it holds, against what the file stores for it. A
-// corrupt or hostile file can claim terabytes in a few bytes; readers compare the two before
-// allocating (see kMaxCompressionRatio).
-struct DatasetSize {
-  std::uint64_t claimed_bytes = 0;  // elements x element size, saturating
-  std::uint64_t stored_bytes = 0;   // H5Dget_storage_size: bytes allocated in the file
-};
-DatasetSize dataset_size(hid_t dataset);
-// deflate, the filter croma's writers use, expands at most ~1032:1.
-constexpr std::uint64_t kMaxCompressionRatio = 1032;
-
 // Whole 1-D string dataset (fixed- or variable-length); false on failure.
 bool read_strings(hid_t dataset, std::vector<std::string>& out);
+
+// Leaves the library's exit-time cleanup out (main() calls it once, first): croma closes every
+// file it opens itself, and after an I/O error (a full disk) that cleanup only prints noise
+// such as "infinite loop closing library".
+void skip_cleanup_at_exit();
 
 }  // namespace croma::hdf5

@@ -4,24 +4,14 @@
 //               the exact theory and the paper's large-n forms
 //   study.h5    the same columns as 1-D datasets under /cells (h5py: f["cells/cross_mean"])
 //   weak.csv    (when the weak-alignment study ran) one row per (N, S, estimator)
-#include <filesystem>
-#include <string>
 #include <vector>
 
+#include "croma/io/column_table.h"
 #include "croma/study/alignment_study.h"
 
 namespace croma {
 
-struct Column {
-  std::string name;
-  std::vector<double> values;
-};
-
-// The study table as named columns (shared by the CSV and the HDF5 writers).
+// The study table as named columns, for the writers of io/column_table.h.
 std::vector<Column> study_columns(const std::vector<CellResult>& cells);
-
-void write_csv_atomically(const std::filesystem::path& path, const std::vector<Column>& columns);
-void write_hdf5_columns_atomically(const std::filesystem::path& path, const std::string& group,
-                                   const std::vector<Column>& columns, const std::string& note);
 
 }  // namespace croma
