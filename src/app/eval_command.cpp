@@ -149,7 +149,8 @@ int run_eval_command(int argc, const char* const argv[]) {
   for (double noise : e.eval.label_noise) {
     for (auto k : e.eval.shots) {
       const auto trained = evaluator.evaluate_repeated(checkpoint.parameters, split, e.eval, k, seed, noise);
-      const auto trained_ci = t_interval(trained.episode_accuracy());
+      const auto trained_episodes = trained.episode_accuracy();
+      const auto trained_ci = t_interval(trained_episodes);
       nlohmann::json result = {{"shots", k},
                                 {"label_noise", noise},
                                 {"episodes", trained_ci.n},
@@ -165,9 +166,9 @@ int run_eval_command(int argc, const char* const argv[]) {
       } else {
         // The untrained start on the very same episodes; the gain is paired episode by episode.
         const auto untrained = evaluator.evaluate_repeated(initial, split, e.eval, k, seed, noise);
-        const auto untrained_ci = t_interval(untrained.episode_accuracy());
-        const auto gain_ci =
-            t_interval(paired_differences(trained.episode_accuracy(), untrained.episode_accuracy()));
+        const auto untrained_episodes = untrained.episode_accuracy();
+        const auto untrained_ci = t_interval(untrained_episodes);
+        const auto gain_ci = t_interval(paired_differences(trained_episodes, untrained_episodes));
         std::snprintf(line, sizeof line,
                       "  %2lld-shot, label noise %.2f: %.1f%% +- %.1f (untrained start %.1f%% +- %.1f; gain %+.1f +- %.1f), "
                       "95%% CI over %lld episodes\n",
