@@ -29,6 +29,11 @@ void add_evaluation(OptionTable<Options>& t) {
       .fraction().stored_at("eval.label_noise");
   t.option("retrieval", eval(&EvalOptions::retrieval), "also evaluate few-shot cross-modal retrieval")
       .stored_at("eval.retrieval");
+  // How the work is scheduled, not what is computed (results agree to float rounding), so
+  // config.json does not record it and a resumed run may change it.
+  t.option("eval-batch", eval(&EvalOptions::batch),
+           "few-shot tasks fine-tuned at once with an all-MLP target path (1: one after another)")
+      .at_least(1).not_stored();
 }
 
 void add_run(Train& t) {

@@ -1,5 +1,6 @@
 #include "croma/eval/few_shot.h"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
@@ -61,36 +62,111 @@ FewShotResult FewShotEvaluator::evaluate_shots(const torch::Tensor& parameters, 
                       " outputs (the --ways it was meta-trained with)");
   }
   // Tasks depend on (seed, split, k) only, never on the parameters being evaluated; the
-  // noise has a stream of its own so that p = 0 and p > 0 see the same tasks.
+  // noise has a stream of its own so that p = 0 and p > 0 see the same tasks. All tasks are
+  // drawn before any is fine-tuned, so one-at-a-time and batched fine-tuning see the same ones.
   const auto stream = static_cast<std::uint64_t>(split) * 1000 + static_cast<std::uint64_t>(shots);
   Rng rng(seed, streams::kEvalTasks + stream);
   Rng noise_rng(seed, streams::kEvalNoise + stream);
-  const auto range = eval.head_only ? model_.classifier() : model_.target_and_classifier();
+  std::vector<FewShotTask> tasks;
+  tasks.reserve(static_cast<std::size_t>(eval.tasks));
+  for (std::int64_t t = 0; t < eval.tasks; ++t) {
+    tasks.push_back(sampler_.sample_target_task(rng, split, eval.ways, shots, eval.queries));
+    tasks.back().support_labels = symmetric_label_noise(tasks.back().support_labels, eval.ways, label_noise, noise_rng);
+  }
   const auto meta = parameters.to(device_, torch::kFloat32);
-  FastWeights fast(model_.layout(), meta.options());
-  FlatAdam adam;
-  const AdamSettings settings{eval.lr, 0.9, 0.999, 1e-8};
 
   FewShotResult result;
   result.shots = shots;
   result.label_noise = label_noise;
   result.seed = seed;
-  for (std::int64_t task_index = 0; task_index < eval.tasks; ++task_index) {
-    const auto task = sampler_.sample_target_task(rng, split, eval.ways, shots, eval.queries);
-    const auto support_labels = symmetric_label_noise(task.support_labels, eval.ways, label_noise, noise_rng);
-    const auto xs = gather_rows(target_features_, task.support_items);
-    const auto ys = to_index_tensor(support_labels, device_);
-    const auto xq = gather_rows(target_features_, task.query_items);
-    const auto yq = to_index_tensor(task.query_labels, device_);
-    fine_tune(fast, meta, range, eval.steps, adam, settings, [&](const FastWeights& w) {
-      return cross_entropy(model_.classify(w, model_.embed_target(w, xs)).narrow(1, 0, eval.ways), ys);
-    });
-    at::NoGradGuard no_grad;
-    const auto logits = model_.classify(fast, model_.embed_target(fast, xq)).narrow(1, 0, eval.ways);
-    result.task_accuracy.push_back(accuracy(logits, yq));
+  if (model_.target_path_batches() && eval.batch > 1) {
+    for (std::size_t first = 0; first < tasks.size(); first += static_cast<std::size_t>(eval.batch)) {
+      const auto last = std::min(tasks.size(), first + static_cast<std::size_t>(eval.batch));
+      const auto acc = fine_tune_batch(meta, eval, {tasks.begin() + first, tasks.begin() + last});
+      result.task_accuracy.insert(result.task_accuracy.end(), acc.begin(), acc.end());
+    }
+  } else {
+    // One set of fast weights and Adam buffers for every task: reused, not reallocated.
+    FastWeights fast(model_.layout(), meta.options());
+    FlatAdam adam;
+    for (const auto& task : tasks) result.task_accuracy.push_back(fine_tune_one(meta, eval, task, fast, adam));
   }
   std::tie(result.mean, result.std) = mean_and_std(result.task_accuracy);
   return result;
+}
+
+double FewShotEvaluator::fine_tune_one(const torch::Tensor& meta, const EvalOptions& eval,
+                                       const FewShotTask& task, FastWeights& fast, FlatAdam& adam) const {
+  const auto range = eval.head_only ? model_.classifier() : model_.target_and_classifier();
+  const AdamSettings settings{eval.lr, 0.9, 0.999, 1e-8};
+  const auto xs = gather_rows(target_features_, task.support_items);
+  const auto ys = to_index_tensor(task.support_labels, device_);
+  const auto xq = gather_rows(target_features_, task.query_items);
+  const auto yq = to_index_tensor(task.query_labels, device_);
+  fine_tune(fast, meta, range, eval.steps, adam, settings, [&](const FastWeights& w) {
+    return cross_entropy(model_.classify(w, model_.embed_target(w, xs)).narrow(1, 0, eval.ways), ys);
+  });
+  at::NoGradGuard no_grad;
+  const auto logits = model_.classify(fast, model_.embed_target(fast, xq)).narrow(1, 0, eval.ways);
+  return accuracy(logits, yq);
+}
+
+namespace {
+
+// Rows of every task's items, stacked: values [tasks, rows per task, dim].
+torch::Tensor stacked_rows(const FeatureBatch& features, const std::vector<FewShotTask>& tasks,
+                           bool support) {
+  std::vector<std::int64_t> ids;
+  for (const auto& t : tasks) {
+    const auto& items = support ? t.support_items : t.query_items;
+    ids.insert(ids.end(), items.begin(), items.end());
+  }
+  const auto rows = gather_rows(features, ids).values();
+  return rows.view({static_cast<std::int64_t>(tasks.size()), -1, rows.size(1)});
+}
+
+torch::Tensor stacked_labels(const std::vector<FewShotTask>& tasks, bool support, const torch::Device& device) {
+  std::vector<std::int64_t> labels;
+  for (const auto& t : tasks) {
+    const auto& l = support ? t.support_labels : t.query_labels;
+    labels.insert(labels.end(), l.begin(), l.end());
+  }
+  return to_index_tensor(labels, device).view({static_cast<std::int64_t>(tasks.size()), -1});
+}
+
+}  // namespace
+
+std::vector<double> FewShotEvaluator::fine_tune_batch(const torch::Tensor& meta, const EvalOptions& eval,
+                                                      const std::vector<FewShotTask>& tasks) const {
+  const auto range = eval.head_only ? model_.classifier() : model_.target_and_classifier();
+  const auto copies = static_cast<std::int64_t>(tasks.size());
+  FastWeightBatch fast(model_.layout(), copies, meta.options());
+  const auto xs = stacked_rows(target_features_, tasks, true);
+  const auto ys = stacked_labels(tasks, true, device_);
+  const auto xq = stacked_rows(target_features_, tasks, false);
+  const auto yq = stacked_labels(tasks, false, device_);
+  {
+    at::NoGradGuard no_grad;
+    fast.values().copy_(meta.unsqueeze(0).expand({copies, meta.numel()}));
+  }
+  // Each task's copy gets the gradient of its own mean cross-entropy: the loss is their sum.
+  // Adam is element-wise, so one pass over the [copies, range] block is each task's own Adam.
+  FlatAdam adam;
+  adam.reset(copies * range.size(), device_);
+  const AdamSettings settings{eval.lr, 0.9, 0.999, 1e-8};
+  const double rows = static_cast<double>(ys.size(1));
+  for (std::int64_t s = 0; s < eval.steps; ++s) {
+    const auto logits = model_.classify(fast, model_.embed_target(fast, xs)).narrow(2, 0, eval.ways);
+    const auto picked = torch::log_softmax(logits, 2).gather(2, ys.unsqueeze(2));
+    (-picked.sum() / rows).backward();
+    adam.step(fast.values().narrow(1, range.begin, range.size()), fast.grad().narrow(1, range.begin, range.size()),
+              settings);
+    fast.zero_grad();
+  }
+  at::NoGradGuard no_grad;
+  const auto logits = model_.classify(fast, model_.embed_target(fast, xq)).narrow(2, 0, eval.ways);
+  const auto correct = logits.argmax(2).eq(yq).to(torch::kFloat64).mean(1).cpu();
+  return {correct.data_ptr<double>(), correct.data_ptr<double>() + copies};
 }
 
 }  // namespace croma

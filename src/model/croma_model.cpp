@@ -8,7 +8,8 @@
 namespace croma {
 
 namespace {
-torch::Tensor normalise(const torch::Tensor& z) { return z / z.norm(2, 1, true).clamp_min(1e-12); }
+// Over the last dimension: rows of [rows, dim], or of every copy in [copies, rows, dim].
+torch::Tensor normalise(const torch::Tensor& z) { return z / z.norm(2, -1, true).clamp_min(1e-12); }
 }  // namespace
 
 CromaModel::CromaModel(const ModelShape& shape) : shape_(shape) {
@@ -134,7 +135,13 @@ CromaModel::Mlp CromaModel::add_mlp(const std::string& prefix, const std::vector
 
 torch::Tensor CromaModel::run_mlp(const Mlp& mlp, const Weights& w, torch::Tensor x) const {
   for (std::size_t l = 0; l < mlp.weights.size(); ++l) {
-    x = torch::addmm(w.entry(layout_, mlp.biases[l]), x, w.entry(layout_, mlp.weights[l]).t());
+    const auto weight = w.entry(layout_, mlp.weights[l]);
+    const auto bias = w.entry(layout_, mlp.biases[l]);
+    if (weight.dim() == 3) {  // many copies: x [copies, rows, in], weight [copies, out, in]
+      x = torch::baddbmm(bias.unsqueeze(1), x, weight.transpose(1, 2));
+    } else {
+      x = torch::addmm(bias, x, weight.t());
+    }
     if (l + 1 < mlp.weights.size()) x = torch::relu(x);
   }
   return x;
@@ -164,6 +171,8 @@ torch::Tensor CromaModel::encode(const std::shared_ptr<const Encoder>& encoder, 
 torch::Tensor CromaModel::embed_source(const Weights& w, const FeatureBatch& x) const {
   return normalise(encode(source_encoder_, source_, w, x));
 }
+
+bool CromaModel::target_path_batches() const { return shape_.shared_encoder || !target_encoder_; }
 
 torch::Tensor CromaModel::embed_target(const Weights& w, const FeatureBatch& x) const {
   if (shape_.shared_encoder) return normalise(run_mlp(source_, w, run_mlp(target_, w, x.values())));

@@ -134,5 +134,51 @@ TEST(FastWeights, BackwardWritesTheSameGradientIntoTheFlatBuffer) {
   EXPECT_TRUE(fast.leaves()[0].equal(m.layout().view(p, 0) + 1.0));
 }
 
+
+TEST(FastWeightBatch, EveryCopyComputesAndIsDifferentiatedAsItWouldBeAlone) {
+  // Three different parameter copies, each with its own inputs, on the separate-encoder and
+  // the shared-encoder target paths: the batched forward pass equals each copy's own, and the
+  // gradient of the summed losses is each copy's own gradient.
+  for (bool shared : {false, true}) {
+    ModelShape shape{10, 6, 8, 4, 5, 3};
+    shape.shared_encoder = shared;
+    shape.domain_head = shared;
+    CromaModel m(shape);
+    ASSERT_TRUE(m.target_path_batches());
+    const std::int64_t copies = 3;
+    FastWeightBatch batch(m.layout(), copies, torch::TensorOptions());
+    {
+      at::NoGradGuard no_grad;
+      for (std::int64_t c = 0; c < copies; ++c) batch.values()[c].copy_(m.initial_parameters(10 + c));
+    }
+    const auto x = torch::randn({copies, 7, 6});
+    const auto logits = m.classify(batch, m.embed_target(batch, x));
+    ASSERT_EQ(logits.sizes(), (std::vector<std::int64_t>{copies, 7, 3}));
+    logits.pow(2).sum().backward();
+    for (std::int64_t c = 0; c < copies; ++c) {
+      FastWeights one(m.layout(), torch::TensorOptions());
+      {
+        at::NoGradGuard no_grad;
+        one.values().copy_(m.initial_parameters(10 + c));
+      }
+      const auto alone = m.classify(one, m.embed_target(one, x[c]));
+      EXPECT_TRUE(torch::allclose(logits[c], alone, 1e-5, 1e-6)) << "shared " << shared << " copy " << c;
+      alone.pow(2).sum().backward();
+      EXPECT_TRUE(torch::allclose(batch.grad()[c], one.grad(), 1e-5, 1e-6)) << "shared " << shared << " copy " << c;
+      EXPECT_GT(one.grad().abs().sum().item<double>(), 0.0);
+    }
+  }
+}
+
+TEST(ParamLayout, ViewOfManyCopiesPutsTheCopiesFirst) {
+  CromaModel m({3, 2, 4, 2, 3, 2});
+  const auto p = m.initial_parameters(5);
+  const auto both = torch::stack({p, p * 2});
+  const auto v = m.layout().view(both, 2);
+  ASSERT_EQ(v.sizes(), (std::vector<std::int64_t>{2, 2, 4}));
+  EXPECT_TRUE(v[0].equal(m.layout().view(p, 2)));
+  EXPECT_TRUE(v[1].equal(m.layout().view(p, 2) * 2));
+}
+
 }  // namespace
 }  // namespace croma

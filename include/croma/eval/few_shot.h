@@ -9,11 +9,16 @@
 // parameter sets (say, the untrained start and the meta-trained result) are compared on
 // identical tasks. The protocol is repeated over several seeds and reported as mean +- std of
 // the per-seed means.
+//
+// With an all-MLP target path, --eval-batch tasks are fine-tuned at once (the way task slots
+// batch meta-training): each task keeps its own copy of the parameters, but every layer of
+// all copies is one batched product. The result equals one-task-at-a-time to float rounding.
 #include <cstdint>
 #include <vector>
 
 #include "croma/config/options.h"
 #include "croma/data/episode_sampler.h"
+#include "croma/meta/flat_adam.h"
 #include "croma/model/croma_model.h"
 
 namespace croma {
@@ -61,6 +66,16 @@ class FewShotEvaluator {
                                    double label_noise) const;
 
  private:
+  // Fine-tune from `meta` on one task and return its query accuracy (any encoder); `fast`
+  // and `adam` are working buffers reused from task to task.
+  double fine_tune_one(const torch::Tensor& meta, const EvalOptions& eval, const FewShotTask& task,
+                       FastWeights& fast, FlatAdam& adam) const;
+  // The same for many tasks at once, as the rows of one FastWeightBatch (an all-MLP target
+  // path): one batched product per layer instead of one small product per task. Equal to
+  // fine_tune_one per task up to float rounding (tests/eval/few_shot_test.cpp).
+  std::vector<double> fine_tune_batch(const torch::Tensor& meta, const EvalOptions& eval,
+                                      const std::vector<FewShotTask>& tasks) const;
+
   const CromaModel& model_;
   const EpisodeSampler& sampler_;
   torch::Device device_;

@@ -34,21 +34,50 @@ class FastWeights {
   std::vector<torch::Tensor> leaves_;
 };
 
+// Fast weights of many independent copies at once: values and gradient are [copies, numel],
+// each layer one leaf of shape [copies, ...its shape] whose .grad is a view of the batched
+// gradient. Model parts that support it (CromaModel's MLPs) then run every copy in one
+// batched product: few-shot evaluation fine-tunes many episodes this way. A loss that sums the
+// copies' own losses gives each copy exactly the gradient it would get alone.
+class FastWeightBatch {
+ public:
+  FastWeightBatch(const ParamLayout& layout, std::int64_t copies, const torch::TensorOptions& options);
+  FastWeightBatch(const FastWeightBatch&) = delete;
+  FastWeightBatch& operator=(const FastWeightBatch&) = delete;
+
+  std::int64_t copies() const { return values_.size(0); }
+  torch::Tensor& values() { return values_; }
+  const torch::Tensor& values() const { return values_; }
+  torch::Tensor& grad() { return grad_; }
+  void zero_grad() { grad_.zero_(); }
+  const std::vector<torch::Tensor>& leaves() const { return leaves_; }
+
+ private:
+  torch::Tensor values_, grad_;
+  std::vector<torch::Tensor> leaves_;
+};
+
 // What a forward pass reads: a flat parameter tensor (layers are views of it) or fast weights.
+// A 2-D flat tensor [copies, numel], or a FastWeightBatch, holds many copies: its layers have
+// a leading copies dimension (ParamLayout::view).
 // Converts implicitly from either, so model functions take both; it only borrows them for
 // the duration of a call.
 class Weights {
  public:
   Weights(const torch::Tensor& flat) : flat_(&flat) {}        // NOLINT: implicit by design
   Weights(const FastWeights& fast) : fast_(&fast) {}          // NOLINT: implicit by design
+  Weights(const FastWeightBatch& batch) : batch_(&batch) {}   // NOLINT: implicit by design
   torch::Tensor entry(const ParamLayout& layout, std::size_t i) const {
-    return fast_ ? fast_->leaves()[i] : layout.view(*flat_, i);
+    if (fast_) return fast_->leaves()[i];
+    if (batch_) return batch_->leaves()[i];
+    return layout.view(*flat_, i);
   }
   // The same values with no path for gradients (a discriminator held fixed while the
   // encoder learns to confuse it). Fast weights' flat values carry no autograd history; a
   // flat tensor is returned as it is and must not require grad.
   Weights frozen() const {
     if (fast_) return Weights(fast_->values());
+    if (batch_) return Weights(batch_->values());
     if (flat_->requires_grad()) throw std::logic_error("Weights::frozen: the flat tensor requires grad");
     return *this;
   }
@@ -56,6 +85,7 @@ class Weights {
  private:
   const torch::Tensor* flat_ = nullptr;
   const FastWeights* fast_ = nullptr;
+  const FastWeightBatch* batch_ = nullptr;
 };
 
 }  // namespace croma
