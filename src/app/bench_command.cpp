@@ -1,5 +1,5 @@
-// `croma bench`: meta-training throughput on the bench configuration of
-// docs/performance.md, with a per-phase breakdown. Nothing is written to disk.
+// `croma bench`: meta-training throughput of a method (--method, default croma) on the bench
+// configuration of docs/performance.md, with a per-phase breakdown. Nothing is written to disk.
 #include <ATen/Parallel.h>
 #include <sys/resource.h>
 
@@ -16,6 +16,7 @@
 #include "croma/distributed/communicator.h"
 #include "croma/meta/flat_adam.h"
 #include "croma/meta/meta_trainer.h"
+#include "croma/meta/method.h"
 #include "croma/model/mlp_kernels.h"
 #include "croma/util/progress.h"
 #include "croma/util/runtime.h"
@@ -126,6 +127,43 @@ nlohmann::json machine_floor(const CromaModel& model, const MetaOptions& m, cons
           {"large_product_gflop_per_s", big_rate * 1e-9}};
 }
 
+
+// One phase's tasks timed over `steps` meta-steps after a warm-up.
+struct PhaseMeasurement {
+  double wall = 0, cpu = 0;
+  std::int64_t episodes = 0;
+  PhaseTimings timings;  // this phase's share of the trainer's cumulative timings
+};
+
+PhaseMeasurement measure_phase(MetaTrainer& trainer, const Communicator& comm, std::int64_t steps) {
+  const std::int64_t warmup = std::min<std::int64_t>(20, steps);
+  for (std::int64_t s = 0; s < warmup; ++s) trainer.step();
+  comm.barrier();
+  const PhaseTimings before = trainer.timings();
+  const double cpu_before = cpu_seconds();
+  ProgressReporter clock(steps, std::cerr, false);
+  PhaseMeasurement m;
+  for (std::int64_t s = 0; s < steps; ++s) m.episodes += trainer.step().episodes;
+  comm.barrier();
+  // The slowest rank sets the pace.
+  m.wall = comm.max(clock.elapsed_seconds());
+  m.cpu = comm.max(cpu_seconds() - cpu_before);
+  const auto& after = trainer.timings();
+  m.timings = {after.sampling - before.sampling, after.forward_backward - before.forward_backward,
+               after.optimizer - before.optimizer, after.reptile - before.reptile,
+               after.allreduce - before.allreduce};
+  return m;
+}
+
+nlohmann::json phase_ms(const PhaseTimings& t, std::int64_t steps) {
+  const double per = 1e3 / static_cast<double>(std::max<std::int64_t>(steps, 1));
+  return {{"sampling", per * t.sampling},
+          {"inner_forward_backward", per * t.forward_backward},
+          {"optimizer", per * t.optimizer},
+          {"reptile_update", per * t.reptile},
+          {"allreduce", per * t.allreduce}};
+}
+
 }  // namespace
 
 int run_bench_command(int argc, const char* const argv[]) {
@@ -137,42 +175,61 @@ int run_bench_command(int argc, const char* const argv[]) {
   const auto device = resolve_device(o.dist.device, comm.local_rank());
   Experiment exp(o, "croma bench");
   exp.sampler().check_meta_training(o.meta);
+  // The method's own phases and tasks, each timed over --steps meta-steps; a method of
+  // several phases is summarised by their mix in training (each phase weighted by the share
+  // of --steps it gets there).
+  const auto phases = plan_method(parse_method(o.meta.method), o, exp.sampler());
   MetaTrainer trainer(exp.model(), exp.sampler(), o.meta, o.seed, comm, device);
-  // CROMA_INNER_LOOP=autograd measures the general path on a model the fused one handles.
-  if (const char* loop = std::getenv("CROMA_INNER_LOOP"); loop && std::string(loop) == "autograd") {
-    trainer.set_fused_inner_loop(false);
-  }
+  const bool force_autograd = [] {
+    // CROMA_INNER_LOOP=autograd measures the general path on a model the fused one handles.
+    const char* loop = std::getenv("CROMA_INNER_LOOP");
+    return loop && std::string(loop) == "autograd";
+  }();
   trainer.set_meta_parameters(exp.model().initial_parameters(o.seed));
-  const std::int64_t warmup = std::min<std::int64_t>(20, o.meta.steps);
-  for (std::int64_t s = 0; s < warmup; ++s) trainer.step();
-  comm.barrier();
-  const PhaseTimings before = trainer.timings();
-  const double cpu_before = cpu_seconds();
-  ProgressReporter clock(o.meta.steps, std::cerr, false);
-  std::int64_t episodes = 0;
-  for (std::int64_t s = 0; s < o.meta.steps; ++s) episodes += trainer.step().episodes;
-  comm.barrier();
-  const double wall = clock.elapsed_seconds();
-  const double cpu = cpu_seconds() - cpu_before;
-  const auto& after = trainer.timings();
-  const double per = 1.0 / static_cast<double>(std::max<std::int64_t>(o.meta.steps, 1));
-  // The slowest rank sets the pace.
-  const double wall_max = comm.max(wall);
-  const double cpu_max = comm.max(cpu);
+  std::int64_t planned_steps = 0;
+  for (const auto& phase : phases) planned_steps += phase.steps;
+  nlohmann::json phase_rows = nlohmann::json::array();
+  double wall_per_iteration = 0, cpu_per_iteration = 0, episodes = 0;
+  PhaseTimings mixed;
+  bool all_fused = true;
+  for (const auto& phase : phases) {
+    trainer.set_tasks(phase.make_tasks(trainer.context()), phase.epsilon);
+    if (force_autograd) trainer.set_fused_inner_loop(false);
+    const auto m = measure_phase(trainer, comm, o.meta.steps);
+    const double share = static_cast<double>(phase.steps) / static_cast<double>(std::max<std::int64_t>(planned_steps, 1));
+    const double steps = static_cast<double>(std::max<std::int64_t>(o.meta.steps, 1));
+    wall_per_iteration += share * m.wall / steps;
+    cpu_per_iteration += share * m.cpu / steps;
+    episodes += share * static_cast<double>(m.episodes) / steps;
+    mixed.sampling += share * m.timings.sampling;
+    mixed.forward_backward += share * m.timings.forward_backward;
+    mixed.optimizer += share * m.timings.optimizer;
+    mixed.reptile += share * m.timings.reptile;
+    mixed.allreduce += share * m.timings.allreduce;
+    all_fused = all_fused && trainer.fused_inner_loop();
+    phase_rows.push_back({{"phase", phase.name},
+                          {"share_of_steps", share},
+                          {"meta_iterations_per_s", steps / m.wall},
+                          {"meta_iterations_per_cpu_s", steps / m.cpu},
+                          {"inner_loop", trainer.fused_inner_loop() ? "fused" : "autograd"},
+                          {"phase_ms_per_iteration", phase_ms(m.timings, o.meta.steps)}});
+  }
   if (!comm.is_root()) return 0;
+  const auto method = parse_method(o.meta.method);
+  // The floor is derived from CroMA's products (alignment and classification episodes);
+  // other methods' tasks have other shapes, for which no floor is computed yet.
+  nlohmann::json floor = nullptr;
+  if (!std::getenv("CROMA_BENCH_NO_FLOOR") && method == Method::kCroma) floor = machine_floor(exp.model(), o.meta, device);
   nlohmann::json summary = {
       {"command", "bench"},
+      {"method", to_string(method)},
       {"meta_iterations", o.meta.steps},
-      {"meta_iterations_per_s", o.meta.steps / wall_max},
-      {"meta_iterations_per_s_per_rank", o.meta.steps * o.meta.tasks_per_rank / wall_max},
-      {"meta_iterations_per_cpu_s", o.meta.steps / cpu_max},
-      {"episodes_per_s", static_cast<double>(episodes) / wall_max},
-      {"phase_ms_per_iteration",
-       {{"sampling", 1e3 * per * (after.sampling - before.sampling)},
-        {"inner_forward_backward", 1e3 * per * (after.forward_backward - before.forward_backward)},
-        {"optimizer", 1e3 * per * (after.optimizer - before.optimizer)},
-        {"reptile_update", 1e3 * per * (after.reptile - before.reptile)},
-        {"allreduce", 1e3 * per * (after.allreduce - before.allreduce)}}},
+      {"meta_iterations_per_s", 1.0 / wall_per_iteration},
+      {"meta_iterations_per_s_per_rank", static_cast<double>(o.meta.tasks_per_rank) / wall_per_iteration},
+      {"meta_iterations_per_cpu_s", 1.0 / cpu_per_iteration},
+      {"episodes_per_s", episodes / wall_per_iteration},
+      {"phase_ms_per_iteration", phase_ms(mixed, o.meta.steps)},
+      {"phases", phase_rows},
       {"parameters", exp.model().numel()},
       {"peak_rss_mib", peak_rss_mib()},
       {"blas", loaded_blas()},
@@ -180,9 +237,8 @@ int run_bench_command(int argc, const char* const argv[]) {
       {"device", device.str()},
       {"world_size", comm.size()},
       {"tasks_per_rank", o.meta.tasks_per_rank},
-      {"inner_loop", trainer.fused_inner_loop() ? "fused" : "autograd"},
-      {"machine_floor", std::getenv("CROMA_BENCH_NO_FLOOR") ? nlohmann::json(nullptr)
-                                                            : machine_floor(exp.model(), o.meta, device)}};
+      {"inner_loop", all_fused ? "fused" : "autograd"},
+      {"machine_floor", floor}};
   std::cout << summary.dump() << std::endl;
   return 0;
 }
