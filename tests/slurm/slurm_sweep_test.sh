@@ -44,7 +44,7 @@ sweep=(/usr/bin/python3 "$src/jobs/sweep.py")
 world='"concepts": 20, "samples-per-concept": 24, "latent-dim": 6, "nuisance-dim": 4,
   "source-dim": 24, "target-dim": 16, "hidden": 32, "embed-dim": 16, "classifier-hidden": 16,
   "ways": 4, "eval-ways": 4, "eval-shots": "3", "eval-tasks": 4, "eval-queries": 5,
-  "eval-steps": 10, "log-every": 1, "val-every": 20, "quiet": true'
+  "eval-steps": 10, "log-every": 1, "val-every": 20, "val-tasks": 4, "quiet": true'
 write_spec() {  # name steps checkpoint_every grid [ntasks, default 2]
   cat >"$work/$1.json" <<JSON
 {"name": "$1", "root": "$1", "croma": "$croma",
