@@ -271,7 +271,8 @@ int TrainingRun::run() {
               << " task(s) per meta-step on " << device_.str() << ", " << experiment_->model().numel()
               << " parameters, BLAS " << loaded_blas() << "\n";
   }
-  evaluator_.emplace(experiment_->model(), experiment_->sampler(), device_);
+  // Validation reads the trainer's device copy of the target features: one copy per run.
+  evaluator_.emplace(experiment_->model(), experiment_->sampler(), trainer_->context().target_features);
   if (comm_.is_root() && !resuming_) save_initial();
   progress_.emplace(total_steps_ - start_step_, std::cerr, comm_.is_root() && !o_.out.quiet);
   for (std::int64_t step = start_step_ + 1; step <= total_steps_; ++step) {

@@ -37,6 +37,15 @@ FewShotEvaluator::FewShotEvaluator(const CromaModel& model, const EpisodeSampler
     : model_(model), sampler_(sampler), device_(device),
       target_features_(sampler.data().target.batch().to(device)) {}
 
+FewShotEvaluator::FewShotEvaluator(const CromaModel& model, const EpisodeSampler& sampler,
+                                   FeatureBatch target_features)
+    : model_(model), sampler_(sampler), device_(target_features.values().device()),
+      target_features_(std::move(target_features)) {
+  if (target_features_.size(0) != sampler.data().target.batch().size(0)) {
+    throw std::invalid_argument("FewShotEvaluator: the target features are not the sampler's");
+  }
+}
+
 FewShotSummary FewShotEvaluator::evaluate_repeated(const torch::Tensor& parameters, Split split,
                                                    const EvalOptions& eval, std::int64_t shots,
                                                    std::uint64_t seed, double label_noise) const {

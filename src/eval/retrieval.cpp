@@ -63,6 +63,12 @@ RetrievalEvaluator::RetrievalEvaluator(const CromaModel& model, const EpisodeSam
       source_features_(sampler.data().source.batch().to(device)),
       target_features_(sampler.data().target.batch().to(device)) {}
 
+RetrievalEvaluator::RetrievalEvaluator(const CromaModel& model, const EpisodeSampler& sampler,
+                                       const MetaOptions& alignment, FeatureBatch source_features,
+                                       FeatureBatch target_features)
+    : model_(model), sampler_(sampler), alignment_(alignment), device_(target_features.values().device()),
+      source_features_(std::move(source_features)), target_features_(std::move(target_features)) {}
+
 RetrievalResult RetrievalEvaluator::evaluate(const torch::Tensor& parameters, Split split,
                                              const EvalOptions& eval, std::int64_t shots,
                                              std::uint64_t seed) const {

@@ -82,6 +82,25 @@ TEST(FewShotEvaluator, BatchedFineTuningEqualsOneTaskAtATime) {
   }
 }
 
+TEST(FewShotEvaluator, ReadsTheTrainersFeaturesInsteadOfACopyOfItsOwn) {
+  // A training run validates on the trainer's device copy of the target features (one copy
+  // of the dataset per run): the same tasks and accuracies as an evaluator with its own copy.
+  const auto o = testing::tiny_options();
+  Experiment exp(o);
+  const auto comm = Communicator::self();
+  MetaTrainer trainer(exp.model(), exp.sampler(), o.meta, o.seed, comm, torch::kCPU);
+  const auto& shared_features = trainer.context().target_features;
+  FewShotEvaluator shared(exp.model(), exp.sampler(), shared_features);
+  FewShotEvaluator own(exp.model(), exp.sampler(), torch::kCPU);
+  const auto params = exp.model().initial_parameters(o.seed);
+  EXPECT_EQ(shared.evaluate_shots(params, Split::kVal, o.eval, 3, 2).task_accuracy,
+            own.evaluate_shots(params, Split::kVal, o.eval, 3, 2).task_accuracy);
+  // Features of another dataset (here: missing their last item) are refused.
+  EXPECT_THROW(FewShotEvaluator(exp.model(), exp.sampler(),
+                                FeatureBatch(shared_features.values().narrow(0, 0, shared_features.size(0) - 1))),
+               std::invalid_argument);
+}
+
 TEST(EndToEnd, MetaTrainingRaisesFiveShotTargetAccuracy) {
   // Default built-in world, one rank, 600 meta-steps (~10 s here). Measured when this test
   // was written: meta-test 5-shot accuracy 47.9% at the untrained start, 65-70% after

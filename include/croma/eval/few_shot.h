@@ -55,7 +55,12 @@ std::uint64_t repeat_seed(std::uint64_t seed, std::int64_t repeat);
 
 class FewShotEvaluator {
  public:
+  // Copies the target features to `device`.
   FewShotEvaluator(const CromaModel& model, const EpisodeSampler& sampler, const torch::Device& device);
+  // Reads `target_features` (every target item, on the device to evaluate on) without copying
+  // them: pass the trainer's device copy (TaskContext::target_features) so that a run holds its
+  // dataset on a GPU once.
+  FewShotEvaluator(const CromaModel& model, const EpisodeSampler& sampler, FeatureBatch target_features);
 
   // One task set (seed), `eval.tasks` tasks. `parameters` may live on any device.
   FewShotResult evaluate_shots(const torch::Tensor& parameters, Split split, const EvalOptions& eval,

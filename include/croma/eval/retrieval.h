@@ -40,6 +40,10 @@ struct RetrievalResult {
 
 class RetrievalEvaluator {
  public:
+  // Reads features already on the evaluation device (shared with a FewShotEvaluator or the
+  // trainer, so that the dataset is held there once), or copies them to `device`.
+  RetrievalEvaluator(const CromaModel& model, const EpisodeSampler& sampler, const MetaOptions& alignment,
+                     FeatureBatch source_features, FeatureBatch target_features);
   RetrievalEvaluator(const CromaModel& model, const EpisodeSampler& sampler,
                      const MetaOptions& alignment, const torch::Device& device);
   // eval.repeats task sets of eval.tasks tasks each.
