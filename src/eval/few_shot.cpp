@@ -154,12 +154,9 @@ std::vector<double> FewShotEvaluator::fine_tune_batch(const torch::Tensor& meta,
   const auto ys = stacked_labels(tasks, true, device_);
   const auto xq = stacked_rows(target_features_, tasks, false);
   const auto yq = stacked_labels(tasks, false, device_);
-  {
-    at::NoGradGuard no_grad;
-    fast.values().copy_(meta.unsqueeze(0).expand({copies, meta.numel()}));
-  }
+  fast.assign(meta);
   // Each task's copy gets the gradient of its own mean cross-entropy: the loss is their sum.
-  // Adam is element-wise, so one pass over the [copies, range] block is each task's own Adam.
+  // Adam is element-wise, so one pass over every copy's range is each task's own Adam.
   FlatAdam adam;
   adam.reset(copies * range.size(), device_);
   const AdamSettings settings{eval.lr, 0.9, 0.999, 1e-8};
@@ -168,8 +165,7 @@ std::vector<double> FewShotEvaluator::fine_tune_batch(const torch::Tensor& meta,
     const auto logits = model_.classify(fast, model_.embed_target(fast, xs)).narrow(2, 0, eval.ways);
     const auto picked = torch::log_softmax(logits, 2).gather(2, ys.unsqueeze(2));
     (-picked.sum() / rows).backward();
-    adam.step(fast.values().narrow(1, range.begin, range.size()), fast.grad().narrow(1, range.begin, range.size()),
-              settings);
+    adam.step(fast.range_values(range), fast.range_grad(range), settings);
     fast.zero_grad();
   }
   at::NoGradGuard no_grad;

@@ -147,10 +147,7 @@ TEST(FastWeightBatch, EveryCopyComputesAndIsDifferentiatedAsItWouldBeAlone) {
     ASSERT_TRUE(m.target_path_batches());
     const std::int64_t copies = 3;
     FastWeightBatch batch(m.layout(), copies, torch::TensorOptions());
-    {
-      at::NoGradGuard no_grad;
-      for (std::int64_t c = 0; c < copies; ++c) batch.values()[c].copy_(m.initial_parameters(10 + c));
-    }
+    for (std::int64_t c = 0; c < copies; ++c) batch.assign_copy(c, m.initial_parameters(10 + c));
     const auto x = torch::randn({copies, 7, 6});
     const auto logits = m.classify(batch, m.embed_target(batch, x));
     ASSERT_EQ(logits.sizes(), (std::vector<std::int64_t>{copies, 7, 3}));
@@ -164,10 +161,38 @@ TEST(FastWeightBatch, EveryCopyComputesAndIsDifferentiatedAsItWouldBeAlone) {
       const auto alone = m.classify(one, m.embed_target(one, x[c]));
       EXPECT_TRUE(torch::allclose(logits[c], alone, 1e-5, 1e-6)) << "shared " << shared << " copy " << c;
       alone.pow(2).sum().backward();
-      EXPECT_TRUE(torch::allclose(batch.grad()[c], one.grad(), 1e-5, 1e-6)) << "shared " << shared << " copy " << c;
+      EXPECT_TRUE(batch.values_of(c).equal(m.initial_parameters(10 + c)));
+      EXPECT_TRUE(torch::allclose(batch.grad_of(c), one.grad(), 1e-5, 1e-6)) << "shared " << shared << " copy " << c;
       EXPECT_GT(one.grad().abs().sum().item<double>(), 0.0);
     }
   }
+}
+
+TEST(FastWeightBatch, LeavesAreContiguousAndRangesOfWholeEntriesAreOneStretch) {
+  // Contiguous leaves and gradients are what autograd accumulates into in place without
+  // complaint; a range of whole entries covers every copy of them, nothing else.
+  CromaModel m({10, 6, 8, 4, 5, 3});
+  const std::int64_t copies = 4;
+  FastWeightBatch batch(m.layout(), copies, torch::TensorOptions());
+  for (const auto& leaf : batch.leaves()) {
+    EXPECT_TRUE(leaf.is_contiguous());
+    EXPECT_TRUE(leaf.grad().is_contiguous());
+    EXPECT_EQ(leaf.size(0), copies);
+  }
+  const auto phi = m.classifier();
+  batch.assign(m.initial_parameters(3));
+  EXPECT_EQ(batch.range_values(phi).numel(), copies * phi.size());
+  {
+    at::NoGradGuard no_grad;
+    batch.range_values(phi).add_(1.0);  // moves phi of every copy, nothing else
+  }
+  const auto start = m.initial_parameters(3);
+  for (std::int64_t c = 0; c < copies; ++c) {
+    const auto moved = batch.values_of(c) - start;
+    EXPECT_NEAR(slice(moved, phi).min().item<double>(), 1.0, 1e-6);
+    EXPECT_EQ(slice(moved, m.encoders()).abs().max().item<double>(), 0.0);
+  }
+  EXPECT_THROW(batch.range_values({phi.begin + 1, phi.end}), std::invalid_argument);
 }
 
 TEST(ParamLayout, ViewOfManyCopiesPutsTheCopiesFirst) {

@@ -99,7 +99,7 @@ class CromaModel {
   torch::Tensor embed_source(const Weights& w, const FeatureBatch& x) const;
   torch::Tensor embed_target(const Weights& w, const FeatureBatch& x) const;
   // Whether embed_target and classify run many parameter copies at once: given a Weights of
-  // [copies, numel] (a FastWeightBatch) and features [copies, rows, dim], they return
+  // many copies (a FastWeightBatch) and features [copies, rows, dim], they return
   // [copies, rows, ...]. True when the target path is all MLP (a pool, LSTM or CNN target
   // encoder runs one copy at a time).
   bool target_path_batches() const;
