@@ -11,6 +11,8 @@ Every number comes from the runs on disk: the final cells' eval.json (meta-test)
   table4.md     few-shot retrieval, when the evaluation ran --retrieval
   selected.md   the selected configuration of every method, its meta-val accuracy, the
                 configurations searched, and the compute spent
+  search.md     one line per method: how its configurations spread on meta-val (defaults,
+                selected, median, worst, how many near chance): what tuning changed
   results.json  all of the above as numbers
 """
 import json
@@ -310,6 +312,42 @@ def selected(summary, selection):
     return "\n".join(out)
 
 
+def search_spread(selection, chance, near=0.05):
+    """Per method: meta-val accuracy of the defaults (config 0), of the selection, the median and
+    worst configuration, and how many configurations ended within `near` of chance."""
+    rows = []
+    for group, sel in selection.items():
+        if "refused" in sel:
+            rows.append({"group": group, "refused": sel["refused"]})
+            continue
+        vals = sorted(c["val_accuracy"] for c in sel["configurations"] if c["val_accuracy"] is not None)
+        default = next((c["val_accuracy"] for c in sel["configurations"] if c["config"] == 0), None)
+        n = len(vals)
+        median = (vals[(n - 1) // 2] + vals[n // 2]) / 2 if n else None
+        rows.append({"group": group, "configurations": len(sel["configurations"]), "failed": len(sel["configurations"]) - n,
+                     "default": default, "selected_config": sel["config"], "selected": sel["val_accuracy"],
+                     "median": median, "worst": vals[0] if n else None,
+                     "near_chance": sum(1 for v in vals if v < chance + near)})
+    return rows
+
+
+def search_table(rows, chance):
+    def p(v):
+        return "failed" if v is None else f"{100 * v:.1f}"
+    out = ["# Meta-val accuracy across each method's configurations", "",
+           "Mean meta-val accuracy (%) over the evaluated shot counts and trial seeds, per configuration "
+           f"(config 0 = croma's defaults). 'near chance': configurations below {100 * (chance + 0.05):.0f} % "
+           f"(chance {100 * chance:.0f} %).", "",
+           "| method | defaults | selected (config) | median | worst | near chance | failed |", "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        if "refused" in r:
+            out.append(f"| {r['group']} | refused: {r['refused']} |  |  |  |  |  |")
+            continue
+        out.append(f"| {r['group']} | {p(r['default'])} | {p(r['selected'])} ({r['selected_config']}) | {p(r['median'])} | "
+                   f"{p(r['worst'])} | {r['near_chance']} of {r['configurations'] - r['failed']} | {r['failed']} |")
+    return "\n".join(out) + "\n"
+
+
 def write(path, text):
     with open(path + ".tmp", "w") as f:
         f.write(text)
@@ -326,6 +364,9 @@ def write_tables(spec, selection, search_cells, final_cells):
     written["table2"] = os.path.join(root, "table2.md")
     write(os.path.join(root, "selected.md"), selected(summary, selection))
     written["selected"] = os.path.join(root, "selected.md")
+    chance = 1.0 / int(spec.get("eval", {}).get("eval-ways", spec.get("train", {}).get("eval-ways", 5)))
+    write(os.path.join(root, "search.md"), search_table(search_spread(selection, chance), chance))
+    written["search"] = os.path.join(root, "search.md")
     fig = noise_figure(summary, root)
     if fig:
         write(os.path.join(root, "fig7.md"), fig)

@@ -289,6 +289,26 @@ class SearchTool(unittest.TestCase):
             self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
 
 
+class SearchSpread(unittest.TestCase):
+    """analysis/search_tables.py's search.md: how each method's configurations spread."""
+
+    def test_defaults_selection_median_worst_and_near_chance(self):
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(SWEEP)), "analysis"))
+        import search_tables
+        configs = [{"config": i, "val_accuracy": v} for i, v in enumerate([0.5, 0.21, 0.7, None, 0.3])]
+        selection = {"method=a": {"config": 2, "val_accuracy": 0.7, "configurations": configs},
+                     "method=b": {"refused": "no weak clusters"}}
+        rows = search_tables.search_spread(selection, chance=0.2)
+        a, b = rows
+        self.assertEqual((a["default"], a["selected"], a["selected_config"], a["worst"]), (0.5, 0.7, 2, 0.21))
+        self.assertAlmostEqual(a["median"], (0.3 + 0.5) / 2)  # of 0.21, 0.3, 0.5, 0.7: the failed one left out
+        self.assertEqual((a["near_chance"], a["failed"], a["configurations"]), (1, 1, 5))
+        self.assertEqual(b, {"group": "method=b", "refused": "no weak clusters"})
+        md = search_tables.search_table(rows, 0.2)
+        self.assertIn("| method=a | 50.0 | 70.0 (2) | 40.0 | 21.0 | 1 of 4 | 1 |", md)
+        self.assertIn("| method=b | refused: no weak clusters |", md)
+
+
 if __name__ == "__main__":
     result = unittest.main(exit=False, verbosity=1).result
     failed = len(result.failures) + len(result.errors)
