@@ -11,6 +11,7 @@ Every number comes from the runs on disk: the final cells' eval.json (meta-test)
   table4.md     few-shot retrieval, when the evaluation ran --retrieval
   selected.md   the selected configuration of every method, its meta-val accuracy, the
                 configurations searched, and the compute spent
+  gains.md      each method's own untrained start and the paired gain of training over it
   search.md     one line per method: how its configurations spread on meta-val (defaults,
                 selected, median, worst, how many near chance): what tuning changed
   results.json  all of the above as numbers
@@ -109,9 +110,15 @@ def summarise(spec, selection, search_cells, final_cells):
         for (k, noise), members in per_cell.items():
             trained = t_interval([r["accuracy_mean"] for _, r in members])
             initial = t_interval([r["initial_accuracy_mean"] for _, r in members])
-            row["cells"][f"{k}|{noise}"] = {"shots": k, "label_noise": noise, "mean": trained[0], "ci95": trained[1],
-                                             "n_seeds": trained[2], "initial_mean": initial[0], "initial_ci95": initial[1],
-                                             "per_seed": {str(seed): r["accuracy_mean"] for seed, r in members}}
+            cell = {"shots": k, "label_noise": noise, "mean": trained[0], "ci95": trained[1],
+                    "n_seeds": trained[2], "initial_mean": initial[0], "initial_ci95": initial[1],
+                    "per_seed": {str(seed): r["accuracy_mean"] for seed, r in members}}
+            # What meta-training added to this method's own start (its model, its initial
+            # parameters), paired episode by episode inside each run, then over seeds.
+            if all("gain_mean" in r for _, r in members):
+                gain = t_interval([r["gain_mean"] for _, r in members])
+                cell["gain_mean"], cell["gain_ci95"] = gain[0], gain[1]
+            row["cells"][f"{k}|{noise}"] = cell
         if "retrieval" in first:
             row["retrieval"] = {}
             for r0 in first["retrieval"]:
@@ -312,6 +319,32 @@ def selected(summary, selection):
     return "\n".join(out)
 
 
+def key_text(key):
+    k, noise = key.split("|")
+    return f"{k}-shot" + ("" if float(noise) == 0 else f", noise {noise}")
+
+
+def gains_table(summary):
+    """Each method against its own untrained start (its own model and initial parameters)."""
+    keys = sorted({key for row in summary["rows"].values() for key in row["cells"]}, key=tuple_key)
+    out = [f"# {summary['name']}: what training added to each method's own start", "",
+           "Accuracy (%) of each method's untrained start (its own model and initial parameters, the same "
+           "meta-test episodes) and the gain of the trained model over it, paired episode by episode within "
+           "each run; mean over the fresh seeds ± the 95 % t-interval of the seed means.", "",
+           "| method | " + " | ".join(f"untrained {key_text(k)} | gain {key_text(k)}" for k in keys) + " |",
+           "|---|" + "---|---|" * len(keys)]
+    for group, row in summary["rows"].items():
+        cells = []
+        for key in keys:
+            c = row["cells"].get(key)
+            if c is None or "gain_mean" not in c:
+                cells += ["", ""]
+                continue
+            cells += [pct(c["initial_mean"], c["initial_ci95"]), pct(c["gain_mean"], c["gain_ci95"])]
+        out.append(f"| {group} | " + " | ".join(cells) + " |")
+    return "\n".join(out) + "\n"
+
+
 def search_spread(selection, chance, near=0.05):
     """Per method: meta-val accuracy of the defaults (config 0), of the selection, the median and
     worst configuration, and how many configurations ended within `near` of chance."""
@@ -364,6 +397,8 @@ def write_tables(spec, selection, search_cells, final_cells):
     written["table2"] = os.path.join(root, "table2.md")
     write(os.path.join(root, "selected.md"), selected(summary, selection))
     written["selected"] = os.path.join(root, "selected.md")
+    write(os.path.join(root, "gains.md"), gains_table(summary))
+    written["gains"] = os.path.join(root, "gains.md")
     chance = 1.0 / int(spec.get("eval", {}).get("eval-ways", spec.get("train", {}).get("eval-ways", 5)))
     write(os.path.join(root, "search.md"), search_table(search_spread(selection, chance), chance))
     written["search"] = os.path.join(root, "search.md")

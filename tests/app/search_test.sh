@@ -105,6 +105,17 @@ table = open(f"{root}/table2.md").read()
 assert "| croma |" in table and "| align-meta-classify |" in table and "untrained start" in table, table
 assert "no meta-test number was read to select" in table
 assert os.path.exists(f"{root}/selected.md")
+# Each method's gain over its own untrained start: the seeds' paired gains, averaged.
+for method in ("croma", "align-meta-classify"):
+    for key, cell in results["rows"][f"method={method}"]["cells"].items():
+        k = int(key.split("|")[0])
+        gains = []
+        for seed in (2, 3):
+            ev = json.load(open(f"{root}/final/runs/method={method},seed={seed}/eval.json"))
+            gains.append([r for r in ev["results"] if r["shots"] == k][0]["gain_mean"])
+        assert abs(cell["gain_mean"] - sum(gains) / 2) < 1e-12, (method, key, cell, gains)
+gains_md = open(f"{root}/gains.md").read()
+assert "| method=croma | " in gains_md and "gain 1-shot" in gains_md, gains_md
 assert results["compute"]["search_cells_timed"] == 6 and results["compute"]["final_cells_timed"] == 4
 PY
 
