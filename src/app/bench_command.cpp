@@ -127,7 +127,6 @@ nlohmann::json machine_floor(const CromaModel& model, const MetaOptions& m, cons
           {"large_product_gflop_per_s", big_rate * 1e-9}};
 }
 
-
 // One phase's tasks timed over `steps` meta-steps after a warm-up.
 struct PhaseMeasurement {
   double wall = 0, cpu = 0;

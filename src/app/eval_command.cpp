@@ -140,8 +140,7 @@ int run_eval_command(int argc, const char* const argv[]) {
   const auto initial = exp->model().initial_parameters(o.seed);
   const std::uint64_t seed = e.eval_seed != 0 ? e.eval_seed : o.seed;
 
-  // One device copy of the features for both evaluations.
-  const auto source_features = exp->sampler().data().source.batch().to(device);
+  // One device copy of the target features for both evaluations.
   const auto target_features = exp->sampler().data().target.batch().to(device);
   FewShotEvaluator evaluator(exp->model(), exp->sampler(), target_features);
   nlohmann::json results = nlohmann::json::array();
@@ -191,7 +190,8 @@ int run_eval_command(int argc, const char* const argv[]) {
   }
   nlohmann::json retrieval = nlohmann::json::array();
   if (e.eval.retrieval) {
-    RetrievalEvaluator retriever(exp->model(), exp->sampler(), o.meta, source_features, target_features);
+    RetrievalEvaluator retriever(exp->model(), exp->sampler(), o.meta,
+                                 exp->sampler().data().source.batch().to(device), target_features);
     for (auto k : e.eval.shots) {
       const auto r = retriever.evaluate(checkpoint.parameters, split, e.eval, k, seed);
       char line[200];

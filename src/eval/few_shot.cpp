@@ -34,8 +34,7 @@ std::uint64_t repeat_seed(std::uint64_t seed, std::int64_t repeat) {
 
 FewShotEvaluator::FewShotEvaluator(const CromaModel& model, const EpisodeSampler& sampler,
                                    const torch::Device& device)
-    : model_(model), sampler_(sampler), device_(device),
-      target_features_(sampler.data().target.batch().to(device)) {}
+    : FewShotEvaluator(model, sampler, sampler.data().target.batch().to(device)) {}
 
 FewShotEvaluator::FewShotEvaluator(const CromaModel& model, const EpisodeSampler& sampler,
                                    FeatureBatch target_features)
@@ -160,11 +159,11 @@ std::vector<double> FewShotEvaluator::fine_tune_batch(const torch::Tensor& meta,
   FlatAdam adam;
   adam.reset(copies * range.size(), device_);
   const AdamSettings settings{eval.lr, 0.9, 0.999, 1e-8};
-  const double rows = static_cast<double>(ys.size(1));
   for (std::int64_t s = 0; s < eval.steps; ++s) {
     const auto logits = model_.classify(fast, model_.embed_target(fast, xs)).narrow(2, 0, eval.ways);
-    const auto picked = torch::log_softmax(logits, 2).gather(2, ys.unsqueeze(2));
-    (-picked.sum() / rows).backward();
+    // Every task has the same number of rows, so the mean over all rows times the number of
+    // tasks is the sum of the tasks' own means.
+    (cross_entropy(logits.flatten(0, 1), ys.flatten()) * static_cast<double>(copies)).backward();
     adam.step(fast.range_values(range), fast.range_grad(range), settings);
     fast.zero_grad();
   }

@@ -59,15 +59,19 @@ void accumulate(RetrievalMetrics& sum, const RetrievalMetrics& m, double weight)
 
 RetrievalEvaluator::RetrievalEvaluator(const CromaModel& model, const EpisodeSampler& sampler,
                                        const MetaOptions& alignment, const torch::Device& device)
-    : model_(model), sampler_(sampler), alignment_(alignment), device_(device),
-      source_features_(sampler.data().source.batch().to(device)),
-      target_features_(sampler.data().target.batch().to(device)) {}
+    : RetrievalEvaluator(model, sampler, alignment, sampler.data().source.batch().to(device),
+                         sampler.data().target.batch().to(device)) {}
 
 RetrievalEvaluator::RetrievalEvaluator(const CromaModel& model, const EpisodeSampler& sampler,
                                        const MetaOptions& alignment, FeatureBatch source_features,
                                        FeatureBatch target_features)
     : model_(model), sampler_(sampler), alignment_(alignment), device_(target_features.values().device()),
-      source_features_(std::move(source_features)), target_features_(std::move(target_features)) {}
+      source_features_(std::move(source_features)), target_features_(std::move(target_features)) {
+  if (source_features_.size(0) != sampler.data().source.batch().size(0) ||
+      target_features_.size(0) != sampler.data().target.batch().size(0)) {
+    throw std::invalid_argument("RetrievalEvaluator: the features are not the sampler's");
+  }
+}
 
 RetrievalResult RetrievalEvaluator::evaluate(const torch::Tensor& parameters, Split split,
                                              const EvalOptions& eval, std::int64_t shots,

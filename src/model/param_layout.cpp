@@ -20,11 +20,6 @@ std::size_t ParamLayout::add(const std::string& name, std::vector<std::int64_t> 
 
 torch::Tensor ParamLayout::view(const torch::Tensor& flat, std::size_t i) const {
   const auto& e = entries_.at(i);
-  if (flat.dim() == 2) {  // [copies, numel]: every copy's entry, copies first
-    std::vector<std::int64_t> shape{flat.size(0)};
-    shape.insert(shape.end(), e.shape.begin(), e.shape.end());
-    return flat.narrow(1, e.offset, e.numel).view(shape);
-  }
   return flat.narrow(0, e.offset, e.numel).view(e.shape);
 }
 

@@ -195,15 +195,5 @@ TEST(FastWeightBatch, LeavesAreContiguousAndRangesOfWholeEntriesAreOneStretch) {
   EXPECT_THROW(batch.range_values({phi.begin + 1, phi.end}), std::invalid_argument);
 }
 
-TEST(ParamLayout, ViewOfManyCopiesPutsTheCopiesFirst) {
-  CromaModel m({3, 2, 4, 2, 3, 2});
-  const auto p = m.initial_parameters(5);
-  const auto both = torch::stack({p, p * 2});
-  const auto v = m.layout().view(both, 2);
-  ASSERT_EQ(v.sizes(), (std::vector<std::int64_t>{2, 2, 4}));
-  EXPECT_TRUE(v[0].equal(m.layout().view(p, 2)));
-  EXPECT_TRUE(v[1].equal(m.layout().view(p, 2) * 2));
-}
-
 }  // namespace
 }  // namespace croma

@@ -74,8 +74,7 @@ class FastWeightBatch {
 };
 
 // What a forward pass reads: a flat parameter tensor (layers are views of it) or fast weights.
-// A 2-D flat tensor [copies, numel] (ParamLayout::view), or a FastWeightBatch, holds many
-// copies: its layers have a leading copies dimension.
+// A FastWeightBatch holds many copies: its layers have a leading copies dimension.
 // Converts implicitly from either, so model functions take both; it only borrows them for
 // the duration of a call.
 class Weights {

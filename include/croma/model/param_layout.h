@@ -32,8 +32,7 @@ class ParamLayout {
   const std::vector<ParamEntry>& entries() const { return entries_; }
   const ParamEntry& entry(std::size_t i) const { return entries_.at(i); }
   std::int64_t numel() const { return numel_; }
-  // View of entry i inside `flat` (shares storage, keeps autograd history). A 2-D `flat`
-  // [copies, numel] holds many copies; the view is then [copies, ...shape].
+  // View of entry i inside `flat` (shares storage, keeps autograd history).
   torch::Tensor view(const torch::Tensor& flat, std::size_t i) const;
 
  private:
