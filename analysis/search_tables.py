@@ -364,12 +364,12 @@ def search_spread(selection, chance, near=0.05):
     return rows
 
 
-def search_table(rows, chance):
+def search_table(rows, chance, near=0.05):
     def p(v):
         return "failed" if v is None else f"{100 * v:.1f}"
     out = ["# Meta-val accuracy across each method's configurations", "",
            "Mean meta-val accuracy (%) over the evaluated shot counts and trial seeds, per configuration "
-           f"(config 0 = croma's defaults). 'near chance': configurations below {100 * (chance + 0.05):.0f} % "
+           f"(config 0 = croma's defaults). 'near chance': configurations below {100 * (chance + near):.0f} % "
            f"(chance {100 * chance:.0f} %).", "",
            "| method | defaults | selected (config) | median | worst | near chance | failed |", "|---|---|---|---|---|---|---|"]
     for r in rows:
