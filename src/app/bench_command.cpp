@@ -81,9 +81,9 @@ double median_seconds(int reps, F&& f) {
 // the FLOPs, the optimizer's bytes, and a large product's rate for reference. Null unless
 // every part of the model is an MLP (the shapes are read from it) and the device is the CPU.
 nlohmann::json machine_floor(const CromaModel& model, const MetaOptions& m, const torch::Device& device) {
-  const auto es = find_mlp(model.layout(), "e_s");
-  const auto et = find_mlp(model.layout(), "e_t");
-  const auto phi = find_mlp(model.layout(), "phi");
+  const auto es = model.mlp_layers(ModelPart::kSourceEncoder);
+  const auto et = model.mlp_layers(ModelPart::kTargetEncoder);
+  const auto phi = model.mlp_layers(ModelPart::kClassifier);
   if (!device.is_cpu() || !es || !et || !phi || model.shape().shared_encoder) return nullptr;
   double gemm_s = 0, flops = 0;
   // count x [rows, k] @ [k, n]

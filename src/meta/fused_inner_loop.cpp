@@ -7,8 +7,6 @@
 #include <stdexcept>
 
 #include "croma/meta/meta_trainer.h"
-#include "croma/tasks/alignment_task.h"
-#include "croma/tasks/source_classification_task.h"
 #include "croma/util/stopwatch.h"
 
 namespace croma {
@@ -34,24 +32,30 @@ void gather(const torch::Tensor& from, const std::vector<std::int64_t>& rows, fl
   }
 }
 
-// [begin, end) covered by the entries of some layers (weights and biases).
-ParamRange span(const std::vector<DenseLayer>& a, const std::vector<DenseLayer>& b = {}) {
-  ParamRange r{INT64_MAX, 0};
-  for (const auto* layers : {&a, &b}) {
-    for (const auto& l : *layers) {
-      r.begin = std::min({r.begin, l.weight_offset, l.bias_offset});
-      r.end = std::max({r.end, l.weight_offset + l.in * l.out, l.bias_offset + l.out});
-    }
+// Whether the fused kernels run this problem (on a model with separate MLP encoders).
+bool fusable(const InnerProblem& p) {
+  switch (p.loss) {
+    case InnerLoss::kAlignment:
+      return p.first == RowPath::kSource && p.second == RowPath::kTarget;
+    case InnerLoss::kClassification:
+      return p.first == RowPath::kFrozenSource || p.first == RowPath::kTarget;
+    case InnerLoss::kSourceClasses:
+      return p.first == RowPath::kFrozenSource;
+    case InnerLoss::kReconstruction:
+      return p.first == RowPath::kTarget;
+    default:
+      return false;
   }
-  return r;
 }
 
-// The product of layer sizes equals the span: no entry in the range that the kernels would
-// leave without a gradient.
-std::int64_t entries_size(const std::vector<DenseLayer>& layers) {
-  std::int64_t n = 0;
-  for (const auto& l : layers) n += l.in * l.out + l.out;
-  return n;
+bool reads(const std::vector<InnerProblem>& problems, bool (*test)(const InnerProblem&)) {
+  return std::any_of(problems.begin(), problems.end(), test);
+}
+
+// An episode tensor as the kernels read it: contiguous, on the CPU, of this type (no copy
+// when it already is).
+torch::Tensor host(const torch::Tensor& t, torch::ScalarType type) {
+  return t.defined() ? t.to(torch::kCPU, type).contiguous() : t;
 }
 
 }  // namespace
@@ -59,11 +63,12 @@ std::int64_t entries_size(const std::vector<DenseLayer>& layers) {
 std::unique_ptr<FusedInnerLoop> FusedInnerLoop::create(const TaskContext& ctx, const InnerTaskList& tasks,
                                                        std::int64_t slots) {
   if (!ctx.device.is_cpu() || slots < 1 || tasks.empty()) return nullptr;
+  const auto& model = ctx.model;
+  if (model.shape().shared_encoder) return nullptr;
+  std::vector<InnerProblem> problems;
   for (const auto& task : tasks) {
-    if (dynamic_cast<const AlignmentTask*>(task.get())) continue;
-    const auto* c = dynamic_cast<const SourceClassificationTask*>(task.get());
-    if (c && !c->adapts_encoder()) continue;
-    return nullptr;
+    problems.push_back(task->problem());
+    if (!fusable(problems.back())) return nullptr;
   }
   // run() stores the first slot's delta of each task instead of adding it: ranges must not overlap.
   for (std::size_t i = 0; i < tasks.size(); ++i) {
@@ -72,50 +77,64 @@ std::unique_ptr<FusedInnerLoop> FusedInnerLoop::create(const TaskContext& ctx, c
       if (a.begin < b.end && b.begin < a.end) return nullptr;
     }
   }
-  const auto& model = ctx.model;
-  if (model.shape().shared_encoder) return nullptr;
-  auto source = find_mlp(model.layout(), "e_s");
-  auto target = find_mlp(model.layout(), "e_t");
-  auto classifier = find_mlp(model.layout(), "phi");
-  if (!source || !target || !classifier) return nullptr;
-  const auto enc = model.encoders();
-  const auto both = span(*source, *target);
-  const auto phi = span(*classifier);
-  const auto cls = model.classifier();
-  if (both.begin != enc.begin || both.end != enc.end ||
-      entries_size(*source) + entries_size(*target) != enc.size() || phi.begin != cls.begin ||
-      phi.end != cls.end || entries_size(*classifier) != cls.size()) {
+  // The parts each problem reads must be MLPs (the source encoder always: frozen embeddings).
+  Parts parts;
+  auto need = [&](ModelPart part, std::vector<DenseLayer>& into) {
+    auto layers = model.mlp_layers(part);
+    if (!layers) return false;
+    into = std::move(*layers);
+    return true;
+  };
+  const auto uses_target = [](const InnerProblem& p) {
+    return p.first == RowPath::kTarget || p.second == RowPath::kTarget;
+  };
+  const auto uses_phi = [](const InnerProblem& p) { return p.loss == InnerLoss::kClassification; };
+  const auto uses_decoder = [](const InnerProblem& p) { return p.loss == InnerLoss::kReconstruction; };
+  const auto uses_class_head = [](const InnerProblem& p) { return p.loss == InnerLoss::kSourceClasses; };
+  if (!need(ModelPart::kSourceEncoder, parts.source)) return nullptr;
+  if (reads(problems, uses_target) && !need(ModelPart::kTargetEncoder, parts.target)) return nullptr;
+  if ((reads(problems, uses_phi) || reads(problems, uses_class_head)) &&
+      !need(ModelPart::kClassifier, parts.classifier)) {
     return nullptr;
   }
-  const auto embed = source->back().out;
-  if (target->back().out != embed || classifier->front().in != embed ||
-      classifier->back().out != ctx.meta.ways || ctx.source_features.has_lengths() ||
-      ctx.target_features.has_lengths() || !cpu_floats(ctx.source_features.values()) ||
-      !cpu_floats(ctx.target_features.values()) || source->front().in != ctx.source_features.size(1) ||
-      target->front().in != ctx.target_features.size(1)) {
+  if (reads(problems, uses_decoder) && !need(ModelPart::kDecoder, parts.decoder)) return nullptr;
+  if (reads(problems, uses_class_head)) {
+    std::vector<DenseLayer> head;
+    if (!need(ModelPart::kClassHead, head)) return nullptr;
+    parts.class_chain = {parts.classifier.front()};
+    parts.class_chain.insert(parts.class_chain.end(), head.begin(), head.end());
+  }
+  if (ctx.source_features.has_lengths() || ctx.target_features.has_lengths() ||
+      !cpu_floats(ctx.source_features.values()) || !cpu_floats(ctx.target_features.values())) {
     return nullptr;
   }
-  std::unique_ptr<FusedInnerLoop> loop(
-      new FusedInnerLoop(ctx, std::move(*source), std::move(*target), std::move(*classifier), slots));
+  std::unique_ptr<FusedInnerLoop> loop(new FusedInnerLoop(ctx, std::move(problems), std::move(parts), slots));
   if (!loop->agrees_with_model()) return nullptr;
   return loop;
 }
 
-FusedInnerLoop::FusedInnerLoop(const TaskContext& ctx, std::vector<DenseLayer> source,
-                               std::vector<DenseLayer> target, std::vector<DenseLayer> classifier,
+FusedInnerLoop::FusedInnerLoop(const TaskContext& ctx, std::vector<InnerProblem> problems, Parts parts,
                                std::int64_t slots)
-    : ctx_(ctx), numel_(ctx.model.numel()) {
+    : ctx_(ctx), problems_(std::move(problems)), numel_(ctx.model.numel()),
+      scale_(static_cast<float>(std::sqrt(static_cast<double>(ctx.model.shape().embed_dim)))) {
   fast_ = torch::zeros({slots, numel_}, torch::kFloat32);
   grad_ = torch::zeros({slots, numel_}, torch::kFloat32);
+  auto kernel = [](const std::vector<DenseLayer>& layers) {
+    return layers.empty() ? nullptr : std::make_unique<MlpKernel>(layers);
+  };
   for (std::int64_t t = 0; t < slots; ++t) {
     Slot s;
-    s.source = std::make_unique<MlpKernel>(source);
-    s.target = std::make_unique<MlpKernel>(target);
-    s.classifier = std::make_unique<MlpKernel>(classifier);
-    for (auto* k : {s.source.get(), s.target.get(), s.classifier.get()}) k->bind(fast_[t], grad_[t]);
+    s.source = kernel(parts.source);
+    s.target = kernel(parts.target);
+    s.classifier = kernel(parts.classifier);
+    s.decoder = kernel(parts.decoder);
+    s.class_chain = kernel(parts.class_chain);
+    for (auto* k : {s.source.get(), s.target.get(), s.classifier.get(), s.decoder.get(), s.class_chain.get()}) {
+      if (k) k->bind(fast_[t], grad_[t]);
+    }
     slots_.push_back(std::move(s));
   }
-  meta_source_ = std::make_unique<MlpKernel>(std::move(source));
+  meta_source_ = kernel(parts.source);
   meta_grad_unused_ = torch::zeros({numel_}, torch::kFloat32);
 }
 
@@ -127,8 +146,6 @@ bool FusedInnerLoop::agrees_with_model() const {
   const auto xt = ctx_.target_features.values().narrow(0, 0, std::min<std::int64_t>(4, ctx_.target_features.size(0)));
   at::NoGradGuard no_grad;
   const auto zs = model.embed_source(weights, xs);
-  const auto zt = model.embed_target(weights, xt);
-  const auto logits = model.classify(weights, zs);
   auto run = [](MlpKernel& k, const torch::Tensor& x, float scale, bool normalise) {
     std::vector<std::int64_t> rows(static_cast<std::size_t>(x.size(0)));
     for (std::size_t r = 0; r < rows.size(); ++r) rows[r] = static_cast<std::int64_t>(r);
@@ -144,24 +161,35 @@ bool FusedInnerLoop::agrees_with_model() const {
     return out;
   };
   const auto& s = slots_[0];
-  const float scale = static_cast<float>(std::sqrt(static_cast<double>(zs.size(1))));
-  const bool same = torch::allclose(run(*s.source, xs, 1.0f, true), zs, 1e-4, 1e-5) &&
-                    torch::allclose(run(*s.target, xt, 1.0f, true), zt, 1e-4, 1e-5) &&
-                    torch::allclose(run(*s.classifier, zs, scale, false), logits, 1e-4, 1e-4);
+  bool same = s.source->in() == xs.size(1) && torch::allclose(run(*s.source, xs, 1.0f, true), zs, 1e-4, 1e-5);
+  if (same && s.target) {
+    same = s.target->in() == xt.size(1) &&
+           torch::allclose(run(*s.target, xt, 1.0f, true), model.embed_target(weights, xt), 1e-4, 1e-5);
+  }
+  if (same && s.classifier) {
+    same = torch::allclose(run(*s.classifier, zs, scale_, false), model.classify(weights, zs), 1e-4, 1e-4);
+  }
+  if (same && s.class_chain) {
+    same = torch::allclose(run(*s.class_chain, zs, scale_, false), model.classify_source_classes(weights, zs),
+                           1e-4, 1e-4);
+  }
+  if (same && s.decoder) {
+    same = torch::allclose(run(*s.decoder, zs, scale_, false), model.decode(weights, zs), 1e-4, 1e-4);
+  }
   fast_[0].zero_();
   return same;
 }
 
-void FusedInnerLoop::embed_classification_episodes(const torch::Tensor& meta) {
+void FusedInnerLoop::embed_frozen_episodes(const torch::Tensor& meta) {
   meta_source_->bind(meta, meta_grad_unused_);
   // One product per slot, not one over all slots' rows: BLAS picks its kernels (and so the
   // rounding of each row) by the product's shape, and a slot's embeddings must not depend on
   // how many other slots its rank holds (the same numbers on any layout, meta/exact_sum.h).
   const auto embed = meta_source_->out();
   for (auto& s : slots_) {
-    const auto rows = s.x.size(0);
+    const auto rows = s.first.size(0);
     float* in = meta_source_->input(rows);
-    std::memcpy(in, s.x.data_ptr<float>(), sizeof(float) * static_cast<std::size_t>(s.x.numel()));
+    std::memcpy(in, s.first.data_ptr<float>(), sizeof(float) * static_cast<std::size_t>(s.first.numel()));
     const float* y = meta_source_->forward();
     std::vector<float> norms(static_cast<std::size_t>(rows));
     if (!s.embedding.defined() || s.embedding.size(0) != rows) s.embedding = torch::empty({rows, embed}, torch::kFloat32);
@@ -169,13 +197,27 @@ void FusedInnerLoop::embed_classification_episodes(const torch::Tensor& meta) {
   }
 }
 
-double FusedInnerLoop::alignment_step(std::int64_t slot, const std::vector<std::int64_t>& rows_s,
-                                      const std::vector<std::int64_t>& rows_t) {
-  auto& s = slots_[static_cast<std::size_t>(slot)];
-  const auto bs = static_cast<std::int64_t>(rows_s.size());
-  const auto bt = static_cast<std::int64_t>(rows_t.size());
-  gather(s.xs, rows_s, s.source->input(bs));
-  gather(s.xt, rows_t, s.target->input(bt));
+double FusedInnerLoop::step(const InnerProblem& problem, Slot& s, const Minibatch& rows) {
+  switch (problem.loss) {
+    case InnerLoss::kAlignment:
+      return alignment_step(s, rows);
+    case InnerLoss::kClassification:
+      return problem.first == RowPath::kFrozenSource ? frozen_head_step(s, *s.classifier, rows.first)
+                                                    : target_head_step(s, *s.classifier, rows.first, false);
+    case InnerLoss::kSourceClasses:
+      return frozen_head_step(s, *s.class_chain, rows.first);
+    case InnerLoss::kReconstruction:
+      return target_head_step(s, *s.decoder, rows.first, true);
+    default:
+      throw std::logic_error("FusedInnerLoop: a problem create() did not accept");
+  }
+}
+
+double FusedInnerLoop::alignment_step(Slot& s, const Minibatch& rows) {
+  const auto bs = static_cast<std::int64_t>(rows.first.size());
+  const auto bt = static_cast<std::int64_t>(rows.second.size());
+  gather(s.first, rows.first, s.source->input(bs));
+  gather(s.second, rows.second, s.target->input(bt));
   const float* ys = s.source->forward();
   const float* yt = s.target->forward();
   const auto e = s.source->out();
@@ -187,11 +229,11 @@ double FusedInnerLoop::alignment_step(std::int64_t slot, const std::vector<std::
   nt_.resize(static_cast<std::size_t>(bt));
   normalise_rows(ys, bs, e, zs_.data(), ns_.data());
   normalise_rows(yt, bt, e, zt_.data(), nt_.data());
-  std::vector<std::int64_t> gs(rows_s.size()), gt(rows_t.size());
-  const auto* gsp = s.gs.data_ptr<std::int64_t>();
-  const auto* gtp = s.gt.data_ptr<std::int64_t>();
-  for (std::size_t r = 0; r < rows_s.size(); ++r) gs[r] = gsp[rows_s[r]];
-  for (std::size_t r = 0; r < rows_t.size(); ++r) gt[r] = gtp[rows_t[r]];
+  std::vector<std::int64_t> gs(rows.first.size()), gt(rows.second.size());
+  const auto* gsp = s.first_labels.data_ptr<std::int64_t>();
+  const auto* gtp = s.second_labels.data_ptr<std::int64_t>();
+  for (std::size_t r = 0; r < gs.size(); ++r) gs[r] = gsp[rows.first[r]];
+  for (std::size_t r = 0; r < gt.size(); ++r) gt[r] = gtp[rows.second[r]];
   const double loss = alignment_loss_and_grad(ctx_.meta, zs_.data(), zt_.data(), bs, bt, e, gs.data(), gt.data(),
                                               dzs_.data(), dzt_.data());
   normalise_rows_backward(zs_.data(), ns_.data(), dzs_.data(), bs, e, s.source->output_grad());
@@ -201,18 +243,46 @@ double FusedInnerLoop::alignment_step(std::int64_t slot, const std::vector<std::
   return loss;
 }
 
-double FusedInnerLoop::classification_step(std::int64_t slot, const std::vector<std::int64_t>& rows) {
-  auto& s = slots_[static_cast<std::size_t>(slot)];
+double FusedInnerLoop::frozen_head_step(Slot& s, MlpKernel& head, const std::vector<std::int64_t>& rows) {
   const auto b = static_cast<std::int64_t>(rows.size());
-  // phi reads embeddings scaled to coordinates of order one (CromaModel::classify).
-  const float scale = static_cast<float>(std::sqrt(static_cast<double>(s.embedding.size(1))));
-  gather(s.embedding, rows, s.classifier->input(b), scale);
-  const float* logits = s.classifier->forward();
+  gather(s.embedding, rows, head.input(b), scale_);
+  const float* logits = head.forward();
   std::vector<std::int64_t> labels(rows.size());
-  const auto* lp = s.labels.data_ptr<std::int64_t>();
+  const auto* lp = s.first_labels.data_ptr<std::int64_t>();
   for (std::size_t r = 0; r < rows.size(); ++r) labels[r] = lp[rows[r]];
-  const double loss = cross_entropy_and_grad(logits, b, s.classifier->out(), labels.data(), s.classifier->output_grad());
-  s.classifier->backward();
+  const double loss = cross_entropy_and_grad(logits, b, head.out(), labels.data(), head.output_grad());
+  head.backward();
+  return loss;
+}
+
+double FusedInnerLoop::target_head_step(Slot& s, MlpKernel& head, const std::vector<std::int64_t>& rows,
+                                        bool reconstruct) {
+  const auto b = static_cast<std::int64_t>(rows.size());
+  float* x = s.target->input(b);
+  gather(s.first, rows, x);
+  const float* y = s.target->forward();
+  const auto e = s.target->out();
+  zt_.resize(static_cast<std::size_t>(b * e));
+  nt_.resize(static_cast<std::size_t>(b));
+  dzt_.resize(zt_.size());
+  normalise_rows(y, b, e, zt_.data(), nt_.data());
+  float* in = head.input(b);
+  for (std::size_t i = 0; i < zt_.size(); ++i) in[i] = zt_[i] * scale_;
+  const float* out = head.forward();
+  double loss;
+  if (reconstruct) {
+    loss = squared_error_and_grad(out, x, b, head.out(), head.output_grad());
+  } else {
+    std::vector<std::int64_t> labels(rows.size());
+    const auto* lp = s.first_labels.data_ptr<std::int64_t>();
+    for (std::size_t r = 0; r < rows.size(); ++r) labels[r] = lp[rows[r]];
+    loss = cross_entropy_and_grad(out, b, head.out(), labels.data(), head.output_grad());
+  }
+  head.backward(true);
+  const float* din = head.input_grad();
+  for (std::size_t i = 0; i < dzt_.size(); ++i) dzt_[i] = din[i] * scale_;
+  normalise_rows_backward(zt_.data(), nt_.data(), dzt_.data(), b, e, s.target->output_grad());
+  s.target->backward();
   return loss;
 }
 
@@ -220,9 +290,10 @@ FusedInnerLoop::Result FusedInnerLoop::run(const InnerTaskList& tasks, const tor
                                            torch::Tensor& delta_sums, const FixedPoint& fp, std::vector<Rng>& streams,
                                            const AdamSettings& adam, PhaseTimings& timings) {
   const auto slots = static_cast<std::int64_t>(slots_.size());
-  if (static_cast<std::int64_t>(streams.size()) != slots || !meta.is_contiguous() || !delta_sums.is_contiguous() ||
-      meta.numel() != numel_ || delta_sums.numel() != numel_ || delta_sums.scalar_type() != torch::kInt64) {
-    throw std::logic_error("FusedInnerLoop::run: slots or buffers do not match create()");
+  if (static_cast<std::int64_t>(streams.size()) != slots || tasks.size() != problems_.size() ||
+      !meta.is_contiguous() || !delta_sums.is_contiguous() || meta.numel() != numel_ ||
+      delta_sums.numel() != numel_ || delta_sums.scalar_type() != torch::kInt64) {
+    throw std::logic_error("FusedInnerLoop::run: tasks, slots or buffers do not match create()");
   }
   at::NoGradGuard no_grad;
   Stopwatch clock;
@@ -231,45 +302,40 @@ FusedInnerLoop::Result FusedInnerLoop::run(const InnerTaskList& tasks, const tor
   std::int64_t* d = delta_sums.data_ptr<std::int64_t>();
   float* fast = fast_.data_ptr<float>();
   const auto steps = ctx_.meta.inner_steps;
-  for (const auto& task : tasks) {
-    const auto range = task->range();
+  for (std::size_t k = 0; k < tasks.size(); ++k) {
+    auto& task = *tasks[k];
+    const auto& problem = problems_[k];
+    const auto range = task.range();
+    auto params = fast_.narrow(1, range.begin, range.size());
+    auto grads = grad_.narrow(1, range.begin, range.size());
     for (std::int64_t t = 0; t < slots; ++t) {
       std::memcpy(fast + t * numel_ + range.begin, m + range.begin, sizeof(float) * static_cast<std::size_t>(range.size()));
     }
+    // The kernels overwrite the gradients of the parts they run; a part in the range that the
+    // loss does not read (phi under reconstruction, phi's output layer under the class head)
+    // keeps a zero gradient, as autograd leaves it.
+    grads.zero_();
     clock.lap(timings.reptile);
-    auto* align = dynamic_cast<AlignmentTask*>(task.get());
-    auto* classify = dynamic_cast<SourceClassificationTask*>(task.get());
     for (std::int64_t t = 0; t < slots; ++t) {
       auto& s = slots_[static_cast<std::size_t>(t)];
-      if (align) {
-        align->sample(streams[static_cast<std::size_t>(t)], meta);
-        s.xs = align->source_features().contiguous();
-        s.xt = align->target_features().contiguous();
-        s.gs = align->source_groups().to(torch::kInt64).contiguous();
-        s.gt = align->target_groups().to(torch::kInt64).contiguous();
-      } else {
-        classify->draw_episode(streams[static_cast<std::size_t>(t)]);
-        s.x = classify->features().contiguous();
-        s.labels = classify->labels().to(torch::kInt64).contiguous();
-      }
+      task.sample(streams[static_cast<std::size_t>(t)], meta);
+      const auto& ep = task.episode();
+      s.first = host(ep.first.values(), torch::kFloat32);
+      s.second = host(ep.second.values(), torch::kFloat32);
+      s.first_labels = host(ep.first_labels, torch::kInt64);
+      s.second_labels = host(ep.second_labels, torch::kInt64);
     }
-    if (classify) embed_classification_episodes(meta);
+    if (problem.first == RowPath::kFrozenSource) embed_frozen_episodes(meta);
     clock.lap(timings.sampling);
     adam_.reset(slots * range.size(), torch::kCPU);
-    auto params = fast_.narrow(1, range.begin, range.size());
-    auto grads = grad_.narrow(1, range.begin, range.size());
     std::vector<double> loss_sum(static_cast<std::size_t>(slots), 0.0);
     clock.lap(timings.optimizer);
-    for (std::int64_t step = 0; step < steps; ++step) {
+    for (std::int64_t step_index = 0; step_index < steps; ++step_index) {
       for (std::int64_t t = 0; t < slots; ++t) {
-        auto& rng = streams[static_cast<std::size_t>(t)];
-        const auto& s = slots_[static_cast<std::size_t>(t)];
-        if (align) {
-          const auto [rows_s, rows_t] = align->draw_minibatch(rng, s.xs.size(0), s.xt.size(0));
-          loss_sum[static_cast<std::size_t>(t)] += alignment_step(t, rows_s, rows_t);
-        } else {
-          loss_sum[static_cast<std::size_t>(t)] += classification_step(t, classify->draw_minibatch(rng, s.x.size(0)));
-        }
+        auto& s = slots_[static_cast<std::size_t>(t)];
+        const auto rows = draw_minibatch(problem, s.first.size(0), s.second.defined() ? s.second.size(0) : 0,
+                                         streams[static_cast<std::size_t>(t)]);
+        loss_sum[static_cast<std::size_t>(t)] += step(problem, s, rows);
       }
       clock.lap(timings.forward_backward);
       adam_.step(params, grads, adam);

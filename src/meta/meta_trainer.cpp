@@ -11,6 +11,7 @@
 #include "croma/meta/reptile.h"
 #include "croma/tasks/alignment_task.h"
 #include "croma/tasks/source_classification_task.h"
+#include "croma/tasks/inner_problem.h"
 #include "croma/util/stopwatch.h"
 
 namespace croma {
@@ -70,8 +71,9 @@ void MetaTrainer::set_fused_inner_loop(bool allowed) {
     std::string names;
     for (const auto& task : tasks_) names += (names.empty() ? "" : ", ") + task->name();
     throw OptionError("--inner-loop fused: the fused kernels do not run these tasks (" + names +
-                      ") on this model and device; they cover CroMA's alignment and classification "
-                      "tasks with MLP encoders on the CPU (use --inner-loop auto or autograd)");
+                      ") on this model and device; they cover alignment, classification, the class head "
+                      "and reconstruction with separate MLP encoders on the CPU, not the shared-encoder "
+                      "methods or other encoders (use --inner-loop auto or autograd)");
   }
 }
 
@@ -146,12 +148,17 @@ double MetaTrainer::run_episode(InnerTask& task, Rng& rng, torch::Tensor& delta_
   }
   clock.lap(timings_.reptile);
   task.sample(rng, meta_);
+  const auto problem = task.problem();
+  const bool described = problem.loss != InnerLoss::kCustom;
+  const auto frozen = described ? frozen_embeddings(model_, problem, task.episode(), meta_) : torch::Tensor();
   clock.lap(timings_.sampling);
   adam_.reset(range.size(), device_);
   auto loss_sum = torch::zeros({}, meta_.options());
   clock.lap(timings_.optimizer);
   for (std::int64_t s = 0; s < options_.inner_steps; ++s) {
-    auto loss = task.step_loss(*fast_, rng);
+    auto loss = described ? inner_step_loss(model_, options_, problem, task.episode(), frozen,
+                                            draw_minibatch(problem, task.episode(), rng), *fast_)
+                          : task.step_loss(*fast_, rng);
     loss.backward();
     loss_sum += loss.detach();
     clock.lap(timings_.forward_backward);

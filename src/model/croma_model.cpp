@@ -147,6 +147,26 @@ torch::Tensor CromaModel::run_mlp(const Mlp& mlp, const Weights& w, torch::Tenso
   return x;
 }
 
+std::optional<std::vector<DenseLayer>> CromaModel::mlp_layers(ModelPart part) const {
+  const Mlp* mlp = nullptr;
+  switch (part) {
+    case ModelPart::kSourceEncoder: mlp = source_encoder_ ? nullptr : &source_; break;
+    case ModelPart::kTargetEncoder: mlp = target_encoder_ ? nullptr : &target_; break;
+    case ModelPart::kClassifier: mlp = &classifier_; break;
+    case ModelPart::kClassHead: mlp = &class_head_; break;
+    case ModelPart::kDecoder: mlp = &decoder_; break;
+    case ModelPart::kDomainHead: mlp = &domain_; break;
+  }
+  if (!mlp || mlp->weights.empty()) return std::nullopt;
+  std::vector<DenseLayer> layers;
+  for (std::size_t l = 0; l < mlp->weights.size(); ++l) {
+    const auto& w = layout_.entry(mlp->weights[l]);
+    const auto& b = layout_.entry(mlp->biases[l]);
+    layers.push_back({w.offset, b.offset, w.shape[1], w.shape[0]});
+  }
+  return layers;
+}
+
 torch::Tensor CromaModel::initial_parameters(std::uint64_t seed) const {
   Rng rng(seed, streams::kInit);
   auto flat = torch::empty({layout_.numel()}, torch::kFloat32);

@@ -7,27 +7,6 @@
 
 namespace croma {
 
-std::optional<std::vector<DenseLayer>> find_mlp(const ParamLayout& layout, const std::string& prefix) {
-  std::vector<const ParamEntry*> under;
-  for (const auto& e : layout.entries()) {
-    if (e.name.rfind(prefix + "/", 0) == 0) under.push_back(&e);
-  }
-  if (under.empty() || under.size() % 2 != 0) return std::nullopt;
-  std::vector<DenseLayer> layers;
-  for (std::size_t l = 0; l < under.size() / 2; ++l) {
-    const auto& w = *under[2 * l];
-    const auto& b = *under[2 * l + 1];
-    const auto base = prefix + "/layer" + std::to_string(l);
-    if (w.name != base + "/weight" || b.name != base + "/bias" || w.shape.size() != 2 ||
-        b.shape.size() != 1 || b.shape[0] != w.shape[0]) {
-      return std::nullopt;
-    }
-    if (!layers.empty() && layers.back().out != w.shape[1]) return std::nullopt;
-    layers.push_back({w.offset, b.offset, w.shape[1], w.shape[0]});
-  }
-  return layers;
-}
-
 MlpKernel::MlpKernel(std::vector<DenseLayer> layers) : layers_(std::move(layers)) {
   if (layers_.empty()) throw std::invalid_argument("MlpKernel: no layers");
 }
@@ -55,7 +34,7 @@ float* MlpKernel::input(std::int64_t rows) {
   if (rows != rows_) {
     rows_ = rows;
     acts_.assign(1, torch::empty({rows, in()}, torch::kFloat32));
-    grads_.assign(1, torch::Tensor());
+    grads_.assign(1, torch::empty({rows, in()}, torch::kFloat32));
     for (const auto& l : layers_) {
       acts_.push_back(torch::empty({rows, l.out}, torch::kFloat32));
       grads_.push_back(torch::empty({rows, l.out}, torch::kFloat32));
@@ -83,7 +62,7 @@ const float* MlpKernel::forward() {
   return acts_.back().data_ptr<float>();
 }
 
-void MlpKernel::backward() {
+void MlpKernel::backward(bool input_grad) {
   for (std::size_t l = layers_.size(); l-- > 0;) {
     const auto& g = grads_[l + 1];
     at::mm_out(weight_grad_[l], g.t(), acts_[l]);
@@ -94,7 +73,10 @@ void MlpKernel::backward() {
     for (std::int64_t r = 0; r < rows_; ++r) {
       for (std::int64_t j = 0; j < n; ++j) db[j] += gp[r * n + j];
     }
-    if (l == 0) break;
+    if (l == 0) {
+      if (input_grad) at::mm_out(grads_[0], g, weight_[0]);
+      break;
+    }
     // d loss / d input of layer l, through the ReLU that produced that input.
     at::mm_out(grads_[l], g, weight_[l]);
     float* gi = grads_[l].data_ptr<float>();
@@ -205,6 +187,18 @@ double alignment_loss_and_grad(const MetaOptions& o, const float* zs, const floa
     }
   }
   return loss;
+}
+
+double squared_error_and_grad(const float* y, const float* x, std::int64_t rows, std::int64_t cols, float* dy) {
+  const std::int64_t n = rows * cols;
+  const double scale = 2.0 / static_cast<double>(n);
+  double sum = 0.0;
+  for (std::int64_t i = 0; i < n; ++i) {
+    const float d = y[i] - x[i];
+    sum += static_cast<double>(d) * d;
+    dy[i] = static_cast<float>(scale * d);
+  }
+  return sum / static_cast<double>(n);
 }
 
 double cross_entropy_and_grad(const float* logits, std::int64_t rows, std::int64_t classes,

@@ -2,8 +2,6 @@
 
 #include <algorithm>
 
-#include "croma/model/losses.h"
-
 namespace croma {
 
 namespace {
@@ -21,29 +19,9 @@ void DomainConfusionTask::sample(Rng& rng, const torch::Tensor& /*meta*/) {
   const auto n = ctx_.meta.ways * ctx_.meta.shots;
   const auto s = draw_items(rng, source_items_, n);
   const auto t = draw_items(rng, target_items_, n);
-  xs_ = gather_rows(ctx_.source_features, s);
-  xt_ = gather_rows(ctx_.target_features, t);
+  episode_.first = gather_rows(ctx_.source_features, s);
+  episode_.second = gather_rows(ctx_.target_features, t);
   if (ctx_.usage) ctx_.usage->saw(t, false);
-}
-
-torch::Tensor DomainConfusionTask::step_loss(const Weights& fast, Rng& rng) {
-  const auto rs = minibatch_rows(rng, xs_.size(0), ctx_.meta.inner_batch, ctx_.device);
-  const auto rt = minibatch_rows(rng, xt_.size(0), ctx_.meta.inner_batch, ctx_.device);
-  const auto zs = ctx_.model.embed_source(fast, xs_.index_select(0, rs));
-  const auto zt = ctx_.model.embed_target(fast, xt_.index_select(0, rt));
-  const auto z = torch::cat({zs, zt});
-  const auto domain = torch::cat({torch::zeros({rs.size(0)}, rs.options()), torch::ones({rt.size(0)}, rt.options())});
-  // D learns the true domains from fixed embeddings.
-  const auto discriminator = cross_entropy(ctx_.model.domain_logits(fast, z.detach()), domain);
-  // The encoder learns against a fixed D.
-  const auto frozen = fast.frozen();
-  if (objective_ == DomainObjective::kAdversarialMap) {
-    const auto as_source = torch::zeros({rt.size(0)}, rt.options());
-    return discriminator + cross_entropy(ctx_.model.domain_logits(frozen, zt), as_source);
-  }
-  // Cross-entropy against the uniform distribution over the two domains.
-  const auto log_p = torch::log_softmax(ctx_.model.domain_logits(frozen, z), 1);
-  return discriminator - log_p.mean(1).mean();
 }
 
 }  // namespace croma

@@ -57,8 +57,9 @@ void TargetUsage::mark(const std::vector<std::int64_t>& seen, const std::vector<
   }
 }
 
-torch::Tensor minibatch_rows(Rng& rng, std::int64_t rows, std::int64_t batch, const torch::Device& device) {
-  return to_index_tensor(rng.sample_without_replacement(rows, std::min(rows, batch)), device);
+torch::Tensor InnerTask::step_loss(const Weights& /*fast*/, Rng& /*rng*/) {
+  throw std::logic_error("task '" + name() + "' describes its problem (" + to_string(problem().loss) +
+                         "): run it with inner_step_loss(), not step_loss()");
 }
 
 }  // namespace croma

@@ -2,14 +2,12 @@
 
 #include <algorithm>
 
-#include "croma/model/losses.h"
-
 namespace croma {
 
 void TargetClassificationTask::sample(Rng& rng, const torch::Tensor& /*meta*/) {
   const auto ep = sample_from_pools(rng, groups_, ctx_.meta.ways, ctx_.meta.shots);
-  x_ = gather_rows(ctx_.target_features, ep.items);
-  labels_ = to_index_tensor(ep.labels, ctx_.device);
+  episode_.first = gather_rows(ctx_.target_features, ep.items);
+  episode_.first_labels = to_index_tensor(ep.labels, ctx_.device);
   if (!ctx_.usage) return;
   if (labelled_ || revealing_.empty()) {
     ctx_.usage->saw(ep.items, labelled_);
@@ -21,12 +19,6 @@ void TargetClassificationTask::sample(Rng& rng, const torch::Tensor& /*meta*/) {
   }
   ctx_.usage->saw(plain, false);
   ctx_.usage->saw(revealed, true);
-}
-
-torch::Tensor TargetClassificationTask::step_loss(const Weights& fast, Rng& rng) {
-  const auto rows = minibatch_rows(rng, x_.size(0), ctx_.meta.inner_batch, ctx_.device);
-  const auto z = ctx_.model.embed_target(fast, x_.index_select(0, rows));
-  return cross_entropy(ctx_.model.classify(fast, z), labels_.index_select(0, rows));
 }
 
 }  // namespace croma

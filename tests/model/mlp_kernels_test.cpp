@@ -69,7 +69,7 @@ TEST_P(AlignmentKernels, LossAndEncoderGradientsEqualAutograd) {
 
   auto values = params.clone();
   auto grad = torch::full({model.numel()}, 7.0f);  // the kernels overwrite, never accumulate
-  MlpKernel source(*find_mlp(model.layout(), "e_s")), target(*find_mlp(model.layout(), "e_t"));
+  MlpKernel source(*model.mlp_layers(ModelPart::kSourceEncoder)), target(*model.mlp_layers(ModelPart::kTargetEncoder));
   source.bind(values, grad);
   target.bind(values, grad);
   copy_rows(source, xs);
@@ -129,7 +129,7 @@ TEST(ClassifierKernel, CrossEntropyAndPhiGradientsEqualAutograd) {
 
   auto values = params.clone();
   auto grad = torch::zeros({model.numel()});
-  MlpKernel phi(*find_mlp(model.layout(), "phi"));
+  MlpKernel phi(*model.mlp_layers(ModelPart::kClassifier));
   phi.bind(values, grad);
   copy_rows(phi, z, static_cast<float>(std::sqrt(12.0)));
   const float* logits = phi.forward();
@@ -159,9 +159,47 @@ TEST(NormaliseRows, BackwardEqualsAutogradAlsoWhereTheNormIsClamped) {
   EXPECT_TRUE(torch::allclose(got, leaf.grad(), 1e-5, 1e-5)) << got << leaf.grad();
 }
 
-TEST(FindMlp, ReadsCromaModelPartsAndRefusesOtherLayouts) {
+// The target path of the reconstruction baselines: e_t, normalisation, the decoder, squared
+// error; the decoder's input gradient carries the loss back into e_t.
+TEST(MlpKernels, ReconstructionThroughTheTargetEncoderEqualsAutograd) {
+  auto shape = small_shape();
+  shape.decoder = true;
+  CromaModel model(shape);
+  torch::manual_seed(11);
+  const auto params = model.initial_parameters(5);
+  const auto x = torch::randn({7, 16});
+  FastWeights fw(model.layout(), torch::TensorOptions());
+  fw.values().copy_(params);
+  const auto loss = (model.decode(fw, model.embed_target(fw, x)) - x).pow(2).mean();
+  loss.backward();
+
+  auto values = params.clone();
+  auto grad = torch::zeros({model.numel()});
+  MlpKernel et(*model.mlp_layers(ModelPart::kTargetEncoder)), decoder(*model.mlp_layers(ModelPart::kDecoder));
+  et.bind(values, grad);
+  decoder.bind(values, grad);
+  copy_rows(et, x);
+  const float* y = et.forward();
+  std::vector<float> z(7 * 12), norms(7), dz(7 * 12);
+  normalise_rows(y, 7, 12, z.data(), norms.data());
+  const float scale = static_cast<float>(std::sqrt(12.0));
+  copy_rows(decoder, torch::from_blob(z.data(), {7, 12}), scale);
+  const float* out = decoder.forward();
+  const double fused = squared_error_and_grad(out, x.contiguous().data_ptr<float>(), 7, 16, decoder.output_grad());
+  decoder.backward(true);
+  for (std::size_t i = 0; i < dz.size(); ++i) dz[i] = decoder.input_grad()[i] * scale;
+  normalise_rows_backward(z.data(), norms.data(), dz.data(), 7, 12, et.output_grad());
+  et.backward();
+
+  EXPECT_NEAR(fused, loss.item<double>(), 1e-5 * std::max(1.0, loss.item<double>()));
+  expect_close(slice(grad, model.target_encoder()), slice(fw.grad(), model.target_encoder()), "e_t gradients");
+  expect_close(slice(grad, model.decoder()), slice(fw.grad(), model.decoder()), "decoder gradients");
+  EXPECT_TRUE(slice(grad, model.source_encoder()).eq(0.0f).all().item<bool>());
+}
+
+TEST(CromaModelParts, MlpLayersWhereTheyLieAndNoneForOtherParts) {
   CromaModel model(small_shape());
-  const auto es = find_mlp(model.layout(), "e_s");
+  const auto es = model.mlp_layers(ModelPart::kSourceEncoder);
   ASSERT_TRUE(es.has_value());
   ASSERT_EQ(es->size(), 2u);
   EXPECT_EQ((*es)[0].in, 24);
@@ -169,18 +207,19 @@ TEST(FindMlp, ReadsCromaModelPartsAndRefusesOtherLayouts) {
   EXPECT_EQ((*es)[1].out, 12);
   EXPECT_EQ((*es)[0].weight_offset, 0);
   EXPECT_EQ((*es)[0].bias_offset, 24 * 32);
-  EXPECT_FALSE(find_mlp(model.layout(), "decoder").has_value());
+  const auto phi = model.mlp_layers(ModelPart::kClassifier);
+  ASSERT_TRUE(phi.has_value());
+  EXPECT_EQ(phi->front().weight_offset, model.classifier().begin);
+  EXPECT_EQ(phi->back().out, 4);
+  EXPECT_FALSE(model.mlp_layers(ModelPart::kDecoder).has_value());
+  EXPECT_FALSE(model.mlp_layers(ModelPart::kClassHead).has_value());
 
-  ParamLayout lstm;  // an encoder of another kind under the same prefix
-  lstm.add("e_s/lstm/weight_ih", {64, 24});
-  lstm.add("e_s/lstm/bias", {64});
-  EXPECT_FALSE(find_mlp(lstm, "e_s").has_value());
-  ParamLayout broken;  // layers whose shapes do not chain
-  broken.add("e_s/layer0/weight", {32, 24});
-  broken.add("e_s/layer0/bias", {32});
-  broken.add("e_s/layer1/weight", {12, 31});
-  broken.add("e_s/layer1/bias", {12});
-  EXPECT_FALSE(find_mlp(broken, "e_s").has_value());
+  auto lstm_shape = small_shape();  // an encoder of another kind
+  lstm_shape.source_input = FeatureSpec::frames(6);
+  lstm_shape.source_encoder.kind = EncoderKind::kLstm;
+  CromaModel lstm(lstm_shape);
+  EXPECT_FALSE(lstm.mlp_layers(ModelPart::kSourceEncoder).has_value());
+  EXPECT_TRUE(lstm.mlp_layers(ModelPart::kTargetEncoder).has_value());
 }
 
 }  // namespace

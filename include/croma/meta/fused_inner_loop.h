@@ -1,19 +1,26 @@
 #pragma once
-// CroMA's inner loops without autograd, for all task slots of a rank at once.
+// The inner loops of the described inner problems (tasks/inner_problem.h) without autograd,
+// for all task slots of a rank at once.
 //
-// When every task of a meta-step is alignment or source classification over a frozen e_s
-// (CroMA's own pair), every model part those tasks read is a Linear-ReLU MLP, and the device
-// is the CPU, MetaTrainer hands the inner loops to this class instead of running
-// InnerTask::step_loss() + backward() per slot. The result is the same (tested against the
-// autograd path to float tolerance): the same episodes and minibatches from the same
-// streams, the same losses, Adam and Reptile arithmetic. What differs is the cost:
+// When every task of a meta-step poses a problem whose parts are Linear-ReLU MLPs on the CPU,
+// MetaTrainer hands the inner loops to this class instead of running inner_step_loss() +
+// backward() per slot. The result is the same (tested against the autograd path to float
+// tolerance): the same episodes and minibatches from the same streams (one draw_minibatch()
+// serves both), the same losses, Adam and Reptile arithmetic. What differs is the cost:
 //   - forward and backward are the hand-derived kernels of model/mlp_kernels.h, writing
 //     gradients straight into a flat gradient buffer: no graph, no per-op allocation;
 //   - the T task slots' fast weights are the rows of one [T, numel] buffer: one copy from
 //     the meta-parameters, one Adam pass covers all slots.
 // Every product has the shape of one slot's episode, whatever T is: a slot computes the same
 // bits on any layout of ranks x slots (see meta/exact_sum.h).
-// Anything else (other tasks, other encoders, a GPU) keeps the general autograd path.
+//
+// Problems it runs, on a model with separate MLP encoders:
+//   alignment              e_s and e_t, the configured alignment loss
+//   classification         rows through the frozen e_s, or through e_t; phi; cross-entropy
+//   source classes         rows through the frozen e_s; phi's hidden layer and the class head
+//   reconstruction         rows through e_t; the decoder; squared error
+// Anything else (a custom task, an encoder of another kind, a shared encoder, the domain
+// losses, a GPU) keeps the autograd path.
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -30,9 +37,9 @@ struct PhaseTimings;
 class FusedInnerLoop {
  public:
   // The fused loop for these tasks with `slots` task slots, or nullptr when it does not
-  // apply. MLP parts are found by their layout names and then checked against the model's
-  // own forward pass once, on rows of the real features, so a model whose parts compute
-  // something else never takes this path.
+  // apply. The MLP parts come from the model (CromaModel::mlp_layers) and are checked against
+  // the model's own forward functions once, on rows of the real features, so a model whose
+  // parts compute something else never takes this path.
   static std::unique_ptr<FusedInnerLoop> create(const TaskContext& ctx, const InnerTaskList& tasks,
                                                 std::int64_t slots);
 
@@ -49,29 +56,40 @@ class FusedInnerLoop {
              const FixedPoint& fp, std::vector<Rng>& slots, const AdamSettings& adam, PhaseTimings& timings);
 
  private:
-  FusedInnerLoop(const TaskContext& ctx, std::vector<DenseLayer> source, std::vector<DenseLayer> target,
-                 std::vector<DenseLayer> classifier, std::int64_t slots);
-  // The kernels reproduce model.embed_source / embed_target / classify on a few real rows.
+  // The MLP parts the problems read (empty where the model has none or no problem reads it).
+  struct Parts {
+    std::vector<DenseLayer> source, target, classifier, decoder;
+    std::vector<DenseLayer> class_chain;  // phi's hidden layer, then the class head
+  };
+  FusedInnerLoop(const TaskContext& ctx, std::vector<InnerProblem> problems, Parts parts, std::int64_t slots);
+  // The kernels reproduce the model's forward functions on a few real rows.
   bool agrees_with_model() const;
-  double alignment_step(std::int64_t slot, const std::vector<std::int64_t>& rows_s,
-                        const std::vector<std::int64_t>& rows_t);
-  double classification_step(std::int64_t slot, const std::vector<std::int64_t>& rows);
-  void embed_classification_episodes(const torch::Tensor& meta);
 
   struct Slot {
-    std::unique_ptr<MlpKernel> source, target, classifier;
-    // The slot's current episode.
-    torch::Tensor xs, xt, gs, gt;            // alignment
-    torch::Tensor x, embedding, labels;      // classification (x: source features)
+    std::unique_ptr<MlpKernel> source, target, classifier, decoder, class_chain;
+    // The slot's current episode: features (or, for rows behind the frozen e_s, their
+    // embeddings) and labels or group ids, all contiguous CPU tensors.
+    torch::Tensor first, second, first_labels, second_labels, embedding;
   };
+  // One inner step of one slot; returns its loss. The gradient lands in grad_[slot].
+  double step(const InnerProblem& problem, Slot& s, const Minibatch& rows);
+  double alignment_step(Slot& s, const Minibatch& rows);
+  // Rows behind the frozen e_s, then `head`: cross-entropy.
+  double frozen_head_step(Slot& s, MlpKernel& head, const std::vector<std::int64_t>& rows);
+  // Rows through e_t, normalised and scaled, then `head`: cross-entropy against the labels or
+  // (`reconstruct`) squared error against the rows' own features.
+  double target_head_step(Slot& s, MlpKernel& head, const std::vector<std::int64_t>& rows, bool reconstruct);
+  void embed_frozen_episodes(const torch::Tensor& meta);
 
   const TaskContext& ctx_;
+  std::vector<InnerProblem> problems_;  // one per task, as create() saw them
   std::int64_t numel_;
+  float scale_;  // sqrt(embed_dim): the heads read unit embeddings scaled to coordinates ~1
   torch::Tensor fast_, grad_;  // [slots, numel]
   std::vector<Slot> slots_;
-  std::unique_ptr<MlpKernel> meta_source_;  // e_s on the meta-parameters, for the embeddings
+  std::unique_ptr<MlpKernel> meta_source_;  // e_s on the meta-parameters, for frozen embeddings
   torch::Tensor meta_grad_unused_;
-  std::vector<float> zs_, zt_, ns_, nt_, dzs_, dzt_;  // alignment scratch
+  std::vector<float> zs_, zt_, ns_, nt_, dzs_, dzt_;  // scratch
   FlatAdam adam_;
 };
 

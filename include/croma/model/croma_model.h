@@ -33,6 +33,7 @@
 #include <vector>
 
 #include <memory>
+#include <optional>
 
 #include "croma/data/features.h"
 #include "croma/model/encoder.h"
@@ -40,6 +41,9 @@
 #include "croma/model/param_layout.h"
 
 namespace croma {
+
+// The model's parts, for code that runs them without CromaModel's forward functions.
+enum class ModelPart { kSourceEncoder, kTargetEncoder, kClassifier, kClassHead, kDecoder, kDomainHead };
 
 struct ModelShape {
   std::int64_t source_dim = 0;
@@ -89,6 +93,13 @@ class CromaModel {
   // phi's hidden layer and the class head (needs shape.source_classes): what the plain
   // classifier of Align + Classify trains. phi's output layer lies inside and gets no gradient.
   ParamRange classifier_with_class_head() const;
+
+  // The Linear layers of a part that is an MLP (Linear-ReLU-...-Linear), in order, where they
+  // lie in the flat buffer; nullopt for a part the model lacks or that is not an MLP (a pool,
+  // LSTM or CNN encoder). With a shared encoder kTargetEncoder is the linear input map alone
+  // (the target path goes on through e_s). The layers of the fused kernels
+  // (meta/fused_inner_loop.h).
+  std::optional<std::vector<DenseLayer>> mlp_layers(ModelPart part) const;
 
   // Fresh parameters: PyTorch's nn.Linear default, U(-1/sqrt(fan_in), 1/sqrt(fan_in)),
   // drawn from the (seed, init) stream on the CPU.

@@ -1,5 +1,5 @@
 #pragma once
-// Hand-derived forward and backward passes of CroMA's MLP parts and losses, on the CPU,
+// Hand-derived forward and backward passes of the models' MLP parts and losses, on the CPU,
 // without autograd: what the fused inner loop (meta/fused_inner_loop.h) runs.
 //
 // At the bench configuration an autograd inner step is ~60 small ATen ops, each with
@@ -11,7 +11,6 @@
 // buffer laid out like the parameters. The arithmetic is that of CromaModel and losses.h;
 // tests/model/mlp_kernels_test.cpp checks losses and gradients against autograd.
 #include <cstdint>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,16 +18,6 @@
 #include "croma/model/param_layout.h"
 
 namespace croma {
-
-// One Linear layer inside a flat buffer: weight [out, in] at weight_offset, bias [out].
-struct DenseLayer {
-  std::int64_t weight_offset = 0, bias_offset = 0, in = 0, out = 0;
-};
-
-// The layers "<prefix>/layer<l>/weight" and ".../bias" of a layout, l = 0, 1, ..., when the
-// entries under "<prefix>/" are exactly such a chain of Linear layers (shapes agreeing);
-// nullopt for anything else (an encoder of another kind, a missing part).
-std::optional<std::vector<DenseLayer>> find_mlp(const ParamLayout& layout, const std::string& prefix);
 
 // Linear-ReLU-...-Linear (no ReLU after the last layer) on minibatches of a fixed width, with
 // its activations kept for the backward pass. CPU float32 only.
@@ -48,8 +37,10 @@ class MlpKernel {
   // The buffer [rows, out] for d loss / d output, to fill before backward().
   float* output_grad() { return grads_.back().data_ptr<float>(); }
   // Writes d loss / d weight and d loss / d bias of every layer into the bound gradient
-  // buffer (overwriting it there). The input's gradient is not formed.
-  void backward();
+  // buffer (overwriting it there). With `input_grad`, also forms d loss / d input (for a part
+  // that another part feeds: phi or the decoder behind e_t), read from input_grad().
+  void backward(bool input_grad = false);
+  const float* input_grad() const { return grads_.front().data_ptr<float>(); }
 
  private:
   std::vector<DenseLayer> layers_;
@@ -72,6 +63,9 @@ void normalise_rows_backward(const float* z, const float* norms, const float* dz
 double alignment_loss_and_grad(const MetaOptions& options, const float* zs, const float* zt,
                                std::int64_t bs, std::int64_t bt, std::int64_t cols,
                                const std::int64_t* gs, const std::int64_t* gt, float* dzs, float* dzt);
+
+// Mean squared error mean((y - x)^2) over rows x cols entries; writes d loss / d y.
+double squared_error_and_grad(const float* y, const float* x, std::int64_t rows, std::int64_t cols, float* dy);
 
 // Mean cross-entropy of logits [rows, classes] against labels; writes d loss / d logits.
 double cross_entropy_and_grad(const float* logits, std::int64_t rows, std::int64_t classes,

@@ -40,6 +40,11 @@ class ParamLayout {
   std::int64_t numel_ = 0;
 };
 
+// One Linear layer inside a flat buffer: weight [out, in] at weight_offset, bias [out].
+struct DenseLayer {
+  std::int64_t weight_offset = 0, bias_offset = 0, in = 0, out = 0;
+};
+
 inline torch::Tensor slice(const torch::Tensor& flat, ParamRange r) {
   return flat.narrow(0, r.begin, r.size());
 }

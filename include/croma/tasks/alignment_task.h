@@ -12,26 +12,16 @@ class AlignmentTask : public InnerTask {
   explicit AlignmentTask(const TaskContext& ctx) : ctx_(ctx) {}
   std::string name() const override { return "align"; }
   ParamRange range() const override { return ctx_.model.encoders(); }
+  // Source rows through e_s, target rows through e_t, group ids as labels. Strong pairs keep
+  // a minibatch's rows matched; weak pairs draw source and target rows independently.
+  InnerProblem problem() const override {
+    return {InnerLoss::kAlignment, RowPath::kSource, RowPath::kTarget, ctx_.meta.align_batch,
+            ctx_.meta.pairs == PairKind::kStrong};
+  }
   void sample(Rng& rng, const torch::Tensor& meta) override;
-  torch::Tensor step_loss(const Weights& fast, Rng& rng) override;
-
-  // The episode of the last sample(): features and group ids of its source and target items
-  // (for the fused inner loop, meta/fused_inner_loop.h, which runs the same steps without
-  // autograd).
-  // (Vectors only: the fused loop runs MLP encoders; sequence lengths are not passed on.)
-  const torch::Tensor& source_features() const { return xs_.values(); }
-  const torch::Tensor& target_features() const { return xt_.values(); }
-  const torch::Tensor& source_groups() const { return gs_; }
-  const torch::Tensor& target_groups() const { return gt_; }
-  // Episode rows of one inner step's minibatch, drawn from rng exactly as step_loss() draws
-  // them for an episode of these sizes.
-  std::pair<std::vector<std::int64_t>, std::vector<std::int64_t>> draw_minibatch(
-      Rng& rng, std::int64_t source_rows, std::int64_t target_rows) const;
 
  private:
   const TaskContext& ctx_;
-  FeatureBatch xs_, xt_;
-  torch::Tensor gs_, gt_;
 };
 
 }  // namespace croma

@@ -34,14 +34,17 @@ class DomainConfusionTask : public InnerTask {
     return objective_ == DomainObjective::kConfusion ? ctx_.model.target_map_domain_and_encoder()
                                                      : ctx_.model.target_map_and_domain();
   }
+  // Source rows then target rows, each minibatch drawn on its own.
+  InnerProblem problem() const override {
+    return {objective_ == DomainObjective::kConfusion ? InnerLoss::kDomainConfusion : InnerLoss::kDomainAdversarial,
+            RowPath::kSource, RowPath::kTarget, ctx_.meta.inner_batch};
+  }
   void sample(Rng& rng, const torch::Tensor& meta) override;
-  torch::Tensor step_loss(const Weights& fast, Rng& rng) override;
 
  private:
   const TaskContext& ctx_;
   DomainObjective objective_;
   std::vector<std::int64_t> source_items_, target_items_;
-  FeatureBatch xs_, xt_;
 };
 
 }  // namespace croma

@@ -1,8 +1,8 @@
 #pragma once
-// One kind of inner-loop task of (meta-)training: which parameters it adapts and the loss it
-// minimises. The trainer copies the meta-parameters into fast weights, lets the task draw an
-// episode, runs inner Adam steps on step_loss() over the task's range, and accumulates the
-// Reptile delta of that range. CroMA uses two kinds (alignment, source classification); the
+// One kind of inner-loop task of (meta-)training: which parameters it adapts, and the problem
+// it poses (tasks/inner_problem.h). The trainer copies the meta-parameters into fast weights,
+// lets the task draw an episode, runs inner Adam steps on that problem over the task's range,
+// and accumulates the Reptile delta of that range. CroMA uses two kinds (alignment, source classification); the
 // baselines reuse them and add target-modality kinds (classification with class or cluster
 // labels, reconstruction) and domain confusion.
 #include <cstdint>
@@ -13,6 +13,7 @@
 #include "croma/config/options.h"
 #include "croma/data/episode_sampler.h"
 #include "croma/model/croma_model.h"
+#include "croma/tasks/inner_problem.h"
 #include "croma/util/rng.h"
 
 namespace croma {
@@ -50,15 +51,21 @@ class InnerTask {
   virtual ~InnerTask() = default;
   virtual std::string name() const = 0;
   virtual ParamRange range() const = 0;
-  // Draw the next episode; `meta` holds the current meta-parameters (for frozen parts).
+  // What the inner loop minimises (tasks/inner_problem.h). The same for every episode.
+  virtual InnerProblem problem() const { return {}; }
+  // Draw the next episode into episode(); `meta` holds the current meta-parameters.
   virtual void sample(Rng& rng, const torch::Tensor& meta) = 0;
-  // Loss of one inner step on a minibatch drawn from rng.
-  virtual torch::Tensor step_loss(const Weights& fast, Rng& rng) = 0;
+  // The episode of the last sample().
+  const InnerEpisode& episode() const { return episode_; }
+  // Only for a task whose problem() is InnerLoss::kCustom (an experiment the engine does not
+  // describe; it runs on autograd): the loss of one inner step on a minibatch drawn from rng.
+  // Built-in tasks describe their problem instead and never compute a loss.
+  virtual torch::Tensor step_loss(const Weights& fast, Rng& rng);
+
+ protected:
+  InnerEpisode episode_;
 };
 
 using InnerTaskList = std::vector<std::unique_ptr<InnerTask>>;
-
-// Rows to use in one inner step: a minibatch of min(rows, batch) distinct rows.
-torch::Tensor minibatch_rows(Rng& rng, std::int64_t rows, std::int64_t batch, const torch::Device& device);
 
 }  // namespace croma

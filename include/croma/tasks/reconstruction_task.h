@@ -14,13 +14,14 @@ class ReconstructionTask : public InnerTask {
   ParamRange range() const override {
     return {ctx_.model.target_encoder().begin, ctx_.model.decoder().end};
   }
+  InnerProblem problem() const override {
+    return {InnerLoss::kReconstruction, RowPath::kTarget, RowPath::kNone, ctx_.meta.inner_batch};
+  }
   void sample(Rng& rng, const torch::Tensor& meta) override;
-  torch::Tensor step_loss(const Weights& fast, Rng& rng) override;
 
  private:
   const TaskContext& ctx_;
   std::vector<std::int64_t> items_;
-  torch::Tensor x_;
 };
 
 }  // namespace croma

@@ -21,13 +21,15 @@ class SourceClassesTask : public InnerTask {
   SourceClassesTask(const TaskContext& ctx, const std::vector<std::vector<std::int64_t>>& items_by_class);
   std::string name() const override { return "class_all"; }
   ParamRange range() const override { return ctx_.model.classifier_with_class_head(); }
+  // e_s is frozen: its rows are embedded once per episode from the meta-parameters.
+  InnerProblem problem() const override {
+    return {InnerLoss::kSourceClasses, RowPath::kFrozenSource, RowPath::kNone, ctx_.meta.inner_batch};
+  }
   void sample(Rng& rng, const torch::Tensor& meta) override;
-  torch::Tensor step_loss(const Weights& fast, Rng& rng) override;
 
  private:
   const TaskContext& ctx_;
   std::vector<std::int64_t> items_, labels_;
-  torch::Tensor embedding_, episode_labels_;
 };
 
 }  // namespace croma

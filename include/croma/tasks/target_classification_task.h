@@ -18,16 +18,16 @@ class TargetClassificationTask : public InnerTask {
         revealing_(std::move(revealing_items)) {}
   std::string name() const override { return labelled_ ? "target_class" : "target_weak"; }
   ParamRange range() const override { return ctx_.model.target_and_classifier(); }
+  InnerProblem problem() const override {
+    return {InnerLoss::kClassification, RowPath::kTarget, RowPath::kNone, ctx_.meta.inner_batch};
+  }
   void sample(Rng& rng, const torch::Tensor& meta) override;
-  torch::Tensor step_loss(const Weights& fast, Rng& rng) override;
 
  private:
   const TaskContext& ctx_;
   std::vector<std::vector<std::int64_t>> groups_;
   bool labelled_;
   std::vector<std::int64_t> revealing_;
-  FeatureBatch x_;
-  torch::Tensor labels_;
 };
 
 }  // namespace croma

@@ -1,0 +1,113 @@
+#include "croma/tasks/inner_problem.h"
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "croma/data/episode_sampler.h"
+#include "croma/model/losses.h"
+
+namespace croma {
+namespace {
+
+std::vector<std::int64_t> draw_rows(Rng& rng, std::int64_t rows, std::int64_t batch) {
+  return rng.sample_without_replacement(rows, std::min(rows, batch));
+}
+
+// The normalised embeddings of a row set's minibatch on `fast` (or its frozen embeddings).
+torch::Tensor embed(const CromaModel& model, RowPath path, const FeatureBatch& x, const torch::Tensor& frozen,
+                    const torch::Tensor& rows, const Weights& fast) {
+  switch (path) {
+    case RowPath::kSource:
+      return model.embed_source(fast, x.index_select(0, rows));
+    case RowPath::kFrozenSource:
+      return frozen.index_select(0, rows);
+    case RowPath::kTarget:
+      return model.embed_target(fast, x.index_select(0, rows));
+    case RowPath::kNone:
+      break;
+  }
+  throw std::logic_error("inner_step_loss: a row set the problem does not have");
+}
+
+}  // namespace
+
+std::string to_string(InnerLoss loss) {
+  switch (loss) {
+    case InnerLoss::kCustom: return "custom";
+    case InnerLoss::kAlignment: return "alignment";
+    case InnerLoss::kClassification: return "classification";
+    case InnerLoss::kSourceClasses: return "source-classes";
+    case InnerLoss::kReconstruction: return "reconstruction";
+    case InnerLoss::kDomainAdversarial: return "domain-adversarial";
+    case InnerLoss::kDomainConfusion: return "domain-confusion";
+  }
+  return "?";
+}
+
+Minibatch draw_minibatch(const InnerProblem& problem, std::int64_t first_rows, std::int64_t second_rows, Rng& rng) {
+  Minibatch out;
+  out.first = draw_rows(rng, first_rows, problem.batch);
+  if (problem.second == RowPath::kNone) return out;
+  out.second = problem.paired ? out.first : draw_rows(rng, second_rows, problem.batch);
+  return out;
+}
+
+Minibatch draw_minibatch(const InnerProblem& problem, const InnerEpisode& episode, Rng& rng) {
+  const bool second = problem.second != RowPath::kNone && !problem.paired;
+  return draw_minibatch(problem, episode.first.size(0), second ? episode.second.size(0) : 0, rng);
+}
+
+torch::Tensor frozen_embeddings(const CromaModel& model, const InnerProblem& problem, const InnerEpisode& episode,
+                                const torch::Tensor& meta) {
+  if (problem.first != RowPath::kFrozenSource) return {};
+  at::NoGradGuard no_grad;
+  return model.embed_source(meta, episode.first);
+}
+
+torch::Tensor inner_step_loss(const CromaModel& model, const MetaOptions& options, const InnerProblem& problem,
+                              const InnerEpisode& episode, const torch::Tensor& frozen, const Minibatch& rows,
+                              const Weights& fast) {
+  const auto device = episode.first.values().device();
+  const auto r1 = to_index_tensor(rows.first, device);
+  const auto z1 = embed(model, problem.first, episode.first, frozen, r1, fast);
+  switch (problem.loss) {
+    case InnerLoss::kAlignment: {
+      const auto r2 = to_index_tensor(rows.second, device);
+      const auto z2 = embed(model, problem.second, episode.second, frozen, r2, fast);
+      return alignment_loss(options, z1, z2, episode.first_labels.index_select(0, r1),
+                            episode.second_labels.index_select(0, r2));
+    }
+    case InnerLoss::kClassification:
+      return cross_entropy(model.classify(fast, z1), episode.first_labels.index_select(0, r1));
+    case InnerLoss::kSourceClasses:
+      return cross_entropy(model.classify_source_classes(fast, z1), episode.first_labels.index_select(0, r1));
+    case InnerLoss::kReconstruction: {
+      const auto x = episode.first.values().index_select(0, r1);
+      return (model.decode(fast, z1) - x).pow(2).mean();
+    }
+    case InnerLoss::kDomainAdversarial:
+    case InnerLoss::kDomainConfusion: {
+      const auto r2 = to_index_tensor(rows.second, device);
+      const auto zt = embed(model, problem.second, episode.second, frozen, r2, fast);
+      const auto z = torch::cat({z1, zt});
+      const auto domain =
+          torch::cat({torch::zeros({r1.size(0)}, r1.options()), torch::ones({r2.size(0)}, r2.options())});
+      // D learns the true domains from fixed embeddings.
+      const auto discriminator = cross_entropy(model.domain_logits(fast, z.detach()), domain);
+      // The encoder learns against a fixed D.
+      const auto frozen_head = fast.frozen();
+      if (problem.loss == InnerLoss::kDomainAdversarial) {
+        const auto as_source = torch::zeros({r2.size(0)}, r2.options());
+        return discriminator + cross_entropy(model.domain_logits(frozen_head, zt), as_source);
+      }
+      // Cross-entropy against the uniform distribution over the two domains.
+      const auto log_p = torch::log_softmax(model.domain_logits(frozen_head, z), 1);
+      return discriminator - log_p.mean(1).mean();
+    }
+    case InnerLoss::kCustom:
+      break;
+  }
+  throw std::logic_error("inner_step_loss: the task computes its own loss (" + to_string(problem.loss) + ")");
+}
+
+}  // namespace croma

@@ -1,0 +1,126 @@
+// The inner problems the built-in tasks state (tasks/inner_problem.h): how a minibatch is
+// drawn (the one rule both engines use), what each method's tasks declare, and the autograd
+// definition of a step's loss.
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "croma/app/experiment.h"
+#include "croma/meta/meta_trainer.h"
+#include "croma/meta/method.h"
+#include "croma/model/losses.h"
+#include "croma/tasks/inner_problem.h"
+#include "test_support.h"
+
+namespace croma {
+namespace {
+
+InnerEpisode episode_of_rows(std::int64_t first, std::int64_t second) {
+  InnerEpisode ep;
+  ep.first = torch::zeros({first, 3});
+  if (second > 0) ep.second = torch::zeros({second, 3});
+  return ep;
+}
+
+TEST(DrawMinibatch, DrawsDistinctRowsOfEachSetInOrderFromTheStream) {
+  const InnerProblem unpaired{InnerLoss::kDomainConfusion, RowPath::kSource, RowPath::kTarget, 4, false};
+  Rng a(3, 1), b(3, 1);
+  const auto rows = draw_minibatch(unpaired, episode_of_rows(10, 6), a);
+  // First the first set's rows, then the second's, as the stream gives them.
+  EXPECT_EQ(rows.first, b.sample_without_replacement(10, 4));
+  EXPECT_EQ(rows.second, b.sample_without_replacement(6, 4));
+  EXPECT_EQ(a.state(), b.state());
+  EXPECT_EQ(std::set<std::int64_t>(rows.first.begin(), rows.first.end()).size(), 4u);
+}
+
+TEST(DrawMinibatch, PairedRowsAreTheFirstSetsAndABatchLargerThanTheEpisodeTakesEveryRow) {
+  const InnerProblem paired{InnerLoss::kAlignment, RowPath::kSource, RowPath::kTarget, 16, true};
+  Rng rng(5, 2);
+  const auto rows = draw_minibatch(paired, episode_of_rows(6, 6), rng);
+  EXPECT_EQ(rows.second, rows.first);
+  ASSERT_EQ(rows.first.size(), 6u);
+  EXPECT_EQ(std::set<std::int64_t>(rows.first.begin(), rows.first.end()), (std::set<std::int64_t>{0, 1, 2, 3, 4, 5}));
+  const InnerProblem single{InnerLoss::kClassification, RowPath::kTarget, RowPath::kNone, 2};
+  EXPECT_TRUE(draw_minibatch(single, episode_of_rows(5, 0), rng).second.empty());
+}
+
+// What each method's tasks declare: the problem is the paper's definition of that method.
+TEST(InnerProblems, EveryMethodsTasksStateTheirRowsHeadsAndLosses) {
+  auto o = testing::tiny_options();
+  o.world.classes_per_cluster = 2;
+  std::map<std::string, std::vector<std::string>> seen;
+  for (const auto& name : method_names()) {
+    o.meta.method = name;
+    Experiment exp(o);
+    const auto comm = Communicator::self();
+    MetaTrainer trainer(exp.model(), exp.sampler(), o.meta, o.seed, comm, torch::kCPU);
+    for (const auto& phase : plan_method(parse_method(name), o, exp.sampler())) {
+      for (const auto& task : phase.make_tasks(trainer.context())) {
+        const auto p = task->problem();
+        seen[name].push_back(to_string(p.loss) + ":" + std::to_string(static_cast<int>(p.first)) + ":" +
+                             std::to_string(static_cast<int>(p.second)));
+        EXPECT_NE(p.loss, InnerLoss::kCustom) << name << " / " << task->name();
+        EXPECT_GT(p.batch, 0) << name << " / " << task->name();
+        if (p.loss == InnerLoss::kAlignment) {
+          EXPECT_EQ(p.batch, o.meta.align_batch);
+          EXPECT_EQ(p.paired, o.meta.pairs == PairKind::kStrong);
+        } else {
+          EXPECT_EQ(p.batch, o.meta.inner_batch) << name;
+          EXPECT_FALSE(p.paired) << name;
+        }
+      }
+    }
+  }
+  auto code = [](InnerLoss loss, RowPath a, RowPath b = RowPath::kNone) {
+    return to_string(loss) + ":" + std::to_string(static_cast<int>(a)) + ":" + std::to_string(static_cast<int>(b));
+  };
+  const auto align = code(InnerLoss::kAlignment, RowPath::kSource, RowPath::kTarget);
+  // CroMA adapts phi over the frozen e_s (Algorithm 1); the shared methods adapt the encoder.
+  EXPECT_EQ(seen["croma"], (std::vector<std::string>{align, code(InnerLoss::kClassification, RowPath::kFrozenSource)}));
+  EXPECT_EQ(seen["shared-align"], (std::vector<std::string>{align, code(InnerLoss::kClassification, RowPath::kSource)}));
+  EXPECT_EQ(seen["oracle"], (std::vector<std::string>{code(InnerLoss::kClassification, RowPath::kTarget)}));
+  EXPECT_EQ(seen["align-classify"],
+            (std::vector<std::string>{align, code(InnerLoss::kSourceClasses, RowPath::kFrozenSource)}));
+  EXPECT_EQ(seen["target-autoencoder"], (std::vector<std::string>{code(InnerLoss::kReconstruction, RowPath::kTarget)}));
+  EXPECT_EQ(seen["shared-confusion"][0], code(InnerLoss::kDomainConfusion, RowPath::kSource, RowPath::kTarget));
+  EXPECT_EQ(seen["shared"][0], code(InnerLoss::kDomainAdversarial, RowPath::kSource, RowPath::kTarget));
+}
+
+// The definition reads the minibatch's rows and their own labels.
+TEST(InnerStepLoss, ClassificationOfTargetRowsIsPhiOverTheirEmbeddingsAgainstTheirLabels) {
+  auto o = testing::tiny_options();
+  o.meta.method = "oracle";
+  Experiment exp(o);
+  const auto& model = exp.model();
+  torch::manual_seed(2);
+  InnerEpisode ep;
+  ep.first = torch::randn({6, exp.sampler().data().target.batch().size(1)});
+  ep.first_labels = torch::tensor(std::vector<std::int64_t>{0, 1, 2, 3, 2, 1}, torch::kInt64);
+  const InnerProblem problem{InnerLoss::kClassification, RowPath::kTarget, RowPath::kNone, 3};
+  Minibatch rows;
+  rows.first = {4, 0, 3};
+  FastWeights fast(model.layout(), torch::TensorOptions());
+  fast.values().copy_(model.initial_parameters(1));
+  const auto got = inner_step_loss(model, o.meta, problem, ep, {}, rows, fast).item<double>();
+  const auto idx = torch::tensor(rows.first, torch::kInt64);
+  const auto want = cross_entropy(model.classify(fast, model.embed_target(fast, ep.first.values().index_select(0, idx))),
+                                  torch::tensor(std::vector<std::int64_t>{2, 0, 3}, torch::kInt64))
+                        .item<double>();
+  EXPECT_DOUBLE_EQ(got, want);
+  // A different choice of rows is a different loss: the rows are read.
+  rows.first = {1, 2, 5};
+  EXPECT_NE(inner_step_loss(model, o.meta, problem, ep, {}, rows, fast).item<double>(), want);
+}
+
+TEST(InnerStepLoss, AnUndescribedProblemIsRefused) {
+  auto o = testing::tiny_options();
+  Experiment exp(o);
+  FastWeights fast(exp.model().layout(), torch::TensorOptions());
+  InnerEpisode ep;
+  ep.first = torch::zeros({2, 3});
+  EXPECT_THROW(inner_step_loss(exp.model(), o.meta, InnerProblem{}, ep, {}, Minibatch{{0}, {}}, fast),
+               std::logic_error);
+}
+
+}  // namespace
+}  // namespace croma
