@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <iostream>
+#include <map>
 #include <string>
 
 #include "croma/app/commands.h"
@@ -18,6 +19,7 @@
 #include "croma/meta/meta_trainer.h"
 #include "croma/meta/method.h"
 #include "croma/model/mlp_kernels.h"
+#include "croma/tasks/inner_problem.h"
 #include "croma/util/progress.h"
 #include "croma/util/runtime.h"
 
@@ -76,56 +78,134 @@ double median_seconds(int reps, F&& f) {
 }
 
 // What the machine needs for one meta-iteration's arithmetic, measured on this machine: the
-// matrix products of the inner loops (each product of the fused loop timed on its own, with
-// the shapes of this configuration), and the fused Adam pass over the adapted ranges; with
-// the FLOPs, the optimizer's bytes, and a large product's rate for reference. Null unless
-// every part of the model is an MLP (the shapes are read from it) and the device is the CPU.
-nlohmann::json machine_floor(const CromaModel& model, const MetaOptions& m, const torch::Device& device) {
-  const auto es = model.mlp_layers(ModelPart::kSourceEncoder);
-  const auto et = model.mlp_layers(ModelPart::kTargetEncoder);
-  const auto phi = model.mlp_layers(ModelPart::kClassifier);
-  if (!device.is_cpu() || !es || !et || !phi || model.shape().shared_encoder) return nullptr;
-  double gemm_s = 0, flops = 0;
-  // count x [rows, k] @ [k, n]
-  auto product = [&](double count, std::int64_t rows, std::int64_t k, std::int64_t n, bool transposed_b) {
-    auto a = torch::randn({rows, k});
-    auto b = transposed_b ? torch::randn({n, k}).t() : torch::randn({k, n});
-    auto out = torch::empty({rows, n});
-    gemm_s += count * median_seconds(60, [&] { at::mm_out(out, a, b); });
-    flops += count * 2.0 * static_cast<double>(rows * k * n);
-  };
-  const double steps = static_cast<double>(m.inner_steps);
-  auto train_mlp = [&](const std::vector<DenseLayer>& layers, std::int64_t rows) {
-    for (std::size_t l = 0; l < layers.size(); ++l) {
-      product(steps, rows, layers[l].in, layers[l].out, true);    // forward
-      product(steps, layers[l].out, rows, layers[l].in, false);   // weight gradient
-      if (l > 0) product(steps, rows, layers[l].out, layers[l].in, false);  // input gradient
+// matrix products of the fused inner loops (each product timed on its own with the shapes of
+// this configuration, through the same at::mm_out) and the fused Adam pass over the adapted
+// ranges, hot in cache. Computed from the inner problems the tasks state, so every method the
+// fused kernels run has its own floor.
+class MachineFloor {
+ public:
+  MachineFloor(const CromaModel& model, const MetaOptions& m) : model_(model), m_(m) {}
+
+  // Adds one meta-iteration of this phase's tasks, weighted by `share`; false (and nothing
+  // added) when a task's problem is not one the fused kernels run.
+  bool add_phase(const InnerTaskList& tasks, double share) {
+    Totals phase;
+    for (const auto& task : tasks) {
+      if (!add_task(task->problem(), task->range(), phase)) return false;
     }
+    totals_.gemm_s += share * phase.gemm_s;
+    totals_.flops += share * phase.flops;
+    totals_.adam_s += share * phase.adam_s;
+    totals_.adam_bytes += share * phase.adam_bytes;
+    return true;
+  }
+
+  nlohmann::json summary() {
+    auto big = torch::randn({1024, 1024}), big_out = torch::empty({1024, 1024});
+    const double big_rate = 2.0 * 1024 * 1024 * 1024 / median_seconds(5, [&] { at::mm_out(big_out, big, big); });
+    const auto& t = totals_;
+    return {{"products_ms", 1e3 * t.gemm_s},
+            {"products_gflop", t.flops * 1e-9},
+            {"products_gflop_per_s", t.flops / t.gemm_s * 1e-9},
+            {"adam_ms", 1e3 * t.adam_s},
+            {"adam_mb", t.adam_bytes * 1e-6},
+            {"adam_gb_per_s", t.adam_bytes / t.adam_s * 1e-9},
+            {"floor_ms", 1e3 * (t.gemm_s + t.adam_s)},
+            {"floor_meta_iterations_per_s", 1.0 / (t.gemm_s + t.adam_s)},
+            {"large_product_gflop_per_s", big_rate * 1e-9}};
+  }
+
+ private:
+  struct Totals {
+    double gemm_s = 0, flops = 0, adam_s = 0, adam_bytes = 0;
   };
-  train_mlp(*es, m.align_batch);
-  train_mlp(*et, m.align_batch);
-  train_mlp(*phi, m.inner_batch);
-  for (const auto& l : *es) product(1.0, m.ways * m.shots, l.in, l.out, true);  // frozen-e_s embeddings
-  double adam_s = 0, adam_bytes = 0;
-  for (const auto range : {model.encoders(), model.classifier()}) {
-    auto p = torch::randn({range.size()}), g = torch::randn({range.size()});
+
+  // count x [rows, k] @ [k, n] (b transposed: a weight read as W^T); each shape timed once.
+  void product(Totals& t, double count, std::int64_t rows, std::int64_t k, std::int64_t n, bool transposed_b) {
+    const auto key = std::to_string(rows) + "x" + std::to_string(k) + "x" + std::to_string(n) + (transposed_b ? "t" : "");
+    auto it = seconds_.find(key);
+    if (it == seconds_.end()) {
+      auto a = torch::randn({rows, k});
+      auto b = transposed_b ? torch::randn({n, k}).t() : torch::randn({k, n});
+      auto out = torch::empty({rows, n});
+      it = seconds_.emplace(key, median_seconds(60, [&] { at::mm_out(out, a, b); })).first;
+    }
+    t.gemm_s += count * it->second;
+    t.flops += count * 2.0 * static_cast<double>(rows * k * n);
+  }
+  // Every inner step: forward, weight gradients, and the input gradients between layers (and
+  // into the part's input where another part feeds it: `input_grad`).
+  void train(Totals& t, const std::vector<DenseLayer>& layers, std::int64_t rows, bool input_grad) {
+    const double steps = static_cast<double>(m_.inner_steps);
+    for (std::size_t l = 0; l < layers.size(); ++l) {
+      product(t, steps, rows, layers[l].in, layers[l].out, true);
+      product(t, steps, layers[l].out, rows, layers[l].in, false);
+      if (l > 0 || input_grad) product(t, steps, rows, layers[l].out, layers[l].in, false);
+    }
+  }
+  // Once per episode: rows through a frozen part.
+  void forward(Totals& t, const std::vector<DenseLayer>& layers, std::int64_t rows) {
+    for (const auto& l : layers) product(t, 1.0, rows, l.in, l.out, true);
+  }
+
+  bool add_task(const InnerProblem& p, ParamRange range, Totals& t) {
+    if (model_.shape().shared_encoder) return false;
+    const auto es = model_.mlp_layers(ModelPart::kSourceEncoder);
+    const auto et = model_.mlp_layers(ModelPart::kTargetEncoder);
+    const auto phi = model_.mlp_layers(ModelPart::kClassifier);
+    const std::int64_t episode = m_.ways * m_.shots;
+    const std::int64_t rows = std::min(episode, p.batch);
+    auto have = [](const auto&... parts) { return (parts.has_value() && ...); };
+    switch (p.loss) {
+      case InnerLoss::kAlignment:
+        if (!have(es, et)) return false;
+        train(t, *es, rows, false);
+        train(t, *et, rows, false);
+        break;
+      case InnerLoss::kClassification:
+        if (p.first == RowPath::kFrozenSource && have(es, phi)) {
+          forward(t, *es, episode);
+          train(t, *phi, rows, false);
+        } else if (p.first == RowPath::kTarget && have(et, phi)) {
+          train(t, *et, rows, false);
+          train(t, *phi, rows, true);
+        } else {
+          return false;
+        }
+        break;
+      case InnerLoss::kSourceClasses: {
+        const auto head = model_.mlp_layers(ModelPart::kClassHead);
+        if (!have(es, phi, head)) return false;
+        std::vector<DenseLayer> chain{phi->front()};
+        chain.insert(chain.end(), head->begin(), head->end());
+        forward(t, *es, episode);
+        train(t, chain, rows, false);
+        break;
+      }
+      case InnerLoss::kReconstruction: {
+        const auto decoder = model_.mlp_layers(ModelPart::kDecoder);
+        if (!have(et, decoder)) return false;
+        train(t, *et, rows, false);
+        train(t, *decoder, rows, true);
+        break;
+      }
+      default:
+        return false;
+    }
+    auto pv = torch::randn({range.size()}), g = torch::randn({range.size()});
     FlatAdam adam;
     adam.reset(range.size(), torch::kCPU);
-    adam_s += steps * median_seconds(60, [&] { adam.step(p, g, AdamSettings{}); });
-    adam_bytes += steps * 28.0 * static_cast<double>(range.size());  // read p g m v, write p m v
+    const double steps = static_cast<double>(m_.inner_steps);
+    t.adam_s += steps * median_seconds(60, [&] { adam.step(pv, g, AdamSettings{}); });
+    t.adam_bytes += steps * 28.0 * static_cast<double>(range.size());  // read p g m v, write p m v
+    return true;
   }
-  auto big = torch::randn({1024, 1024}), big_out = torch::empty({1024, 1024});
-  const double big_rate = 2.0 * 1024 * 1024 * 1024 / median_seconds(5, [&] { at::mm_out(big_out, big, big); });
-  return {{"products_ms", 1e3 * gemm_s},
-          {"products_gflop", flops * 1e-9},
-          {"products_gflop_per_s", flops / gemm_s * 1e-9},
-          {"adam_ms", 1e3 * adam_s},
-          {"adam_mb", adam_bytes * 1e-6},
-          {"adam_gb_per_s", adam_bytes / adam_s * 1e-9},
-          {"floor_ms", 1e3 * (gemm_s + adam_s)},
-          {"floor_meta_iterations_per_s", 1.0 / (gemm_s + adam_s)},
-          {"large_product_gflop_per_s", big_rate * 1e-9}};
-}
+
+  const CromaModel& model_;
+  const MetaOptions& m_;
+  Totals totals_;
+  std::map<std::string, double> seconds_;
+};
 
 // One phase's tasks timed over `steps` meta-steps after a warm-up.
 struct PhaseMeasurement {
@@ -191,9 +271,13 @@ int run_bench_command(int argc, const char* const argv[]) {
   double wall_per_iteration = 0, cpu_per_iteration = 0, episodes = 0;
   PhaseTimings mixed;
   bool all_fused = true;
+  // The floor needs the CPU and a problem the fused kernels run in every phase.
+  const bool want_floor = device.is_cpu() && !std::getenv("CROMA_BENCH_NO_FLOOR");
+  MachineFloor floor_of_method(exp.model(), o.meta);
+  bool has_floor = want_floor && comm.is_root();
   for (const auto& phase : phases) {
     trainer.set_tasks(phase.make_tasks(trainer.context()), phase.epsilon);
-    if (force_autograd) trainer.set_fused_inner_loop(false);
+    trainer.set_inner_loop(force_autograd ? "autograd" : o.meta.inner_loop);
     const auto m = measure_phase(trainer, comm, o.meta.steps);
     const double share = static_cast<double>(phase.steps) / static_cast<double>(std::max<std::int64_t>(planned_steps, 1));
     const double steps = static_cast<double>(std::max<std::int64_t>(o.meta.steps, 1));
@@ -206,6 +290,7 @@ int run_bench_command(int argc, const char* const argv[]) {
     mixed.reptile += share * m.timings.reptile;
     mixed.allreduce += share * m.timings.allreduce;
     all_fused = all_fused && trainer.fused_inner_loop();
+    if (has_floor) has_floor = floor_of_method.add_phase(phase.make_tasks(trainer.context()), share);
     phase_rows.push_back({{"phase", phase.name},
                           {"share_of_steps", share},
                           {"meta_iterations_per_s", steps / m.wall},
@@ -215,10 +300,7 @@ int run_bench_command(int argc, const char* const argv[]) {
   }
   if (!comm.is_root()) return 0;
   const auto method = parse_method(o.meta.method);
-  // The floor is derived from CroMA's products (alignment and classification episodes);
-  // other methods' tasks have other shapes, for which no floor is computed yet.
-  nlohmann::json floor = nullptr;
-  if (!std::getenv("CROMA_BENCH_NO_FLOOR") && method == Method::kCroma) floor = machine_floor(exp.model(), o.meta, device);
+  const nlohmann::json floor = has_floor ? floor_of_method.summary() : nlohmann::json(nullptr);
   nlohmann::json summary = {
       {"command", "bench"},
       {"method", to_string(method)},
