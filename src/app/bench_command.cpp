@@ -148,34 +148,52 @@ class MachineFloor {
     for (const auto& l : layers) product(t, 1.0, rows, l.in, l.out, true);
   }
 
+  // A held-fixed part (the discriminator in the encoder's loss): forward and input gradients only.
+  void fixed(Totals& t, const std::vector<DenseLayer>& layers, std::int64_t rows) {
+    const double steps = static_cast<double>(m_.inner_steps);
+    for (const auto& l : layers) {
+      product(t, steps, rows, l.in, l.out, true);
+      product(t, steps, rows, l.out, l.in, false);
+    }
+  }
+  // The target path: e_t, or with a shared encoder the input map and then e_s, whose input
+  // gradient feeds the map.
+  bool target_path(Totals& t, std::int64_t rows) {
+    const auto first = model_.mlp_layers(ModelPart::kTargetEncoder);
+    if (!first) return false;
+    train(t, *first, rows, false);
+    if (model_.shape().shared_encoder) train(t, *model_.mlp_layers(ModelPart::kSourceEncoder), rows, true);
+    return true;
+  }
+
   bool add_task(const InnerProblem& p, ParamRange range, Totals& t) {
-    if (model_.shape().shared_encoder) return false;
     const auto es = model_.mlp_layers(ModelPart::kSourceEncoder);
-    const auto et = model_.mlp_layers(ModelPart::kTargetEncoder);
     const auto phi = model_.mlp_layers(ModelPart::kClassifier);
     const std::int64_t episode = m_.ways * m_.shots;
     const std::int64_t rows = std::min(episode, p.batch);
-    auto have = [](const auto&... parts) { return (parts.has_value() && ...); };
+    if (!es) return false;
     switch (p.loss) {
       case InnerLoss::kAlignment:
-        if (!have(es, et)) return false;
         train(t, *es, rows, false);
-        train(t, *et, rows, false);
+        if (!target_path(t, rows)) return false;
         break;
       case InnerLoss::kClassification:
-        if (p.first == RowPath::kFrozenSource && have(es, phi)) {
+        if (!phi) return false;
+        if (p.first == RowPath::kFrozenSource) {
           forward(t, *es, episode);
           train(t, *phi, rows, false);
-        } else if (p.first == RowPath::kTarget && have(et, phi)) {
-          train(t, *et, rows, false);
-          train(t, *phi, rows, true);
-        } else {
+          break;
+        }
+        if (p.first == RowPath::kSource) {
+          train(t, *es, rows, false);
+        } else if (!target_path(t, rows)) {
           return false;
         }
+        train(t, *phi, rows, true);
         break;
       case InnerLoss::kSourceClasses: {
         const auto head = model_.mlp_layers(ModelPart::kClassHead);
-        if (!have(es, phi, head)) return false;
+        if (!phi || !head) return false;
         std::vector<DenseLayer> chain{phi->front()};
         chain.insert(chain.end(), head->begin(), head->end());
         forward(t, *es, episode);
@@ -184,9 +202,18 @@ class MachineFloor {
       }
       case InnerLoss::kReconstruction: {
         const auto decoder = model_.mlp_layers(ModelPart::kDecoder);
-        if (!have(et, decoder)) return false;
-        train(t, *et, rows, false);
+        if (!decoder || !target_path(t, rows)) return false;
         train(t, *decoder, rows, true);
+        break;
+      }
+      case InnerLoss::kDomainAdversarial:
+      case InnerLoss::kDomainConfusion: {
+        const auto domain = model_.mlp_layers(ModelPart::kDomainHead);
+        if (!domain) return false;
+        train(t, *es, rows, false);
+        if (!target_path(t, rows)) return false;
+        train(t, *domain, 2 * rows, false);  // the discriminator on both row sets
+        fixed(t, *domain, p.loss == InnerLoss::kDomainAdversarial ? rows : 2 * rows);
         break;
       }
       default:

@@ -32,17 +32,23 @@ void gather(const torch::Tensor& from, const std::vector<std::int64_t>& rows, fl
   }
 }
 
-// Whether the fused kernels run this problem (on a model with separate MLP encoders).
-bool fusable(const InnerProblem& p) {
+// Whether the fused kernels run this problem (on a model whose encoders are MLPs).
+bool fusable(const InnerProblem& p, bool shared_encoder) {
   switch (p.loss) {
     case InnerLoss::kAlignment:
       return p.first == RowPath::kSource && p.second == RowPath::kTarget;
     case InnerLoss::kClassification:
-      return p.first == RowPath::kFrozenSource || p.first == RowPath::kTarget;
+      // Adapting e_s under phi is the shared methods' source task; with separate encoders no
+      // method poses it (and its range, e_s and phi, would not be contiguous).
+      return p.first == RowPath::kFrozenSource || p.first == RowPath::kTarget ||
+             (p.first == RowPath::kSource && shared_encoder);
     case InnerLoss::kSourceClasses:
       return p.first == RowPath::kFrozenSource;
     case InnerLoss::kReconstruction:
       return p.first == RowPath::kTarget;
+    case InnerLoss::kDomainAdversarial:
+    case InnerLoss::kDomainConfusion:
+      return p.first == RowPath::kSource && p.second == RowPath::kTarget;
     default:
       return false;
   }
@@ -64,17 +70,19 @@ std::unique_ptr<FusedInnerLoop> FusedInnerLoop::create(const TaskContext& ctx, c
                                                        std::int64_t slots) {
   if (!ctx.device.is_cpu() || slots < 1 || tasks.empty()) return nullptr;
   const auto& model = ctx.model;
-  if (model.shape().shared_encoder) return nullptr;
+  const bool shared = model.shape().shared_encoder;
   std::vector<InnerProblem> problems;
   for (const auto& task : tasks) {
     problems.push_back(task->problem());
-    if (!fusable(problems.back())) return nullptr;
+    if (!fusable(problems.back(), shared)) return nullptr;
   }
-  // run() stores the first slot's delta of each task instead of adding it: ranges must not overlap.
+  // run() stores the first slot's delta of each task instead of adding it where no two
+  // tasks' ranges overlap (the shared methods' tasks both adapt e_s: there it adds).
+  bool disjoint = true;
   for (std::size_t i = 0; i < tasks.size(); ++i) {
     for (std::size_t j = 0; j < i; ++j) {
       const auto a = tasks[i]->range(), b = tasks[j]->range();
-      if (a.begin < b.end && b.begin < a.end) return nullptr;
+      if (a.begin < b.end && b.begin < a.end) disjoint = false;
     }
   }
   // The parts each problem reads must be MLPs (the source encoder always: frozen embeddings).
@@ -91,6 +99,9 @@ std::unique_ptr<FusedInnerLoop> FusedInnerLoop::create(const TaskContext& ctx, c
   const auto uses_phi = [](const InnerProblem& p) { return p.loss == InnerLoss::kClassification; };
   const auto uses_decoder = [](const InnerProblem& p) { return p.loss == InnerLoss::kReconstruction; };
   const auto uses_class_head = [](const InnerProblem& p) { return p.loss == InnerLoss::kSourceClasses; };
+  const auto uses_domain = [](const InnerProblem& p) {
+    return p.loss == InnerLoss::kDomainAdversarial || p.loss == InnerLoss::kDomainConfusion;
+  };
   if (!need(ModelPart::kSourceEncoder, parts.source)) return nullptr;
   if (reads(problems, uses_target) && !need(ModelPart::kTargetEncoder, parts.target)) return nullptr;
   if ((reads(problems, uses_phi) || reads(problems, uses_class_head)) &&
@@ -98,6 +109,7 @@ std::unique_ptr<FusedInnerLoop> FusedInnerLoop::create(const TaskContext& ctx, c
     return nullptr;
   }
   if (reads(problems, uses_decoder) && !need(ModelPart::kDecoder, parts.decoder)) return nullptr;
+  if (reads(problems, uses_domain) && !need(ModelPart::kDomainHead, parts.domain)) return nullptr;
   if (reads(problems, uses_class_head)) {
     std::vector<DenseLayer> head;
     if (!need(ModelPart::kClassHead, head)) return nullptr;
@@ -109,6 +121,7 @@ std::unique_ptr<FusedInnerLoop> FusedInnerLoop::create(const TaskContext& ctx, c
     return nullptr;
   }
   std::unique_ptr<FusedInnerLoop> loop(new FusedInnerLoop(ctx, std::move(problems), std::move(parts), slots));
+  loop->stores_first_slot_ = disjoint;
   if (!loop->agrees_with_model()) return nullptr;
   return loop;
 }
@@ -116,7 +129,8 @@ std::unique_ptr<FusedInnerLoop> FusedInnerLoop::create(const TaskContext& ctx, c
 FusedInnerLoop::FusedInnerLoop(const TaskContext& ctx, std::vector<InnerProblem> problems, Parts parts,
                                std::int64_t slots)
     : ctx_(ctx), problems_(std::move(problems)), numel_(ctx.model.numel()),
-      scale_(static_cast<float>(std::sqrt(static_cast<double>(ctx.model.shape().embed_dim)))) {
+      scale_(static_cast<float>(std::sqrt(static_cast<double>(ctx.model.shape().embed_dim)))),
+      shared_(ctx.model.shape().shared_encoder) {
   fast_ = torch::zeros({slots, numel_}, torch::kFloat32);
   grad_ = torch::zeros({slots, numel_}, torch::kFloat32);
   auto kernel = [](const std::vector<DenseLayer>& layers) {
@@ -129,7 +143,15 @@ FusedInnerLoop::FusedInnerLoop(const TaskContext& ctx, std::vector<InnerProblem>
     s.classifier = kernel(parts.classifier);
     s.decoder = kernel(parts.decoder);
     s.class_chain = kernel(parts.class_chain);
-    for (auto* k : {s.source.get(), s.target.get(), s.classifier.get(), s.decoder.get(), s.class_chain.get()}) {
+    if (shared_) {
+      s.source_again = kernel(parts.source);
+      s.source_again->set_accumulate(true);
+    }
+    s.domain = kernel(parts.domain);
+    s.domain_fixed = kernel(parts.domain);
+    if (s.domain_fixed) s.domain_fixed->set_frozen(true);
+    for (auto* k : {s.source.get(), s.target.get(), s.classifier.get(), s.decoder.get(), s.class_chain.get(),
+                    s.source_again.get(), s.domain.get(), s.domain_fixed.get()}) {
       if (k) k->bind(fast_[t], grad_[t]);
     }
     slots_.push_back(std::move(s));
@@ -138,7 +160,7 @@ FusedInnerLoop::FusedInnerLoop(const TaskContext& ctx, std::vector<InnerProblem>
   meta_grad_unused_ = torch::zeros({numel_}, torch::kFloat32);
 }
 
-bool FusedInnerLoop::agrees_with_model() const {
+bool FusedInnerLoop::agrees_with_model() {
   const auto& model = ctx_.model;
   const torch::Tensor weights = model.initial_parameters(20260101);
   fast_[0].copy_(weights);
@@ -160,11 +182,19 @@ bool FusedInnerLoop::agrees_with_model() const {
     }
     return out;
   };
-  const auto& s = slots_[0];
+  auto& s = slots_[0];
   bool same = s.source->in() == xs.size(1) && torch::allclose(run(*s.source, xs, 1.0f, true), zs, 1e-4, 1e-5);
   if (same && s.target) {
-    same = s.target->in() == xt.size(1) &&
-           torch::allclose(run(*s.target, xt, 1.0f, true), model.embed_target(weights, xt), 1e-4, 1e-5);
+    const auto path = target_path(s, false);
+    std::vector<std::int64_t> rows(static_cast<std::size_t>(xt.size(0)));
+    for (std::size_t r = 0; r < rows.size(); ++r) rows[r] = static_cast<std::int64_t>(r);
+    std::vector<float> z, norms;
+    same = path.front()->in() == xt.size(1);
+    if (same) {
+      encode(path, xt.contiguous(), rows, z, norms);
+      const auto zt = torch::from_blob(z.data(), {xt.size(0), s.source->out()}).clone();
+      same = torch::allclose(zt, model.embed_target(weights, xt), 1e-4, 1e-5);
+    }
   }
   if (same && s.classifier) {
     same = torch::allclose(run(*s.classifier, zs, scale_, false), model.classify(weights, zs), 1e-4, 1e-4);
@@ -175,6 +205,9 @@ bool FusedInnerLoop::agrees_with_model() const {
   }
   if (same && s.decoder) {
     same = torch::allclose(run(*s.decoder, zs, scale_, false), model.decode(weights, zs), 1e-4, 1e-4);
+  }
+  if (same && s.domain) {
+    same = torch::allclose(run(*s.domain, zs, scale_, false), model.domain_logits(weights, zs), 1e-4, 1e-4);
   }
   fast_[0].zero_();
   return same;
@@ -202,33 +235,64 @@ double FusedInnerLoop::step(const InnerProblem& problem, Slot& s, const Minibatc
     case InnerLoss::kAlignment:
       return alignment_step(s, rows);
     case InnerLoss::kClassification:
-      return problem.first == RowPath::kFrozenSource ? frozen_head_step(s, *s.classifier, rows.first)
-                                                    : target_head_step(s, *s.classifier, rows.first, false);
+      if (problem.first == RowPath::kFrozenSource) return frozen_head_step(s, *s.classifier, rows.first);
+      return head_step(s, problem.first == RowPath::kSource ? source_path(s) : target_path(s, false), *s.classifier,
+                       rows.first, false);
     case InnerLoss::kSourceClasses:
       return frozen_head_step(s, *s.class_chain, rows.first);
     case InnerLoss::kReconstruction:
-      return target_head_step(s, *s.decoder, rows.first, true);
+      return head_step(s, target_path(s, false), *s.decoder, rows.first, true);
+    case InnerLoss::kDomainAdversarial:
+    case InnerLoss::kDomainConfusion:
+      return domain_step(s, rows, problem.loss == InnerLoss::kDomainAdversarial);
     default:
       throw std::logic_error("FusedInnerLoop: a problem create() did not accept");
+  }
+}
+
+FusedInnerLoop::Path FusedInnerLoop::target_path(Slot& s, bool after_source) const {
+  if (!shared_) return {s.target.get()};
+  return {s.target.get(), after_source ? s.source_again.get() : s.source.get()};
+}
+
+void FusedInnerLoop::encode(const Path& path, const torch::Tensor& x, const std::vector<std::int64_t>& rows,
+                            std::vector<float>& z, std::vector<float>& norms) {
+  const auto b = static_cast<std::int64_t>(rows.size());
+  gather(x, rows, path.front()->input(b));
+  const float* y = path.front()->forward();
+  for (std::size_t k = 1; k < path.size(); ++k) {
+    std::memcpy(path[k]->input(b), y, sizeof(float) * static_cast<std::size_t>(b * path[k]->in()));
+    y = path[k]->forward();
+  }
+  const auto e = path.back()->out();
+  z.resize(static_cast<std::size_t>(b * e));
+  norms.resize(static_cast<std::size_t>(b));
+  normalise_rows(y, b, e, z.data(), norms.data());
+}
+
+void FusedInnerLoop::encode_backward(const Path& path, const std::vector<float>& z, const std::vector<float>& norms,
+                                     const std::vector<float>& dz) {
+  const auto b = static_cast<std::int64_t>(norms.size());
+  normalise_rows_backward(z.data(), norms.data(), dz.data(), b, path.back()->out(), path.back()->output_grad());
+  for (std::size_t k = path.size(); k-- > 0;) {
+    path[k]->backward(k > 0);
+    if (k > 0) {
+      std::memcpy(path[k - 1]->output_grad(), path[k]->input_grad(),
+                  sizeof(float) * static_cast<std::size_t>(b * path[k]->in()));
+    }
   }
 }
 
 double FusedInnerLoop::alignment_step(Slot& s, const Minibatch& rows) {
   const auto bs = static_cast<std::int64_t>(rows.first.size());
   const auto bt = static_cast<std::int64_t>(rows.second.size());
-  gather(s.first, rows.first, s.source->input(bs));
-  gather(s.second, rows.second, s.target->input(bt));
-  const float* ys = s.source->forward();
-  const float* yt = s.target->forward();
+  const auto source = source_path(s);
+  const auto target = target_path(s, true);
+  encode(source, s.first, rows.first, zs_, ns_);
+  encode(target, s.second, rows.second, zt_, nt_);
   const auto e = s.source->out();
-  zs_.resize(static_cast<std::size_t>(bs * e));
   dzs_.resize(zs_.size());
-  ns_.resize(static_cast<std::size_t>(bs));
-  zt_.resize(static_cast<std::size_t>(bt * e));
   dzt_.resize(zt_.size());
-  nt_.resize(static_cast<std::size_t>(bt));
-  normalise_rows(ys, bs, e, zs_.data(), ns_.data());
-  normalise_rows(yt, bt, e, zt_.data(), nt_.data());
   std::vector<std::int64_t> gs(rows.first.size()), gt(rows.second.size());
   const auto* gsp = s.first_labels.data_ptr<std::int64_t>();
   const auto* gtp = s.second_labels.data_ptr<std::int64_t>();
@@ -236,10 +300,56 @@ double FusedInnerLoop::alignment_step(Slot& s, const Minibatch& rows) {
   for (std::size_t r = 0; r < gt.size(); ++r) gt[r] = gtp[rows.second[r]];
   const double loss = alignment_loss_and_grad(ctx_.meta, zs_.data(), zt_.data(), bs, bt, e, gs.data(), gt.data(),
                                               dzs_.data(), dzt_.data());
-  normalise_rows_backward(zs_.data(), ns_.data(), dzs_.data(), bs, e, s.source->output_grad());
-  normalise_rows_backward(zt_.data(), nt_.data(), dzt_.data(), bt, e, s.target->output_grad());
-  s.source->backward();
-  s.target->backward();
+  // The source path first: with a shared encoder it writes e_s's gradient, and the target
+  // path's second run of e_s adds to it.
+  encode_backward(source, zs_, ns_, dzs_);
+  encode_backward(target, zt_, nt_, dzt_);
+  return loss;
+}
+
+double FusedInnerLoop::domain_step(Slot& s, const Minibatch& rows, bool adversarial) {
+  const auto bs = static_cast<std::int64_t>(rows.first.size());
+  const auto bt = static_cast<std::int64_t>(rows.second.size());
+  const auto source = source_path(s);
+  const auto target = target_path(s, true);
+  encode(source, s.first, rows.first, zs_, ns_);
+  encode(target, s.second, rows.second, zt_, nt_);
+  // The discriminator learns the true domains (source 0, target 1) from the embeddings held
+  // fixed: gradients for its weights only.
+  auto fill_scaled = [&](float* in, bool with_source) {
+    std::size_t at = 0;
+    if (with_source) {
+      for (float v : zs_) in[at++] = v * scale_;
+    }
+    for (float v : zt_) in[at++] = v * scale_;
+  };
+  fill_scaled(s.domain->input(bs + bt), true);
+  std::vector<std::int64_t> domains(static_cast<std::size_t>(bs + bt), 1);
+  std::fill(domains.begin(), domains.begin() + bs, 0);
+  double loss = cross_entropy_and_grad(s.domain->forward(), bs + bt, 2, domains.data(), s.domain->output_grad());
+  s.domain->backward();
+  // The encoder learns against the discriminator held fixed: gradients for the embeddings only.
+  auto& fixed = *s.domain_fixed;
+  const auto rows_in = adversarial ? bt : bs + bt;
+  fill_scaled(fixed.input(rows_in), !adversarial);
+  const float* logits = fixed.forward();
+  if (adversarial) {  // the target items pass for source
+    const std::vector<std::int64_t> as_source(static_cast<std::size_t>(bt), 0);
+    loss += cross_entropy_and_grad(logits, bt, 2, as_source.data(), fixed.output_grad());
+  } else {
+    loss += uniform_cross_entropy_and_grad(logits, rows_in, 2, fixed.output_grad());
+  }
+  fixed.backward(true);
+  const float* din = fixed.input_grad();
+  dzs_.assign(zs_.size(), 0.0f);
+  dzt_.resize(zt_.size());
+  std::size_t at = 0;
+  if (!adversarial) {
+    for (auto& v : dzs_) v = din[at++] * scale_;
+  }
+  for (auto& v : dzt_) v = din[at++] * scale_;
+  encode_backward(source, zs_, ns_, dzs_);
+  encode_backward(target, zt_, nt_, dzt_);
   return loss;
 }
 
@@ -255,23 +365,19 @@ double FusedInnerLoop::frozen_head_step(Slot& s, MlpKernel& head, const std::vec
   return loss;
 }
 
-double FusedInnerLoop::target_head_step(Slot& s, MlpKernel& head, const std::vector<std::int64_t>& rows,
-                                        bool reconstruct) {
+double FusedInnerLoop::head_step(Slot& s, const Path& path, MlpKernel& head, const std::vector<std::int64_t>& rows,
+                                 bool reconstruct) {
   const auto b = static_cast<std::int64_t>(rows.size());
-  float* x = s.target->input(b);
-  gather(s.first, rows, x);
-  const float* y = s.target->forward();
-  const auto e = s.target->out();
-  zt_.resize(static_cast<std::size_t>(b * e));
-  nt_.resize(static_cast<std::size_t>(b));
-  dzt_.resize(zt_.size());
-  normalise_rows(y, b, e, zt_.data(), nt_.data());
+  encode(path, s.first, rows, zt_, nt_);
   float* in = head.input(b);
   for (std::size_t i = 0; i < zt_.size(); ++i) in[i] = zt_[i] * scale_;
   const float* out = head.forward();
   double loss;
   if (reconstruct) {
-    loss = squared_error_and_grad(out, x, b, head.out(), head.output_grad());
+    // Against the rows' own features (gathered once more: a few kB).
+    std::vector<float> x(static_cast<std::size_t>(b * head.out()));
+    gather(s.first, rows, x.data());
+    loss = squared_error_and_grad(out, x.data(), b, head.out(), head.output_grad());
   } else {
     std::vector<std::int64_t> labels(rows.size());
     const auto* lp = s.first_labels.data_ptr<std::int64_t>();
@@ -280,9 +386,9 @@ double FusedInnerLoop::target_head_step(Slot& s, MlpKernel& head, const std::vec
   }
   head.backward(true);
   const float* din = head.input_grad();
+  dzt_.resize(zt_.size());
   for (std::size_t i = 0; i < dzt_.size(); ++i) dzt_[i] = din[i] * scale_;
-  normalise_rows_backward(zt_.data(), nt_.data(), dzt_.data(), b, e, s.target->output_grad());
-  s.target->backward();
+  encode_backward(path, zt_, nt_, dzt_);
   return loss;
 }
 
@@ -308,8 +414,11 @@ FusedInnerLoop::Result FusedInnerLoop::run(const InnerTaskList& tasks, const tor
     const auto range = task.range();
     auto params = fast_.narrow(1, range.begin, range.size());
     auto grads = grad_.narrow(1, range.begin, range.size());
+    // Every slot starts from the meta-parameters: all of them, not only the task's range, since
+    // a loss may read parts it does not adapt (the adversarial task reads e_s through the
+    // target path but adapts only [map_t | domain]), as the autograd path's full copy does.
     for (std::int64_t t = 0; t < slots; ++t) {
-      std::memcpy(fast + t * numel_ + range.begin, m + range.begin, sizeof(float) * static_cast<std::size_t>(range.size()));
+      std::memcpy(fast + t * numel_, m, sizeof(float) * static_cast<std::size_t>(numel_));
     }
     // The kernels overwrite the gradients of the parts they run; a part in the range that the
     // loss does not read (phi under reconstruction, phi's output layer under the class head)
@@ -344,10 +453,10 @@ FusedInnerLoop::Result FusedInnerLoop::run(const InnerTaskList& tasks, const tor
     // Each slot's delta fast_t - meta is rounded to fixed point on its own and added as
     // integers (accumulate_reptile_delta_exact's arithmetic): a float running sum over the
     // slots would round differently for another number of slots per rank.
-    // The first slot stores (the task ranges are disjoint, checked by create(), and the
-    // caller zeroes only what no task covers).
+    // The first slot stores where the task ranges are disjoint (the caller then zeroes only
+    // what no task covers: stores_first_slot()).
     for (std::int64_t t = 0; t < slots; ++t) {
-      out.refused += (t == 0 ? store_fixed_differences : add_fixed_differences)(
+      out.refused += (t == 0 && stores_first_slot_ ? store_fixed_differences : add_fixed_differences)(
           fast + t * numel_ + range.begin, m + range.begin, range.size(), fp, d + range.begin);
     }
     std::vector<double> mean(static_cast<std::size_t>(slots));

@@ -72,8 +72,8 @@ void MetaTrainer::set_fused_inner_loop(bool allowed) {
     for (const auto& task : tasks_) names += (names.empty() ? "" : ", ") + task->name();
     throw OptionError("--inner-loop fused: the fused kernels do not run these tasks (" + names +
                       ") on this model and device; they cover alignment, classification, the class head "
-                      "and reconstruction with separate MLP encoders on the CPU, not the shared-encoder "
-                      "methods or other encoders (use --inner-loop auto or autograd)");
+                      "and reconstruction with MLP encoders on the CPU, not the domain-discriminator "
+                      "tasks or other encoders (use --inner-loop auto or autograd)");
   }
 }
 
@@ -180,7 +180,7 @@ StepStats MetaTrainer::step(bool request_stop) {
   const auto p = model_.numel();
   const auto k = tasks_.size();
   auto* sums = host_buffer_.data_ptr<std::int64_t>();
-  if (fused_) {
+  if (fused_ && fused_->stores_first_slot()) {
     // The fused loop stores into its tasks' (disjoint) ranges: zero the rest only.
     std::vector<ParamRange> ranges;
     for (const auto& task : tasks_) ranges.push_back(task->range());

@@ -65,13 +65,21 @@ const float* MlpKernel::forward() {
 void MlpKernel::backward(bool input_grad) {
   for (std::size_t l = layers_.size(); l-- > 0;) {
     const auto& g = grads_[l + 1];
-    at::mm_out(weight_grad_[l], g.t(), acts_[l]);
+    if (frozen_) {
+      // no weight or bias gradient
+    } else if (accumulate_) {
+      at::addmm_out(weight_grad_[l], weight_grad_[l], g.t(), acts_[l]);
+    } else {
+      at::mm_out(weight_grad_[l], g.t(), acts_[l]);
+    }
     const float* gp = g.data_ptr<float>();
     const std::int64_t n = layers_[l].out;
-    float* db = bias_grad_[l];
-    std::fill(db, db + n, 0.0f);
-    for (std::int64_t r = 0; r < rows_; ++r) {
-      for (std::int64_t j = 0; j < n; ++j) db[j] += gp[r * n + j];
+    if (!frozen_) {
+      float* db = bias_grad_[l];
+      if (!accumulate_) std::fill(db, db + n, 0.0f);
+      for (std::int64_t r = 0; r < rows_; ++r) {
+        for (std::int64_t j = 0; j < n; ++j) db[j] += gp[r * n + j];
+      }
     }
     if (l == 0) {
       if (input_grad) at::mm_out(grads_[0], g, weight_[0]);
@@ -199,6 +207,26 @@ double squared_error_and_grad(const float* y, const float* x, std::int64_t rows,
     dy[i] = static_cast<float>(scale * d);
   }
   return sum / static_cast<double>(n);
+}
+
+double uniform_cross_entropy_and_grad(const float* logits, std::int64_t rows, std::int64_t classes, float* dlogits) {
+  double loss = 0.0;
+  const double uniform = 1.0 / static_cast<double>(classes);
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const float* l = logits + r * classes;
+    const double mx = *std::max_element(l, l + classes);
+    double z = 0.0, mean = 0.0;
+    for (std::int64_t c = 0; c < classes; ++c) {
+      z += std::exp(l[c] - mx);
+      mean += l[c] * uniform;
+    }
+    const double lse = mx + std::log(z);
+    loss += lse - mean;  // -mean_c log p_c
+    for (std::int64_t c = 0; c < classes; ++c) {
+      dlogits[r * classes + c] = static_cast<float>((std::exp(l[c] - lse) - uniform) / static_cast<double>(rows));
+    }
+  }
+  return loss / static_cast<double>(rows);
 }
 
 double cross_entropy_and_grad(const float* logits, std::int64_t rows, std::int64_t classes,

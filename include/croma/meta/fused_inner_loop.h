@@ -14,13 +14,19 @@
 // Every product has the shape of one slot's episode, whatever T is: a slot computes the same
 // bits on any layout of ranks x slots (see meta/exact_sum.h).
 //
-// Problems it runs, on a model with separate MLP encoders:
-//   alignment              e_s and e_t, the configured alignment loss
-//   classification         rows through the frozen e_s, or through e_t; phi; cross-entropy
+// Problems it runs, on a model whose encoders are MLPs:
+//   alignment              source rows through e_s, target rows through the target path;
+//                          the configured alignment loss
+//   classification         rows through the frozen e_s, the adapted e_s or the target path;
+//                          phi; cross-entropy
 //   source classes         rows through the frozen e_s; phi's hidden layer and the class head
-//   reconstruction         rows through e_t; the decoder; squared error
-// Anything else (a custom task, an encoder of another kind, a shared encoder, the domain
-// losses, a GPU) keeps the autograd path.
+//   reconstruction         rows through the target path; the decoder; squared error
+//   domain adversarial /   source rows through e_s, target rows through the target path; the
+//   domain confusion       discriminator on the embeddings held fixed, plus the encoder's loss
+//                          through the discriminator held fixed (tasks/domain_confusion_task.h)
+// The target path is e_t, or with a shared encoder the linear input map and then e_s (whose
+// gradient from both paths of a step is summed). Anything else (a custom task, an encoder of
+// another kind, a GPU) keeps the autograd path.
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -50,23 +56,30 @@ class FusedInnerLoop {
   // One meta-step's inner loops: for each task, for every slot t (its stream slots[t]):
   // fast_t := meta on the task's range, draw an episode, inner Adam steps, and
   // delta_sums[range] += round((fast_t - meta) * 2^fp.frac_bits) (meta/exact_sum.h;
-  // delta_sums: int64, numel), except that the first slot's delta is stored, not added: the
-  // caller needs to zero only the entries outside every task's range.
+  // delta_sums: int64, numel), except that, where no two tasks' ranges overlap
+  // (stores_first_slot()), the first slot's delta is stored, not added: the caller then needs
+  // to zero only the entries outside every task's range (else all of delta_sums).
+  bool stores_first_slot() const { return stores_first_slot_; }
   Result run(const InnerTaskList& tasks, const torch::Tensor& meta, torch::Tensor& delta_sums,
              const FixedPoint& fp, std::vector<Rng>& slots, const AdamSettings& adam, PhaseTimings& timings);
 
  private:
   // The MLP parts the problems read (empty where the model has none or no problem reads it).
   struct Parts {
-    std::vector<DenseLayer> source, target, classifier, decoder;
+    std::vector<DenseLayer> source, target, classifier, decoder, domain;  // target: e_t, or map_t (shared)
     std::vector<DenseLayer> class_chain;  // phi's hidden layer, then the class head
   };
   FusedInnerLoop(const TaskContext& ctx, std::vector<InnerProblem> problems, Parts parts, std::int64_t slots);
   // The kernels reproduce the model's forward functions on a few real rows.
-  bool agrees_with_model() const;
+  bool agrees_with_model();
 
   struct Slot {
     std::unique_ptr<MlpKernel> source, target, classifier, decoder, class_chain;
+    // Shared encoder: e_s once more, for the target path of an alignment step (its gradient
+    // adds to the source path's).
+    std::unique_ptr<MlpKernel> source_again;
+    // The discriminator, and the same weights held fixed (the encoder's loss).
+    std::unique_ptr<MlpKernel> domain, domain_fixed;
     // The slot's current episode: features (or, for rows behind the frozen e_s, their
     // embeddings) and labels or group ids, all contiguous CPU tensors.
     torch::Tensor first, second, first_labels, second_labels, embedding;
@@ -74,17 +87,31 @@ class FusedInnerLoop {
   // One inner step of one slot; returns its loss. The gradient lands in grad_[slot].
   double step(const InnerProblem& problem, Slot& s, const Minibatch& rows);
   double alignment_step(Slot& s, const Minibatch& rows);
+  double domain_step(Slot& s, const Minibatch& rows, bool adversarial);
   // Rows behind the frozen e_s, then `head`: cross-entropy.
   double frozen_head_step(Slot& s, MlpKernel& head, const std::vector<std::int64_t>& rows);
-  // Rows through e_t, normalised and scaled, then `head`: cross-entropy against the labels or
-  // (`reconstruct`) squared error against the rows' own features.
-  double target_head_step(Slot& s, MlpKernel& head, const std::vector<std::int64_t>& rows, bool reconstruct);
+  // Rows through an encoder path, normalised and scaled, then `head`: cross-entropy against
+  // the labels or (`reconstruct`) squared error against the rows' own features.
+  using Path = std::vector<MlpKernel*>;
+  double head_step(Slot& s, const Path& path, MlpKernel& head, const std::vector<std::int64_t>& rows,
+                   bool reconstruct);
+  // The kernels a row set runs through, each feeding the next.
+  Path source_path(Slot& s) const { return {s.source.get()}; }
+  Path target_path(Slot& s, bool after_source) const;
+  // Rows of x through the path, normalised into z [rows, embed] (norms kept); and back: d loss
+  // / d z through the normalisation and every kernel of the path.
+  void encode(const Path& path, const torch::Tensor& x, const std::vector<std::int64_t>& rows,
+              std::vector<float>& z, std::vector<float>& norms);
+  void encode_backward(const Path& path, const std::vector<float>& z, const std::vector<float>& norms,
+                       const std::vector<float>& dz);
   void embed_frozen_episodes(const torch::Tensor& meta);
 
   const TaskContext& ctx_;
   std::vector<InnerProblem> problems_;  // one per task, as create() saw them
   std::int64_t numel_;
   float scale_;  // sqrt(embed_dim): the heads read unit embeddings scaled to coordinates ~1
+  bool shared_;   // one encoder for both modalities (CromaModel's shared_encoder)
+  bool stores_first_slot_ = true;
   torch::Tensor fast_, grad_;  // [slots, numel]
   std::vector<Slot> slots_;
   std::unique_ptr<MlpKernel> meta_source_;  // e_s on the meta-parameters, for frozen embeddings

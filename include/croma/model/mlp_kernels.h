@@ -7,8 +7,9 @@
 // are the only real work. Here the products are ATen mm_out calls into buffers allocated
 // once, and everything element-wise (bias, ReLU and its mask, L2 normalisation, the
 // alignment losses, cross-entropy, bias gradients) is a plain loop over a few thousand floats.
-// Weight and bias gradients are written (not accumulated) straight into a flat gradient
-// buffer laid out like the parameters. The arithmetic is that of CromaModel and losses.h;
+// Weight and bias gradients are written (or, for a second use of the same weights in one
+// step, added: set_accumulate) straight into a flat gradient buffer laid out like the
+// parameters. The arithmetic is that of CromaModel and losses.h;
 // tests/model/mlp_kernels_test.cpp checks losses and gradients against autograd.
 #include <cstdint>
 #include <string>
@@ -36,8 +37,14 @@ class MlpKernel {
   const float* forward();
   // The buffer [rows, out] for d loss / d output, to fill before backward().
   float* output_grad() { return grads_.back().data_ptr<float>(); }
+  // A kernel that runs weights another kernel already ran in this step (the shared encoder
+  // on the target path after the source path) adds its gradients instead of writing them.
+  void set_accumulate(bool accumulate) { accumulate_ = accumulate; }
+  // A kernel over weights held fixed (the domain discriminator in the encoder's loss) forms
+  // only the gradients of its activations and input, and writes nothing into the buffer.
+  void set_frozen(bool frozen) { frozen_ = frozen; }
   // Writes d loss / d weight and d loss / d bias of every layer into the bound gradient
-  // buffer (overwriting it there). With `input_grad`, also forms d loss / d input (for a part
+  // buffer (overwriting it there, or adding to it: set_accumulate). With `input_grad`, also forms d loss / d input (for a part
   // that another part feeds: phi or the decoder behind e_t), read from input_grad().
   void backward(bool input_grad = false);
   const float* input_grad() const { return grads_.front().data_ptr<float>(); }
@@ -45,6 +52,7 @@ class MlpKernel {
  private:
   std::vector<DenseLayer> layers_;
   std::int64_t rows_ = -1;
+  bool accumulate_ = false, frozen_ = false;
   // acts_[0] the input, acts_[l + 1] the output of layer l (after ReLU for hidden layers);
   // grads_[l + 1] d loss / d acts_[l + 1].
   std::vector<torch::Tensor> acts_, grads_;
@@ -66,6 +74,10 @@ double alignment_loss_and_grad(const MetaOptions& options, const float* zs, cons
 
 // Mean squared error mean((y - x)^2) over rows x cols entries; writes d loss / d y.
 double squared_error_and_grad(const float* y, const float* x, std::int64_t rows, std::int64_t cols, float* dy);
+
+// Mean cross-entropy of logits [rows, classes] against the uniform distribution over the
+// classes (the domain-confusion loss, mean over rows of -mean_c log p_c); writes d loss / d logits.
+double uniform_cross_entropy_and_grad(const float* logits, std::int64_t rows, std::int64_t classes, float* dlogits);
 
 // Mean cross-entropy of logits [rows, classes] against labels; writes d loss / d logits.
 double cross_entropy_and_grad(const float* logits, std::int64_t rows, std::int64_t classes,
