@@ -58,6 +58,14 @@ bool reads(const std::vector<InnerProblem>& problems, bool (*test)(const InnerPr
   return std::any_of(problems.begin(), problems.end(), test);
 }
 
+// The labels (or group ids) of a minibatch's rows.
+std::vector<std::int64_t> labels_of(const torch::Tensor& labels, const std::vector<std::int64_t>& rows) {
+  std::vector<std::int64_t> out(rows.size());
+  const auto* lp = labels.data_ptr<std::int64_t>();
+  for (std::size_t r = 0; r < rows.size(); ++r) out[r] = lp[rows[r]];
+  return out;
+}
+
 // An episode tensor as the kernels read it: contiguous, on the CPU, of this type (no copy
 // when it already is).
 torch::Tensor host(const torch::Tensor& t, torch::ScalarType type) {
@@ -283,37 +291,35 @@ void FusedInnerLoop::encode_backward(const Path& path, const std::vector<float>&
   }
 }
 
-double FusedInnerLoop::alignment_step(Slot& s, const Minibatch& rows) {
-  const auto bs = static_cast<std::int64_t>(rows.first.size());
-  const auto bt = static_cast<std::int64_t>(rows.second.size());
-  const auto source = source_path(s);
-  const auto target = target_path(s, true);
-  encode(source, s.first, rows.first, zs_, ns_);
-  encode(target, s.second, rows.second, zt_, nt_);
-  const auto e = s.source->out();
-  dzs_.resize(zs_.size());
-  dzt_.resize(zt_.size());
-  std::vector<std::int64_t> gs(rows.first.size()), gt(rows.second.size());
-  const auto* gsp = s.first_labels.data_ptr<std::int64_t>();
-  const auto* gtp = s.second_labels.data_ptr<std::int64_t>();
-  for (std::size_t r = 0; r < gs.size(); ++r) gs[r] = gsp[rows.first[r]];
-  for (std::size_t r = 0; r < gt.size(); ++r) gt[r] = gtp[rows.second[r]];
-  const double loss = alignment_loss_and_grad(ctx_.meta, zs_.data(), zt_.data(), bs, bt, e, gs.data(), gt.data(),
-                                              dzs_.data(), dzt_.data());
+void FusedInnerLoop::encode_both(Slot& s, const Minibatch& rows) {
+  encode(source_path(s), s.first, rows.first, zs_, ns_);
+  encode(target_path(s, true), s.second, rows.second, zt_, nt_);
+}
+
+void FusedInnerLoop::encode_both_backward(Slot& s) {
   // The source path first: with a shared encoder it writes e_s's gradient, and the target
   // path's second run of e_s adds to it.
-  encode_backward(source, zs_, ns_, dzs_);
-  encode_backward(target, zt_, nt_, dzt_);
+  encode_backward(source_path(s), zs_, ns_, dzs_);
+  encode_backward(target_path(s, true), zt_, nt_, dzt_);
+}
+
+double FusedInnerLoop::alignment_step(Slot& s, const Minibatch& rows) {
+  encode_both(s, rows);
+  dzs_.resize(zs_.size());
+  dzt_.resize(zt_.size());
+  const auto gs = labels_of(s.first_labels, rows.first);
+  const auto gt = labels_of(s.second_labels, rows.second);
+  const double loss = alignment_loss_and_grad(ctx_.meta, zs_.data(), zt_.data(), static_cast<std::int64_t>(gs.size()),
+                                              static_cast<std::int64_t>(gt.size()), s.source->out(), gs.data(),
+                                              gt.data(), dzs_.data(), dzt_.data());
+  encode_both_backward(s);
   return loss;
 }
 
 double FusedInnerLoop::domain_step(Slot& s, const Minibatch& rows, bool adversarial) {
   const auto bs = static_cast<std::int64_t>(rows.first.size());
   const auto bt = static_cast<std::int64_t>(rows.second.size());
-  const auto source = source_path(s);
-  const auto target = target_path(s, true);
-  encode(source, s.first, rows.first, zs_, ns_);
-  encode(target, s.second, rows.second, zt_, nt_);
+  encode_both(s, rows);
   // The discriminator learns the true domains (source 0, target 1) from the embeddings held
   // fixed: gradients for its weights only.
   auto fill_scaled = [&](float* in, bool with_source) {
@@ -348,8 +354,7 @@ double FusedInnerLoop::domain_step(Slot& s, const Minibatch& rows, bool adversar
     for (auto& v : dzs_) v = din[at++] * scale_;
   }
   for (auto& v : dzt_) v = din[at++] * scale_;
-  encode_backward(source, zs_, ns_, dzs_);
-  encode_backward(target, zt_, nt_, dzt_);
+  encode_both_backward(s);
   return loss;
 }
 
@@ -357,9 +362,7 @@ double FusedInnerLoop::frozen_head_step(Slot& s, MlpKernel& head, const std::vec
   const auto b = static_cast<std::int64_t>(rows.size());
   gather(s.embedding, rows, head.input(b), scale_);
   const float* logits = head.forward();
-  std::vector<std::int64_t> labels(rows.size());
-  const auto* lp = s.first_labels.data_ptr<std::int64_t>();
-  for (std::size_t r = 0; r < rows.size(); ++r) labels[r] = lp[rows[r]];
+  const auto labels = labels_of(s.first_labels, rows);
   const double loss = cross_entropy_and_grad(logits, b, head.out(), labels.data(), head.output_grad());
   head.backward();
   return loss;
@@ -379,9 +382,7 @@ double FusedInnerLoop::head_step(Slot& s, const Path& path, MlpKernel& head, con
     gather(s.first, rows, x.data());
     loss = squared_error_and_grad(out, x.data(), b, head.out(), head.output_grad());
   } else {
-    std::vector<std::int64_t> labels(rows.size());
-    const auto* lp = s.first_labels.data_ptr<std::int64_t>();
-    for (std::size_t r = 0; r < rows.size(); ++r) labels[r] = lp[rows[r]];
+    const auto labels = labels_of(s.first_labels, rows);
     loss = cross_entropy_and_grad(out, b, head.out(), labels.data(), head.output_grad());
   }
   head.backward(true);

@@ -13,6 +13,7 @@
 #include "croma/meta/method.h"
 #include "croma/tasks/alignment_task.h"
 #include "croma/tasks/source_classification_task.h"
+#include "pull_phi_task.h"
 #include "test_support.h"
 
 namespace croma {
@@ -149,28 +150,6 @@ TEST(InnerLoopChoice, FusedAndAutogradAgreeOverHundredMetaSteps) {
   EXPECT_NEAR(acc_f, acc_a, 0.05);
 }
 
-// A task the engine does not describe (InnerLoss::kCustom: it computes its own loss) runs
-// on autograd only.
-class PullTowardsOneTask : public InnerTask {
- public:
-  explicit PullTowardsOneTask(const TaskContext& ctx) : ctx_(ctx) {}
-  std::string name() const override { return "custom_pull"; }
-  ParamRange range() const override { return ctx_.model.classifier(); }
-  void sample(Rng&, const torch::Tensor&) override {}
-  torch::Tensor step_loss(const Weights& fast, Rng&) override {
-    const auto& layout = ctx_.model.layout();
-    auto loss = torch::zeros({});
-    for (std::size_t i = 0; i < layout.entries().size(); ++i) {
-      const auto& e = layout.entries()[i];
-      if (e.offset >= range().begin && e.offset < range().end) loss = loss + (fast.entry(layout, i) - 1).pow(2).sum();
-    }
-    return loss;
-  }
-
- private:
-  const TaskContext& ctx_;
-};
-
 TEST(InnerLoopChoice, FusedIsRefusedWhereTheKernelsDoNotApply) {
   auto o = testing::tiny_options();
   Experiment exp(o);
@@ -178,7 +157,7 @@ TEST(InnerLoopChoice, FusedIsRefusedWhereTheKernelsDoNotApply) {
   MetaTrainer trainer(exp.model(), exp.sampler(), o.meta, o.seed, comm, torch::kCPU);
   InnerTaskList tasks;
   tasks.push_back(std::make_unique<AlignmentTask>(trainer.context()));
-  tasks.push_back(std::make_unique<PullTowardsOneTask>(trainer.context()));
+  tasks.push_back(std::make_unique<testing::PullPhiTask>(trainer.context()));
   trainer.set_tasks(std::move(tasks), 0.5);
   EXPECT_FALSE(trainer.fused_inner_loop());
   try {

@@ -4,6 +4,7 @@
 
 #include "croma/app/experiment.h"
 #include "croma/meta/meta_trainer.h"
+#include "pull_phi_task.h"
 #include "test_support.h"
 
 namespace croma {
@@ -165,26 +166,7 @@ TEST(MetaTrainer, AStopRequestComesBackFromTheStep) {
 namespace croma {
 namespace {
 
-// A task without randomness: pulls phi towards 1 with a quadratic loss. Two copies of it in
-// one meta-step adapt the same parameters by the same delta.
-class PullPhiTask : public InnerTask {
- public:
-  explicit PullPhiTask(const TaskContext& ctx) : ctx_(ctx) {}
-  std::string name() const override { return "pull"; }
-  ParamRange range() const override { return ctx_.model.classifier(); }
-  void sample(Rng&, const torch::Tensor&) override {}
-  torch::Tensor step_loss(const Weights& fast, Rng&) override {
-    const auto& layout = ctx_.model.layout();
-    auto loss = torch::zeros({});
-    for (std::size_t i = 0; i < layout.entries().size(); ++i) {
-      if (layout.entries()[i].name.rfind("phi/", 0) == 0) loss = loss + (fast.entry(layout, i) - 1).pow(2).sum();
-    }
-    return loss;
-  }
-
- private:
-  const TaskContext& ctx_;
-};
+using testing::PullPhiTask;
 
 TEST(MetaTrainer, TwoTasksOnTheSameParametersAverageTheirDeltas) {
   auto o = testing::tiny_options();

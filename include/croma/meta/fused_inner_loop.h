@@ -104,6 +104,9 @@ class FusedInnerLoop {
               std::vector<float>& z, std::vector<float>& norms);
   void encode_backward(const Path& path, const std::vector<float>& z, const std::vector<float>& norms,
                        const std::vector<float>& dz);
+  // Source rows (first) and target rows (second) into zs_ and zt_; and back from dzs_, dzt_.
+  void encode_both(Slot& s, const Minibatch& rows);
+  void encode_both_backward(Slot& s);
   void embed_frozen_episodes(const torch::Tensor& meta);
 
   const TaskContext& ctx_;
