@@ -71,9 +71,9 @@ void MetaTrainer::set_fused_inner_loop(bool allowed) {
     std::string names;
     for (const auto& task : tasks_) names += (names.empty() ? "" : ", ") + task->name();
     throw OptionError("--inner-loop fused: the fused kernels do not run these tasks (" + names +
-                      ") on this model and device; they cover alignment, classification, the class head "
-                      "and reconstruction with MLP encoders on the CPU, not the domain-discriminator "
-                      "tasks or other encoders (use --inner-loop auto or autograd)");
+                      ") on this model and device; they cover every built-in task with MLP encoders on the "
+                      "CPU, not pool, LSTM or CNN encoders, a GPU or a custom task (use --inner-loop auto "
+                      "or autograd)");
   }
 }
 

@@ -25,7 +25,7 @@ expect_error "invalid value for --method: 'maml' (allowed: croma, target-autoenc
 # Baselines as the paper defines them: refusals name the reason and write nothing.
 expect_error "--method unimodal-pretrain was renamed target-autoencoder" train --run-dir "$work/bad8" "${small[@]}" --method unimodal-pretrain
 expect_error "lies inside one class, so its cluster ids are class labels" train --run-dir "$work/bad9" "${small[@]}" --method unsup-meta-weak
-expect_error "--inner-loop fused: the fused kernels do not run these tasks (target_class)" train --run-dir "$work/bad10" "${small[@]}" --method oracle --inner-loop fused
+expect_error "--inner-loop fused: the fused kernels do not run these tasks (align, class)" train --run-dir "$work/bad10" "${small[@]}" --target-form frames --target-encoder lstm --inner-loop fused
 expect_error "invalid value for --inner-loop: 'fast' (allowed: auto, fused, autograd)" train --run-dir "$work/bad11" "${small[@]}" --inner-loop fast
 for d in bad8 bad9 bad10 bad11; do
   [ -e "$work/$d" ] && fail "a refused run left $work/$d behind" || ok

