@@ -66,6 +66,30 @@ std::vector<std::int64_t> labels_of(const torch::Tensor& labels, const std::vect
   return out;
 }
 
+// [begin, end) of a part's layers in the flat buffer (an MLP's weights and biases lie together).
+ParamRange span_of(const std::vector<DenseLayer>& layers) {
+  ParamRange r{INT64_MAX, 0};
+  for (const auto& l : layers) {
+    r.begin = std::min({r.begin, l.weight_offset, l.bias_offset});
+    r.end = std::max({r.end, l.weight_offset + l.in * l.out, l.bias_offset + l.out});
+  }
+  return r;
+}
+
+// Sorted, overlapping or touching ranges joined.
+std::vector<ParamRange> merged(std::vector<ParamRange> ranges) {
+  std::sort(ranges.begin(), ranges.end(), [](ParamRange a, ParamRange b) { return a.begin < b.begin; });
+  std::vector<ParamRange> out;
+  for (const auto& r : ranges) {
+    if (!out.empty() && r.begin <= out.back().end) {
+      out.back().end = std::max(out.back().end, r.end);
+    } else {
+      out.push_back(r);
+    }
+  }
+  return out;
+}
+
 // An episode tensor as the kernels read it: contiguous, on the CPU, of this type (no copy
 // when it already is).
 torch::Tensor host(const torch::Tensor& t, torch::ScalarType type) {
@@ -128,8 +152,25 @@ std::unique_ptr<FusedInnerLoop> FusedInnerLoop::create(const TaskContext& ctx, c
       !cpu_floats(ctx.source_features.values()) || !cpu_floats(ctx.target_features.values())) {
     return nullptr;
   }
+  // What each task's inner loop reads in the fast weights besides its own range: the parts its
+  // row sets and head run through (the frozen e_s is read from the meta-parameters instead).
+  std::vector<std::vector<ParamRange>> starts;
+  for (std::size_t k = 0; k < tasks.size(); ++k) {
+    const auto& p = problems[k];
+    std::vector<ParamRange> read{tasks[k]->range()};
+    if (p.first == RowPath::kSource || p.second == RowPath::kSource || (uses_target(p) && shared)) {
+      read.push_back(span_of(parts.source));
+    }
+    if (uses_target(p)) read.push_back(span_of(parts.target));
+    if (uses_phi(p)) read.push_back(span_of(parts.classifier));
+    if (uses_class_head(p)) read.push_back(span_of(parts.class_chain));
+    if (uses_decoder(p)) read.push_back(span_of(parts.decoder));
+    if (uses_domain(p)) read.push_back(span_of(parts.domain));
+    starts.push_back(merged(std::move(read)));
+  }
   std::unique_ptr<FusedInnerLoop> loop(new FusedInnerLoop(ctx, std::move(problems), std::move(parts), slots));
   loop->stores_first_slot_ = disjoint;
+  loop->starts_ = std::move(starts);
   if (!loop->agrees_with_model()) return nullptr;
   return loop;
 }
@@ -415,11 +456,15 @@ FusedInnerLoop::Result FusedInnerLoop::run(const InnerTaskList& tasks, const tor
     const auto range = task.range();
     auto params = fast_.narrow(1, range.begin, range.size());
     auto grads = grad_.narrow(1, range.begin, range.size());
-    // Every slot starts from the meta-parameters: all of them, not only the task's range, since
-    // a loss may read parts it does not adapt (the adversarial task reads e_s through the
-    // target path but adapts only [map_t | domain]), as the autograd path's full copy does.
+    // Every slot starts from the meta-parameters on all the task reads, not only its range: a
+    // loss may read parts it does not adapt (the adversarial task reads e_s through the target
+    // path but adapts only [map_t | domain]), which an earlier task of this meta-step may have
+    // moved. Copying less would run it on stale weights; copying the whole model would double
+    // CroMA's copies.
     for (std::int64_t t = 0; t < slots; ++t) {
-      std::memcpy(fast + t * numel_, m, sizeof(float) * static_cast<std::size_t>(numel_));
+      for (const auto& r : starts_[k]) {
+        std::memcpy(fast + t * numel_ + r.begin, m + r.begin, sizeof(float) * static_cast<std::size_t>(r.size()));
+      }
     }
     // The kernels overwrite the gradients of the parts they run; a part in the range that the
     // loss does not read (phi under reconstruction, phi's output layer under the class head)

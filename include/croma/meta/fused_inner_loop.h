@@ -111,6 +111,10 @@ class FusedInnerLoop {
 
   const TaskContext& ctx_;
   std::vector<InnerProblem> problems_;  // one per task, as create() saw them
+  // Per task: what its inner loop reads or adapts in the fast weights (its range, and the
+  // parts outside it the loss runs, e.g. e_s under the adversarial task), merged. Each slot
+  // starts a task from the meta-parameters there.
+  std::vector<std::vector<ParamRange>> starts_;
   std::int64_t numel_;
   float scale_;  // sqrt(embed_dim): the heads read unit embeddings scaled to coordinates ~1
   bool shared_;   // one encoder for both modalities (CromaModel's shared_encoder)
