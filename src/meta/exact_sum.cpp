@@ -84,6 +84,18 @@ bool add_fixed(double x, const FixedPoint& fp, std::int64_t& sum) {
   return true;
 }
 
+void add_fixed(const torch::Tensor& x, const FixedPoint& fp, torch::Tensor sums, torch::Tensor refused) {
+  if (x.scalar_type() != torch::kFloat64 || sums.scalar_type() != torch::kInt64 || sums.sizes() != x.sizes() ||
+      refused.scalar_type() != torch::kInt64 || refused.numel() != 1) {
+    throw std::invalid_argument("add_fixed: needs float64 values, int64 sums of their shape and one int64 count");
+  }
+  at::NoGradGuard no_grad;
+  const auto ok = x.abs() < fp.limit;  // false for NaN
+  const auto q = torch::where(ok, (x * std::ldexp(1.0, fp.frac_bits)).round(), torch::zeros({}, x.options()));
+  sums.add_(q.to(torch::kInt64));
+  refused.add_(ok.logical_not().sum().reshape(refused.sizes()));
+}
+
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
 __attribute__((target_clones("avx512f", "avx2", "default")))
 #endif

@@ -44,9 +44,10 @@ MetaTrainer::MetaTrainer(const CromaModel& model, const EpisodeSampler& sampler,
   auto opts = torch::TensorOptions().dtype(torch::kFloat32).device(device_);
   meta_ = torch::zeros({model.numel()}, opts);
   fast_ = std::make_unique<FastWeights>(model.layout(), opts);
-  delta_ = torch::zeros({model.numel()}, opts);
-  host_delta_ = device_.is_cpu() ? delta_ : torch::zeros({model.numel()}, torch::kFloat32);
-  if (!device_.is_cpu()) device_sums_ = torch::zeros({model.numel()}, opts.dtype(torch::kInt64));
+  if (!device_.is_cpu()) {
+    delta_ = torch::zeros({model.numel()}, opts);
+    host_delta_ = torch::zeros({model.numel()}, torch::kFloat32);
+  }
   // Limits from the layout-independent slot count R*T, so that every layout of the same
   // product refuses exactly the same contributions.
   const auto slots_total = static_cast<std::int64_t>(comm.size()) * meta.tasks_per_rank;
@@ -95,6 +96,7 @@ void MetaTrainer::set_tasks(InnerTaskList tasks, double epsilon) {
   // delta entries and the stop flag: all int64, one MPI_SUM (exact, so any reduction order).
   const auto k = static_cast<std::int64_t>(tasks_.size());
   host_buffer_ = torch::zeros({model_.numel() + 2 * k + 2}, torch::kInt64);
+  if (!device_.is_cpu()) device_buffer_ = torch::zeros_like(host_buffer_, host_buffer_.options().device(device_));
   set_fused_inner_loop(fused_allowed_);
 }
 
@@ -139,7 +141,7 @@ std::pair<std::vector<std::int64_t>, std::vector<std::int64_t>> MetaTrainer::tar
   return TargetUsage::items(flags);
 }
 
-double MetaTrainer::run_episode(InnerTask& task, Rng& rng, torch::Tensor& delta_sums, std::int64_t& refused) {
+void MetaTrainer::run_episode(InnerTask& task, Rng& rng, const EpisodeSums& out) {
   Stopwatch clock;
   const auto range = task.range();
   {
@@ -151,13 +153,16 @@ double MetaTrainer::run_episode(InnerTask& task, Rng& rng, torch::Tensor& delta_
   const auto problem = task.problem();
   const bool described = problem.loss != InnerLoss::kCustom;
   const auto frozen = described ? frozen_embeddings(model_, problem, task.episode(), meta_) : torch::Tensor();
+  // A described problem's minibatches, all drawn now: one copy to the device per episode.
+  const auto batches = described ? draw_minibatches(problem, task.episode(), options_.inner_steps, rng, device_)
+                                 : std::vector<MinibatchIndices>();
   clock.lap(timings_.sampling);
   adam_.reset(range.size(), device_);
   auto loss_sum = torch::zeros({}, meta_.options());
   clock.lap(timings_.optimizer);
   for (std::int64_t s = 0; s < options_.inner_steps; ++s) {
     auto loss = described ? inner_step_loss(model_, options_, problem, task.episode(), frozen,
-                                            draw_minibatch(problem, task.episode(), rng), *fast_)
+                                            batches[static_cast<std::size_t>(s)], *fast_)
                           : task.step_loss(*fast_, rng);
     loss.backward();
     loss_sum += loss.detach();
@@ -166,10 +171,12 @@ double MetaTrainer::run_episode(InnerTask& task, Rng& rng, torch::Tensor& delta_
     fast_->zero_grad();
     clock.lap(timings_.optimizer);
   }
-  refused += accumulate_reptile_delta_exact(delta_sums, fast_->values(), meta_, range, delta_fp_);
-  const double mean_loss = loss_sum.item<double>() / static_cast<double>(options_.inner_steps);
+  // The delta and the mean loss go into the sums where they lie (on the device): nothing
+  // comes back to the host per episode.
+  accumulate_reptile_delta_exact(out.deltas, fast_->values(), meta_, range, delta_fp_, out.refused_deltas);
+  const auto mean_loss = loss_sum.to(torch::kFloat64) / static_cast<double>(options_.inner_steps);
+  add_fixed(mean_loss.reshape({1}), loss_fp_, out.loss, out.refused_loss);
   clock.lap(timings_.reptile);
-  return mean_loss;
 }
 
 StepStats MetaTrainer::step(bool request_stop) {
@@ -209,15 +216,21 @@ StepStats MetaTrainer::step(bool request_stop) {
       for (double loss : r.losses[t]) add_loss(t, loss);
     }
   } else {
-    // On the CPU the integers accumulate straight into the allreduce buffer.
-    torch::Tensor delta_sums = device_.is_cpu() ? host_buffer_.narrow(0, 0, p) : device_sums_;
-    if (!device_.is_cpu()) device_sums_.zero_();
-    std::int64_t refused = 0;
+    // Every episode adds its delta, its loss and their refusals into the buffer's layout with
+    // tensor operations where the parameters are: on the CPU straight into the allreduce
+    // buffer; on a device into device_buffer_, which comes to the host in one copy.
+    torch::Tensor buffer = device_.is_cpu() ? host_buffer_ : device_buffer_;
+    if (!device_.is_cpu()) buffer.zero_();
+    const auto pk = static_cast<std::int64_t>(k);
     for (auto& rng : slots_) {
-      for (std::size_t t = 0; t < k; ++t) add_loss(t, run_episode(*tasks_[t], rng, delta_sums, refused));
+      for (std::size_t t = 0; t < k; ++t) {
+        const auto ti = static_cast<std::int64_t>(t);
+        run_episode(*tasks_[t], rng,
+                    {buffer.narrow(0, 0, p), buffer.narrow(0, p + ti, 1), buffer.narrow(0, p + pk + ti, 1),
+                     buffer.narrow(0, p + 2 * pk, 1)});
+      }
     }
-    refused_deltas += refused;
-    if (!device_.is_cpu()) host_buffer_.narrow(0, 0, p).copy_(device_sums_);
+    if (!device_.is_cpu()) host_buffer_.copy_(device_buffer_);
   }
   stop_flag = request_stop ? 1 : 0;
   // One collective carries the deltas and the loss statistics.
@@ -246,19 +259,21 @@ StepStats MetaTrainer::step(bool request_stop) {
                              number(delta_fp_.limit) +
                              ", the range of the exact sum); lower --inner-lr or --meta-lr");
   }
-  // The summed float delta, converted back once; apply_reptile_update turns it into the step.
-  fixed_to_float(sums, p, delta_fp_.frac_bits, host_delta_.data_ptr<float>());
-  if (!device_.is_cpu()) {
-    at::NoGradGuard no_grad;
-    delta_.copy_(host_delta_);
-  }
-  clock.lap(timings_.allreduce);
   if (coverage_.empty()) {
     std::vector<ParamRange> ranges;
     for (const auto& task : tasks_) ranges.push_back(task->range());
     coverage_ = task_coverage(ranges, model_.numel());
   }
-  apply_reptile_update(meta_, delta_, coverage_, count, epsilon_);
+  clock.lap(timings_.allreduce);
+  if (device_.is_cpu()) {
+    // The summed delta converted back once and applied in the same pass.
+    apply_reptile_update_from_fixed(meta_, sums, delta_fp_.frac_bits, coverage_, count, epsilon_);
+  } else {
+    fixed_to_float(sums, p, delta_fp_.frac_bits, host_delta_.data_ptr<float>());
+    at::NoGradGuard no_grad;
+    delta_.copy_(host_delta_);
+    apply_reptile_update(meta_, delta_, coverage_, count, epsilon_);
+  }
   clock.lap(timings_.reptile);
   return stats;
 }

@@ -13,29 +13,31 @@ void accumulate_reptile_delta(torch::Tensor& delta_sum, const torch::Tensor& fas
   out.add_(slice(fast, range)).sub_(slice(meta, range));
 }
 
-std::int64_t accumulate_reptile_delta_exact(torch::Tensor& sums, const torch::Tensor& fast,
-                                            const torch::Tensor& meta, ParamRange range,
-                                            const FixedPoint& fp) {
+void accumulate_reptile_delta_exact(torch::Tensor sums, const torch::Tensor& fast, const torch::Tensor& meta,
+                                    ParamRange range, const FixedPoint& fp, torch::Tensor refused) {
   at::NoGradGuard no_grad;
-  if (sums.scalar_type() != torch::kInt64 || !sums.is_contiguous() || sums.device() != meta.device()) {
+  if (sums.scalar_type() != torch::kInt64 || !sums.is_contiguous() || sums.device() != meta.device() ||
+      refused.device() != meta.device()) {
     throw std::invalid_argument("accumulate_reptile_delta_exact: sums must be a contiguous int64 tensor on the "
                                 "parameters' device");
   }
   if (meta.device().is_cpu()) {
     const auto f = slice(fast, range).contiguous();
     const auto m = slice(meta, range).contiguous();
-    return add_fixed_differences(f.data_ptr<float>(), m.data_ptr<float>(), range.size(), fp,
-                                 sums.data_ptr<std::int64_t>() + range.begin);
+    refused.add_(add_fixed_differences(f.data_ptr<float>(), m.data_ptr<float>(), range.size(), fp,
+                                       sums.data_ptr<std::int64_t>() + range.begin));
+    return;
   }
-  // Elsewhere the same arithmetic in tensor operations: the float difference, scaled exactly
-  // (in double), rounded half to even as llrint does.
-  const auto d = (slice(fast, range) - slice(meta, range)).to(torch::kFloat64);
-  const auto ok = d.abs() < fp.limit;  // false for NaN
-  const auto q = torch::where(ok, (d * std::ldexp(1.0, fp.frac_bits)).round(),
-                              torch::zeros({}, d.options()));
-  auto out = slice(sums, range);
-  out.add_(q.to(torch::kInt64));
-  return (ok.numel() - ok.sum()).item<std::int64_t>();
+  // Elsewhere the same arithmetic in tensor operations: the float difference, then exact.
+  add_fixed((slice(fast, range) - slice(meta, range)).to(torch::kFloat64), fp, slice(sums, range), refused);
+}
+
+std::int64_t accumulate_reptile_delta_exact(torch::Tensor& sums, const torch::Tensor& fast,
+                                            const torch::Tensor& meta, ParamRange range,
+                                            const FixedPoint& fp) {
+  auto refused = torch::zeros({1}, torch::TensorOptions().dtype(torch::kInt64).device(meta.device()));
+  accumulate_reptile_delta_exact(sums, fast, meta, range, fp, refused);
+  return refused.item<std::int64_t>();
 }
 
 void apply_reptile_update(torch::Tensor& meta, const torch::Tensor& delta_sum, double task_count,
@@ -79,6 +81,44 @@ void apply_reptile_update(torch::Tensor& meta, const torch::Tensor& delta_sum,
   for (const auto& c : coverage) {
     if (c.tasks == 0 || c.range.size() == 0) continue;
     slice(meta, c.range).add_(slice(delta_sum, c.range), epsilon / (slots * c.tasks));
+  }
+}
+
+namespace {
+
+// meta[i] = fma(alpha, float(sums[i] * 2^-frac_bits), meta[i]) for i in [0, n): the conversion
+// of fixed_to_float (exact halves, one rounding to double, one to float), then the step.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+__attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+void step_from_fixed(const std::int64_t* __restrict sums, std::int64_t n, double scale, float alpha,
+                     float* __restrict meta) {
+  const double two32 = 4294967296.0;
+  for (std::int64_t i = 0; i < n; ++i) {
+    const auto hi = static_cast<std::int32_t>(sums[i] >> 32);
+    const auto lo = static_cast<std::uint32_t>(sums[i] & 0xffffffff);
+    const auto d = static_cast<float>((static_cast<double>(hi) * two32 + static_cast<double>(lo)) * scale);
+    meta[i] = std::fma(alpha, d, meta[i]);
+  }
+}
+
+}  // namespace
+
+void apply_reptile_update_from_fixed(torch::Tensor& meta, const std::int64_t* sums, int frac_bits,
+                                     const std::vector<TaskCoverage>& coverage, double slots, double epsilon) {
+  if (!(slots > 0)) throw std::invalid_argument("apply_reptile_update_from_fixed: slots must be > 0");
+  if (!meta.device().is_cpu() || meta.scalar_type() != torch::kFloat32 || !meta.is_contiguous()) {
+    throw std::invalid_argument("apply_reptile_update_from_fixed: meta must be a contiguous CPU float tensor");
+  }
+  at::NoGradGuard no_grad;
+  const double scale = std::ldexp(1.0, -frac_bits);
+  float* m = meta.data_ptr<float>();
+  for (const auto& c : coverage) {
+    if (c.tasks == 0 || c.range.size() == 0) continue;
+    if (c.range.end > meta.numel()) throw std::invalid_argument("apply_reptile_update_from_fixed: coverage beyond meta");
+    // The scale as ATen's add_ takes it: the double quotient, then a float.
+    const auto alpha = static_cast<float>(epsilon / (slots * c.tasks));
+    step_from_fixed(sums + c.range.begin, c.range.size(), scale, alpha, m + c.range.begin);
   }
 }
 

@@ -64,15 +64,46 @@ torch::Tensor frozen_embeddings(const CromaModel& model, const InnerProblem& pro
   return model.embed_source(meta, episode.first);
 }
 
+std::vector<MinibatchIndices> draw_minibatches(const InnerProblem& problem, const InnerEpisode& episode,
+                                               std::int64_t steps, Rng& rng, const torch::Device& device) {
+  // Every step's rows side by side in one host buffer, [steps, first rows + second rows].
+  std::vector<Minibatch> drawn;
+  for (std::int64_t s = 0; s < steps; ++s) drawn.push_back(draw_minibatch(problem, episode, rng));
+  if (drawn.empty()) return {};
+  const auto n1 = static_cast<std::int64_t>(drawn.front().first.size());
+  const auto n2 = static_cast<std::int64_t>(drawn.front().second.size());
+  auto host = torch::empty({steps, n1 + n2}, torch::kInt64);
+  auto* at = host.data_ptr<std::int64_t>();
+  for (const auto& b : drawn) {
+    at = std::copy(b.first.begin(), b.first.end(), at);
+    at = std::copy(b.second.begin(), b.second.end(), at);
+  }
+  const auto all = host.to(device);
+  std::vector<MinibatchIndices> out;
+  for (std::int64_t s = 0; s < steps; ++s) {
+    const auto row = all[s];
+    out.push_back({row.narrow(0, 0, n1), problem.second == RowPath::kNone ? torch::Tensor() : row.narrow(0, n1, n2)});
+  }
+  return out;
+}
+
 torch::Tensor inner_step_loss(const CromaModel& model, const MetaOptions& options, const InnerProblem& problem,
                               const InnerEpisode& episode, const torch::Tensor& frozen, const Minibatch& rows,
                               const Weights& fast) {
   const auto device = episode.first.values().device();
-  const auto r1 = to_index_tensor(rows.first, device);
+  const MinibatchIndices indices{to_index_tensor(rows.first, device),
+                                 problem.second == RowPath::kNone ? torch::Tensor() : to_index_tensor(rows.second, device)};
+  return inner_step_loss(model, options, problem, episode, frozen, indices, fast);
+}
+
+torch::Tensor inner_step_loss(const CromaModel& model, const MetaOptions& options, const InnerProblem& problem,
+                              const InnerEpisode& episode, const torch::Tensor& frozen,
+                              const MinibatchIndices& rows, const Weights& fast) {
+  const auto& r1 = rows.first;
   const auto z1 = embed(model, problem.first, episode.first, frozen, r1, fast);
   switch (problem.loss) {
     case InnerLoss::kAlignment: {
-      const auto r2 = to_index_tensor(rows.second, device);
+      const auto& r2 = rows.second;
       const auto z2 = embed(model, problem.second, episode.second, frozen, r2, fast);
       return alignment_loss(options, z1, z2, episode.first_labels.index_select(0, r1),
                             episode.second_labels.index_select(0, r2));
@@ -87,7 +118,7 @@ torch::Tensor inner_step_loss(const CromaModel& model, const MetaOptions& option
     }
     case InnerLoss::kDomainAdversarial:
     case InnerLoss::kDomainConfusion: {
-      const auto r2 = to_index_tensor(rows.second, device);
+      const auto& r2 = rows.second;
       const auto zt = embed(model, problem.second, episode.second, frozen, r2, fast);
       const auto z = torch::cat({z1, zt});
       const auto domain =

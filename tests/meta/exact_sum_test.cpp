@@ -154,5 +154,31 @@ TEST(ExactSum, TensorFormAddsTheSameIntegersAsThePointerForm) {
   EXPECT_EQ(accumulate_reptile_delta_exact(sums, fast, meta, {10, 250}, fp), 1);
 }
 
+TEST(ExactSum, TensorAddFixedGivesThePointerFormsIntegersAndCountsRefusals) {
+  // Values of every magnitude, ties (x.5 after scaling), and values to refuse.
+  std::mt19937 gen(11);
+  std::normal_distribution<double> dist(0.0, 1.0);
+  const auto fp = FixedPoint::for_terms(kLossFracBits, 4);
+  std::vector<double> x(500);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = dist(gen) * std::pow(10.0, static_cast<double>(i % 12) - 8.0);
+  x[1] = 2.5 / std::ldexp(1.0, fp.frac_bits);   // a tie: rounds to 2
+  x[2] = -3.5 / std::ldexp(1.0, fp.frac_bits);  // rounds to -4
+  x[3] = std::numeric_limits<double>::quiet_NaN();
+  x[4] = fp.limit;                                  // refused: |x| >= limit
+  x[5] = -std::numeric_limits<double>::infinity();
+  std::vector<std::int64_t> want(x.size(), 7);
+  std::int64_t want_refused = 0;
+  for (std::size_t i = 0; i < x.size(); ++i) want_refused += add_fixed(x[i], fp, want[i]) ? 0 : 1;
+  auto sums = torch::full({static_cast<std::int64_t>(x.size())}, 7, torch::kInt64);
+  auto refused = torch::full({1}, 5, torch::kInt64);
+  add_fixed(torch::tensor(x, torch::kFloat64), fp, sums, refused);
+  EXPECT_TRUE(sums.equal(torch::tensor(want, torch::kInt64)));
+  EXPECT_EQ(want_refused, 3);
+  EXPECT_EQ(refused.item<std::int64_t>(), 5 + want_refused);
+  EXPECT_EQ(sums[1].item<std::int64_t>(), 7 + 2);
+  EXPECT_EQ(sums[2].item<std::int64_t>(), 7 - 4);
+  EXPECT_THROW(add_fixed(torch::zeros({3}), fp, torch::zeros({3}, torch::kInt64), refused), std::invalid_argument);
+}
+
 }  // namespace
 }  // namespace croma

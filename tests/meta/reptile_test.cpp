@@ -4,6 +4,8 @@
 #include "croma/meta/flat_adam.h"
 #include "croma/meta/reptile.h"
 
+#include <cmath>
+
 namespace croma {
 namespace {
 
@@ -55,6 +57,40 @@ TEST(Reptile, SharedParametersMoveByTheMeanOverTheTasksThatAdaptedThem) {
   apply_reptile_update(a, d, task_coverage({{0, 2}, {2, 6}}, 6), 3.0, 0.1);
   apply_reptile_update(b, d, 3.0, 0.1);
   EXPECT_TRUE(a.equal(b));
+}
+
+TEST(Reptile, StepFromTheExactSumsEqualsConvertingThenApplyingBitForBit) {
+  // Sums of every magnitude the exact sum carries (deltas of 1e-9 to 1e2, a few slots' worth,
+  // both signs), over ranges of odd lengths and offsets, some covered twice.
+  torch::manual_seed(7);
+  const std::int64_t n = 1037;
+  const int frac_bits = kDeltaFracBits;
+  const auto d = torch::randn({n}, torch::kFloat64) * torch::pow(10.0, torch::randint(-9, 3, {n}).to(torch::kFloat64));
+  auto sums = (d * std::ldexp(1.0, frac_bits)).round().to(torch::kInt64);
+  sums[5] = 0;
+  sums[3] = std::int64_t{1} << frac_bits;  // a delta sum of 1
+  const auto coverage = task_coverage({{3, 500}, {200, 1000}, {1001, 1036}}, n);
+  for (const double slots : {1.0, 3.0, 7.0}) {
+    auto reference = torch::randn({n});
+    auto fused = reference.clone();
+    auto delta = torch::empty({n});
+    fixed_to_float(sums.data_ptr<std::int64_t>(), n, frac_bits, delta.data_ptr<float>());
+    apply_reptile_update(reference, delta, coverage, slots, 0.1);
+    apply_reptile_update_from_fixed(fused, sums.data_ptr<std::int64_t>(), frac_bits, coverage, slots, 0.1);
+    EXPECT_TRUE(fused.equal(reference)) << "slots " << slots << ": max difference "
+                                        << (fused - reference).abs().max().item<float>();
+  }
+  // Parameters no range covers stay as they were.
+  auto meta = torch::ones({n});
+  apply_reptile_update_from_fixed(meta, sums.data_ptr<std::int64_t>(), frac_bits, coverage, 2.0, 0.1);
+  EXPECT_EQ(meta[0].item<float>(), 1.0f);
+  EXPECT_EQ(meta[1000].item<float>(), 1.0f);
+  EXPECT_FLOAT_EQ(meta[3].item<float>(), 1.0f + 0.1f / 2.0f);  // epsilon * 1 / (2 slots * 1 task)
+  EXPECT_THROW(apply_reptile_update_from_fixed(meta, sums.data_ptr<std::int64_t>(), frac_bits, coverage, 0.0, 0.1),
+               std::invalid_argument);
+  auto doubles = torch::ones({n}, torch::kFloat64);
+  EXPECT_THROW(apply_reptile_update_from_fixed(doubles, sums.data_ptr<std::int64_t>(), frac_bits, coverage, 2.0, 0.1),
+               std::invalid_argument);
 }
 
 TEST(FlatAdam, FirstStepsMoveByLearningRateTimesSignOfGradient) {

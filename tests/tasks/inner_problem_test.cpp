@@ -44,6 +44,28 @@ TEST(DrawMinibatch, PairedRowsAreTheFirstSetsAndABatchLargerThanTheEpisodeTakesE
   EXPECT_TRUE(draw_minibatch(single, episode_of_rows(5, 0), rng).second.empty());
 }
 
+TEST(DrawMinibatch, AllStepsAtOnceAreTheStepByStepDrawsInOneTensor) {
+  const auto ep = episode_of_rows(10, 6);
+  for (const bool paired : {false, true}) {
+    const InnerProblem problem{InnerLoss::kAlignment, RowPath::kSource, RowPath::kTarget, 4, paired};
+    Rng a(8, 3), b(8, 3);
+    const auto all = draw_minibatches(problem, ep, 5, a, torch::kCPU);
+    ASSERT_EQ(all.size(), 5u);
+    for (const auto& step : all) {
+      const auto want = draw_minibatch(problem, ep, b);
+      EXPECT_TRUE(step.first.equal(torch::tensor(want.first, torch::kInt64)));
+      EXPECT_TRUE(step.second.equal(torch::tensor(want.second, torch::kInt64)));
+    }
+    EXPECT_EQ(a.state(), b.state());  // the stream is left where step-by-step draws leave it
+  }
+  const InnerProblem single{InnerLoss::kClassification, RowPath::kTarget, RowPath::kNone, 3};
+  Rng rng(1, 1);
+  const auto one = draw_minibatches(single, ep, 2, rng, torch::kCPU);
+  ASSERT_EQ(one.size(), 2u);
+  EXPECT_EQ(one[0].first.numel(), 3);
+  EXPECT_FALSE(one[0].second.defined());
+}
+
 // What each method's tasks declare: the problem is the paper's definition of that method.
 TEST(InnerProblems, EveryMethodsTasksStateTheirRowsHeadsAndLosses) {
   auto o = testing::tiny_options();

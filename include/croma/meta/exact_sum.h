@@ -17,6 +17,8 @@
 // rank learns in the same step that the sum is invalid and stops with the same error.
 #include <cstdint>
 
+#include <torch/torch.h>
+
 namespace croma {
 
 struct FixedPoint {
@@ -50,6 +52,13 @@ std::int64_t store_fixed_differences(const float* a, const float* b, std::int64_
 
 // sum += round(x * 2^fp.frac_bits); false (and sum unchanged) when x is refused.
 bool add_fixed(double x, const FixedPoint& fp, std::int64_t& sum);
+
+// The tensor form, for any device and without a host synchronisation: sums += round(x *
+// 2^fp.frac_bits) elementwise where |x| < fp.limit, and the count of the others added to
+// `refused`. x: float64; sums: int64 of x's shape; refused: one int64 element; all on one
+// device. The same integers as the pointer forms (multiplying by 2^frac_bits is exact and
+// round() rounds half to even).
+void add_fixed(const torch::Tensor& x, const FixedPoint& fp, torch::Tensor sums, torch::Tensor refused);
 
 // out[i] = float(sums[i] * 2^-frac_bits): one rounding, the same on every rank.
 void fixed_to_float(const std::int64_t* sums, std::int64_t n, int frac_bits, float* out);

@@ -108,9 +108,15 @@ class MetaTrainer {
   const PhaseTimings& timings() const { return timings_; }
 
  private:
-  // One episode of task on slot stream rng; adds its exact delta to delta_sums (int64, on
-  // device_) and its refused entries to refused; returns its mean inner-step loss.
-  double run_episode(InnerTask& task, Rng& rng, torch::Tensor& delta_sums, std::int64_t& refused);
+  // Where an episode adds its contributions, as fixed point (meta/exact_sum.h): views of the
+  // allreduce buffer's layout on device_ (the deltas; this task's loss sum and refused-loss
+  // count; the refused delta entries).
+  struct EpisodeSums {
+    torch::Tensor deltas, loss, refused_loss, refused_deltas;
+  };
+  // One episode of task on slot stream rng: its exact delta and its mean inner-step loss
+  // added into `out`, without a host synchronisation.
+  void run_episode(InnerTask& task, Rng& rng, const EpisodeSums& out);
 
   const CromaModel& model_;
   MetaOptions options_;
@@ -120,9 +126,11 @@ class MetaTrainer {
   std::unique_ptr<TaskContext> context_;
   InnerTaskList tasks_;
   double epsilon_ = 0.1;
-  torch::Tensor meta_, delta_;  // on device_, numel each; delta_: the summed delta of a step
-  torch::Tensor host_delta_;    // CPU float numel (delta_ itself on the CPU)
-  torch::Tensor device_sums_;   // int64 numel on a non-CPU device_: the exact per-rank sums
+  torch::Tensor meta_;          // on device_, numel
+  // Only on a non-CPU device_ (on the CPU the step is applied straight from the exact sums):
+  torch::Tensor delta_;         // the summed float delta of a step, numel, on device_
+  torch::Tensor host_delta_;    // the same on the CPU
+  torch::Tensor device_buffer_;  // host_buffer_'s layout on device_: the autograd loop's sums
   FixedPoint delta_fp_, loss_fp_;
   std::unique_ptr<FastWeights> fast_;
   std::unique_ptr<FusedInnerLoop> fused_;

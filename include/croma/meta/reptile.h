@@ -20,6 +20,11 @@ void accumulate_reptile_delta(torch::Tensor& delta_sum, const torch::Tensor& fas
 std::int64_t accumulate_reptile_delta_exact(torch::Tensor& sums, const torch::Tensor& fast,
                                             const torch::Tensor& meta, ParamRange range,
                                             const FixedPoint& fp);
+// The same adding the refused count into `refused` (one int64 element on the parameters'
+// device) instead of returning it: off the CPU, tensor operations only and no host
+// synchronisation (exact_sum.h's tensor add_fixed).
+void accumulate_reptile_delta_exact(torch::Tensor sums, const torch::Tensor& fast, const torch::Tensor& meta,
+                                    ParamRange range, const FixedPoint& fp, torch::Tensor refused);
 
 // meta += epsilon * delta_sum / task_count
 void apply_reptile_update(torch::Tensor& meta, const torch::Tensor& delta_sum,
@@ -41,5 +46,12 @@ std::vector<TaskCoverage> task_coverage(const std::vector<ParamRange>& ranges, s
 // stay. With disjoint ranges this is apply_reptile_update(meta, delta_sum, slots, epsilon).
 void apply_reptile_update(torch::Tensor& meta, const torch::Tensor& delta_sum,
                           const std::vector<TaskCoverage>& coverage, double slots, double epsilon);
+
+// The same step straight from the exact sums on the CPU: fixed_to_float and then the update
+// above, in one pass over the parameters instead of two (no float delta written and read
+// back). Bit for bit what the two give (the update's a + alpha * b is one fused multiply-add,
+// as ATen computes it). meta: a contiguous CPU float tensor of the sums' length.
+void apply_reptile_update_from_fixed(torch::Tensor& meta, const std::int64_t* sums, int frac_bits,
+                                     const std::vector<TaskCoverage>& coverage, double slots, double epsilon);
 
 }  // namespace croma

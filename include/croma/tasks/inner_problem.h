@@ -67,12 +67,27 @@ Minibatch draw_minibatch(const InnerProblem& problem, const InnerEpisode& episod
 // The same for an episode of these sizes (second_rows is read only when it is drawn).
 Minibatch draw_minibatch(const InnerProblem& problem, std::int64_t first_rows, std::int64_t second_rows, Rng& rng);
 
+// A minibatch's rows as int64 index tensors on the episode's device (second: undefined when
+// the problem has no second row set).
+struct MinibatchIndices {
+  torch::Tensor first, second;
+};
+
+// The minibatches of `steps` inner steps, drawn from rng in order exactly as `steps` calls of
+// draw_minibatch() draw them, and moved to `device` in one copy (not one per step).
+std::vector<MinibatchIndices> draw_minibatches(const InnerProblem& problem, const InnerEpisode& episode,
+                                               std::int64_t steps, Rng& rng, const torch::Device& device);
+
 // The autograd loss of one inner step on `fast`. `frozen` holds the first row set's embeddings
 // at the meta-parameters when problem.first is kFrozenSource (frozen_embeddings()), else is
 // ignored.
 torch::Tensor inner_step_loss(const CromaModel& model, const MetaOptions& options, const InnerProblem& problem,
                               const InnerEpisode& episode, const torch::Tensor& frozen, const Minibatch& rows,
                               const Weights& fast);
+// The same with the rows as index tensors on the episode's device.
+torch::Tensor inner_step_loss(const CromaModel& model, const MetaOptions& options, const InnerProblem& problem,
+                              const InnerEpisode& episode, const torch::Tensor& frozen,
+                              const MinibatchIndices& rows, const Weights& fast);
 
 // Embeddings of the episode's first row set through e_s at the meta-parameters, without a
 // graph; an undefined tensor unless problem.first is kFrozenSource.
