@@ -54,10 +54,6 @@ bool fusable(const InnerProblem& p, bool shared_encoder) {
   }
 }
 
-bool reads(const std::vector<InnerProblem>& problems, bool (*test)(const InnerProblem&)) {
-  return std::any_of(problems.begin(), problems.end(), test);
-}
-
 // The labels (or group ids) of a minibatch's rows.
 std::vector<std::int64_t> labels_of(const torch::Tensor& labels, const std::vector<std::int64_t>& rows) {
   std::vector<std::int64_t> out(rows.size());
@@ -66,14 +62,15 @@ std::vector<std::int64_t> labels_of(const torch::Tensor& labels, const std::vect
   return out;
 }
 
-// [begin, end) of a part's layers in the flat buffer (an MLP's weights and biases lie together).
-ParamRange span_of(const std::vector<DenseLayer>& layers) {
-  ParamRange r{INT64_MAX, 0};
+// Where a part's layers lie in the flat buffer: each layer's weights and its bias, as ranges
+// (a composite part, phi's hidden layer and the class head, need not be contiguous).
+std::vector<ParamRange> spans_of(const std::vector<DenseLayer>& layers) {
+  std::vector<ParamRange> out;
   for (const auto& l : layers) {
-    r.begin = std::min({r.begin, l.weight_offset, l.bias_offset});
-    r.end = std::max({r.end, l.weight_offset + l.in * l.out, l.bias_offset + l.out});
+    out.push_back({l.weight_offset, l.weight_offset + l.in * l.out});
+    out.push_back({l.bias_offset, l.bias_offset + l.out});
   }
-  return r;
+  return out;
 }
 
 // Sorted, overlapping or touching ranges joined.
@@ -98,6 +95,37 @@ torch::Tensor host(const torch::Tensor& t, torch::ScalarType type) {
 
 }  // namespace
 
+std::vector<FusedInnerLoop::Member> FusedInnerLoop::parts_run(const InnerProblem& p, bool shared) {
+  std::vector<Member> out;
+  auto rows = [&](RowPath path) {
+    if (path == RowPath::kSource) out.push_back(&Parts::source);
+    if (path == RowPath::kTarget) {
+      out.push_back(&Parts::target);
+      if (shared) out.push_back(&Parts::source);  // the target path ends in the shared e_s
+    }
+  };
+  rows(p.first);
+  rows(p.second);
+  switch (p.loss) {
+    case InnerLoss::kClassification: out.push_back(&Parts::classifier); break;
+    case InnerLoss::kSourceClasses: out.push_back(&Parts::class_chain); break;
+    case InnerLoss::kReconstruction: out.push_back(&Parts::decoder); break;
+    case InnerLoss::kDomainAdversarial:
+    case InnerLoss::kDomainConfusion: out.push_back(&Parts::domain); break;
+    default: break;
+  }
+  return out;
+}
+
+ModelPart FusedInnerLoop::model_part(Member member) {
+  if (member == &Parts::source) return ModelPart::kSourceEncoder;
+  if (member == &Parts::target) return ModelPart::kTargetEncoder;  // the input map with a shared encoder
+  if (member == &Parts::classifier) return ModelPart::kClassifier;
+  if (member == &Parts::decoder) return ModelPart::kDecoder;
+  if (member == &Parts::domain) return ModelPart::kDomainHead;
+  throw std::logic_error("FusedInnerLoop::model_part: a composite part");
+}
+
 std::unique_ptr<FusedInnerLoop> FusedInnerLoop::create(const TaskContext& ctx, const InnerTaskList& tasks,
                                                        std::int64_t slots) {
   if (!ctx.device.is_cpu() || slots < 1 || tasks.empty()) return nullptr;
@@ -117,60 +145,65 @@ std::unique_ptr<FusedInnerLoop> FusedInnerLoop::create(const TaskContext& ctx, c
       if (a.begin < b.end && b.begin < a.end) disjoint = false;
     }
   }
-  // The parts each problem reads must be MLPs (the source encoder always: frozen embeddings).
+  // Every part any problem runs must be an MLP; the source encoder always (frozen embeddings).
   Parts parts;
-  auto need = [&](ModelPart part, std::vector<DenseLayer>& into) {
-    auto layers = model.mlp_layers(part);
+  auto load = [&](Member member) {
+    auto& into = parts.*member;
+    if (!into.empty()) return true;
+    if (member == &Parts::class_chain) {  // phi's hidden layer, then the class head
+      const auto phi = model.mlp_layers(ModelPart::kClassifier);
+      const auto head = model.mlp_layers(ModelPart::kClassHead);
+      if (!phi || !head) return false;
+      into = {phi->front()};
+      into.insert(into.end(), head->begin(), head->end());
+      return true;
+    }
+    const auto layers = model.mlp_layers(model_part(member));
     if (!layers) return false;
-    into = std::move(*layers);
+    into = *layers;
     return true;
   };
-  const auto uses_target = [](const InnerProblem& p) {
-    return p.first == RowPath::kTarget || p.second == RowPath::kTarget;
-  };
-  const auto uses_phi = [](const InnerProblem& p) { return p.loss == InnerLoss::kClassification; };
-  const auto uses_decoder = [](const InnerProblem& p) { return p.loss == InnerLoss::kReconstruction; };
-  const auto uses_class_head = [](const InnerProblem& p) { return p.loss == InnerLoss::kSourceClasses; };
-  const auto uses_domain = [](const InnerProblem& p) {
-    return p.loss == InnerLoss::kDomainAdversarial || p.loss == InnerLoss::kDomainConfusion;
-  };
-  if (!need(ModelPart::kSourceEncoder, parts.source)) return nullptr;
-  if (reads(problems, uses_target) && !need(ModelPart::kTargetEncoder, parts.target)) return nullptr;
-  if ((reads(problems, uses_phi) || reads(problems, uses_class_head)) &&
-      !need(ModelPart::kClassifier, parts.classifier)) {
-    return nullptr;
-  }
-  if (reads(problems, uses_decoder) && !need(ModelPart::kDecoder, parts.decoder)) return nullptr;
-  if (reads(problems, uses_domain) && !need(ModelPart::kDomainHead, parts.domain)) return nullptr;
-  if (reads(problems, uses_class_head)) {
-    std::vector<DenseLayer> head;
-    if (!need(ModelPart::kClassHead, head)) return nullptr;
-    parts.class_chain = {parts.classifier.front()};
-    parts.class_chain.insert(parts.class_chain.end(), head.begin(), head.end());
+  if (!load(&Parts::source)) return nullptr;
+  for (const auto& p : problems) {
+    for (const auto member : parts_run(p, shared)) {
+      if (!load(member)) return nullptr;
+    }
   }
   if (ctx.source_features.has_lengths() || ctx.target_features.has_lengths() ||
       !cpu_floats(ctx.source_features.values()) || !cpu_floats(ctx.target_features.values())) {
     return nullptr;
   }
-  // What each task's inner loop reads in the fast weights besides its own range: the parts its
-  // row sets and head run through (the frozen e_s is read from the meta-parameters instead).
-  std::vector<std::vector<ParamRange>> starts;
+  // Per task: where each slot starts from the meta-parameters (its range and every part its
+  // loss runs, which an earlier task of the meta-step may have moved: the adversarial task
+  // reads e_s through the target path but adapts only [map_t | domain]), and the stretches of
+  // its range whose gradient no kernel writes (phi under reconstruction, phi's output layer
+  // under the class head): those are cleared, as autograd leaves them zero; the kernels
+  // overwrite the rest at every step.
+  std::vector<std::vector<ParamRange>> starts, cleared;
   for (std::size_t k = 0; k < tasks.size(); ++k) {
-    const auto& p = problems[k];
-    std::vector<ParamRange> read{tasks[k]->range()};
-    if (p.first == RowPath::kSource || p.second == RowPath::kSource || (uses_target(p) && shared)) {
-      read.push_back(span_of(parts.source));
+    const auto range = tasks[k]->range();
+    std::vector<ParamRange> run;
+    for (const auto member : parts_run(problems[k], shared)) {
+      for (const auto& r : spans_of(parts.*member)) run.push_back(r);
     }
-    if (uses_target(p)) read.push_back(span_of(parts.target));
-    if (uses_phi(p)) read.push_back(span_of(parts.classifier));
-    if (uses_class_head(p)) read.push_back(span_of(parts.class_chain));
-    if (uses_decoder(p)) read.push_back(span_of(parts.decoder));
-    if (uses_domain(p)) read.push_back(span_of(parts.domain));
+    run = merged(std::move(run));
+    auto read = run;
+    read.push_back(range);
     starts.push_back(merged(std::move(read)));
+    std::vector<ParamRange> gaps;
+    std::int64_t at = range.begin;
+    for (const auto& r : run) {
+      if (r.begin > at) gaps.push_back({at, std::min(r.begin, range.end)});
+      at = std::max(at, r.end);
+      if (at >= range.end) break;
+    }
+    if (at < range.end) gaps.push_back({at, range.end});
+    cleared.push_back(std::move(gaps));
   }
   std::unique_ptr<FusedInnerLoop> loop(new FusedInnerLoop(ctx, std::move(problems), std::move(parts), slots));
   loop->stores_first_slot_ = disjoint;
   loop->starts_ = std::move(starts);
+  loop->cleared_ = std::move(cleared);
   if (!loop->agrees_with_model()) return nullptr;
   return loop;
 }
@@ -466,10 +499,9 @@ FusedInnerLoop::Result FusedInnerLoop::run(const InnerTaskList& tasks, const tor
         std::memcpy(fast + t * numel_ + r.begin, m + r.begin, sizeof(float) * static_cast<std::size_t>(r.size()));
       }
     }
-    // The kernels overwrite the gradients of the parts they run; a part in the range that the
-    // loss does not read (phi under reconstruction, phi's output layer under the class head)
-    // keeps a zero gradient, as autograd leaves it.
-    grads.zero_();
+    for (std::int64_t t = 0; t < slots; ++t) {
+      for (const auto& r : cleared_[k]) grad_[t].narrow(0, r.begin, r.size()).zero_();
+    }
     clock.lap(timings.reptile);
     for (std::int64_t t = 0; t < slots; ++t) {
       auto& s = slots_[static_cast<std::size_t>(t)];

@@ -69,6 +69,13 @@ class FusedInnerLoop {
     std::vector<DenseLayer> source, target, classifier, decoder, domain;  // target: e_t, or map_t (shared)
     std::vector<DenseLayer> class_chain;  // phi's hidden layer, then the class head
   };
+  using Member = std::vector<DenseLayer> Parts::*;
+  // The one description of which parts a problem runs in the fast weights (all of them
+  // trained: each writes its gradient at every inner step); the frozen e_s reads the
+  // meta-parameters and is not among them. create() loads, copies and clears from it.
+  static std::vector<Member> parts_run(const InnerProblem& p, bool shared);
+  static ModelPart model_part(Member member);
+
   FusedInnerLoop(const TaskContext& ctx, std::vector<InnerProblem> problems, Parts parts, std::int64_t slots);
   // The kernels reproduce the model's forward functions on a few real rows.
   bool agrees_with_model();
@@ -115,6 +122,8 @@ class FusedInnerLoop {
   // parts outside it the loss runs, e.g. e_s under the adversarial task), merged. Each slot
   // starts a task from the meta-parameters there.
   std::vector<std::vector<ParamRange>> starts_;
+  // Per task: the stretches of its range no kernel writes a gradient into (cleared per task).
+  std::vector<std::vector<ParamRange>> cleared_;
   std::int64_t numel_;
   float scale_;  // sqrt(embed_dim): the heads read unit embeddings scaled to coordinates ~1
   bool shared_;   // one encoder for both modalities (CromaModel's shared_encoder)
