@@ -6,6 +6,48 @@
 #include <stdexcept>
 
 namespace croma {
+namespace {
+
+// The element-wise parts of a layer, as loops over restrict pointers (no aliasing, so they
+// vectorise) cloned for the widest vector unit of the machine. Each output element sees the
+// same operations in the same order as the plain loops: the same bits.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define CROMA_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define CROMA_VECTOR_CLONES
+#endif
+
+// y[r, :] += b, then (relu) max(., 0), for each of `rows` rows of n.
+CROMA_VECTOR_CLONES
+void add_bias(float* __restrict y, const float* __restrict b, std::int64_t rows, std::int64_t n, bool relu) {
+  for (std::int64_t r = 0; r < rows; ++r) {
+    float* row = y + r * n;
+    if (relu) {
+      for (std::int64_t j = 0; j < n; ++j) {
+        const float v = row[j] + b[j];
+        row[j] = v > 0.0f ? v : 0.0f;
+      }
+    } else {
+      for (std::int64_t j = 0; j < n; ++j) row[j] += b[j];
+    }
+  }
+}
+
+// db[j] += sum over rows of g[r, j], row after row.
+CROMA_VECTOR_CLONES
+void add_column_sums(const float* __restrict g, std::int64_t rows, std::int64_t n, float* __restrict db) {
+  for (std::int64_t r = 0; r < rows; ++r) {
+    for (std::int64_t j = 0; j < n; ++j) db[j] += g[r * n + j];
+  }
+}
+
+// gi[i] = 0 where the activation a[i] that the ReLU produced is not positive.
+CROMA_VECTOR_CLONES
+void relu_mask(float* __restrict gi, const float* __restrict a, std::int64_t count) {
+  for (std::int64_t i = 0; i < count; ++i) gi[i] = a[i] > 0.0f ? gi[i] : 0.0f;
+}
+
+}  // namespace
 
 MlpKernel::MlpKernel(std::vector<DenseLayer> layers) : layers_(std::move(layers)) {
   if (layers_.empty()) throw std::invalid_argument("MlpKernel: no layers");
@@ -47,17 +89,7 @@ const float* MlpKernel::forward() {
   if (weight_.empty() || rows_ < 0) throw std::logic_error("MlpKernel::forward: bind() and input() first");
   for (std::size_t l = 0; l < layers_.size(); ++l) {
     at::mm_out(acts_[l + 1], acts_[l], weight_t_[l]);
-    float* y = acts_[l + 1].data_ptr<float>();
-    const float* b = bias_[l];
-    const std::int64_t n = layers_[l].out;
-    const bool relu = l + 1 < layers_.size();
-    for (std::int64_t r = 0; r < rows_; ++r) {
-      float* row = y + r * n;
-      for (std::int64_t j = 0; j < n; ++j) {
-        const float v = row[j] + b[j];
-        row[j] = relu ? (v > 0.0f ? v : 0.0f) : v;
-      }
-    }
+    add_bias(acts_[l + 1].data_ptr<float>(), bias_[l], rows_, layers_[l].out, l + 1 < layers_.size());
   }
   return acts_.back().data_ptr<float>();
 }
@@ -72,14 +104,11 @@ void MlpKernel::backward(bool input_grad) {
     } else {
       at::mm_out(weight_grad_[l], g.t(), acts_[l]);
     }
-    const float* gp = g.data_ptr<float>();
-    const std::int64_t n = layers_[l].out;
     if (!frozen_) {
       float* db = bias_grad_[l];
+      const std::int64_t n = layers_[l].out;
       if (!accumulate_) std::fill(db, db + n, 0.0f);
-      for (std::int64_t r = 0; r < rows_; ++r) {
-        for (std::int64_t j = 0; j < n; ++j) db[j] += gp[r * n + j];
-      }
+      add_column_sums(g.data_ptr<float>(), rows_, n, db);
     }
     if (l == 0) {
       if (input_grad) at::mm_out(grads_[0], g, weight_[0]);
@@ -87,12 +116,7 @@ void MlpKernel::backward(bool input_grad) {
     }
     // d loss / d input of layer l, through the ReLU that produced that input.
     at::mm_out(grads_[l], g, weight_[l]);
-    float* gi = grads_[l].data_ptr<float>();
-    const float* a = acts_[l].data_ptr<float>();
-    const std::int64_t count = rows_ * layers_[l].in;
-    for (std::int64_t i = 0; i < count; ++i) {
-      if (!(a[i] > 0.0f)) gi[i] = 0.0f;
-    }
+    relu_mask(grads_[l].data_ptr<float>(), acts_[l].data_ptr<float>(), rows_ * layers_[l].in);
   }
 }
 
