@@ -7,6 +7,7 @@ packages=(
   g++ make cmake pkg-config
   libtorch-dev            # LibTorch 1.13 (CPU)
   libopenblas0-pthread    # optimised BLAS; replaces the slow reference BLAS libtorch links
+  libxsmm-dev libblas-dev # just-in-time kernels for the inner loop's small products (and the BLAS they fall back on)
   libopenmpi-dev openmpi-bin
   libhdf5-dev hdf5-tools
   libboost-program-options-dev

@@ -19,6 +19,7 @@
 #include "croma/meta/meta_trainer.h"
 #include "croma/meta/method.h"
 #include "croma/model/mlp_kernels.h"
+#include "croma/model/small_products.h"
 #include "croma/tasks/inner_problem.h"
 #include "croma/util/progress.h"
 #include "croma/util/runtime.h"
@@ -79,8 +80,8 @@ double median_seconds(int reps, F&& f) {
 
 // What the machine needs for one meta-iteration's arithmetic, measured on this machine: the
 // matrix products of the fused inner loops (each product timed on its own with the shapes of
-// this configuration, through the same at::mm_out) and the fused Adam pass over the adapted
-// ranges, hot in cache. Computed from the inner problems the tasks state, so every method the
+// this configuration, with the kernels the loop runs: model/small_products.h) and the fused
+// Adam pass over the adapted ranges, hot in cache. Computed from the inner problems the tasks state, so every method the
 // fused kernels run has its own floor.
 class MachineFloor {
  public:
@@ -112,7 +113,8 @@ class MachineFloor {
             {"adam_gb_per_s", t.adam_bytes / t.adam_s * 1e-9},
             {"floor_ms", 1e3 * (t.gemm_s + t.adam_s)},
             {"floor_meta_iterations_per_s", 1.0 / (t.gemm_s + t.adam_s)},
-            {"large_product_gflop_per_s", big_rate * 1e-9}};
+            {"large_product_gflop_per_s", big_rate * 1e-9},
+            {"small_products", SmallProducts::accelerated() ? "libxsmm" : "at::mm_out"}};
   }
 
  private:
@@ -120,44 +122,53 @@ class MachineFloor {
     double gemm_s = 0, flops = 0, adam_s = 0, adam_bytes = 0;
   };
 
-  // count x [rows, k] @ [k, n] (b transposed: a weight read as W^T); each shape timed once.
-  void product(Totals& t, double count, std::int64_t rows, std::int64_t k, std::int64_t n, bool transposed_b) {
-    const auto key = std::to_string(rows) + "x" + std::to_string(k) + "x" + std::to_string(n) + (transposed_b ? "t" : "");
+  // count x one product of a layer [in -> out] on `rows` rows, timed once per shape with the
+  // kernels the fused loop runs (model/small_products.h).
+  enum class Product { kForward, kWeightGrad, kInputGrad };
+  void product(Totals& t, double count, Product kind, std::int64_t rows, std::int64_t in, std::int64_t out) {
+    const auto key = std::to_string(static_cast<int>(kind)) + ":" + std::to_string(rows) + "x" +
+                     std::to_string(in) + "x" + std::to_string(out);
     auto it = seconds_.find(key);
     if (it == seconds_.end()) {
-      auto a = torch::randn({rows, k});
-      auto b = transposed_b ? torch::randn({n, k}).t() : torch::randn({k, n});
-      auto out = torch::empty({rows, n});
-      it = seconds_.emplace(key, median_seconds(60, [&] { at::mm_out(out, a, b); })).first;
+      const auto x = torch::randn({rows, in}), w = torch::randn({out, in}), g = torch::randn({rows, out});
+      auto y = torch::empty({rows, out}), dw = torch::empty({out, in}), dx = torch::empty({rows, in});
+      SmallProducts p;
+      it = seconds_.emplace(key, median_seconds(60, [&] {
+        switch (kind) {
+          case Product::kForward: p.forward(x.data_ptr<float>(), w.data_ptr<float>(), y.data_ptr<float>(), rows, in, out); break;
+          case Product::kWeightGrad:
+            p.weight_grad(g.data_ptr<float>(), x.data_ptr<float>(), dw.data_ptr<float>(), rows, in, out, false);
+            break;
+          case Product::kInputGrad: p.input_grad(g.data_ptr<float>(), w.data_ptr<float>(), dx.data_ptr<float>(), rows, in, out); break;
+        }
+      })).first;
     }
     t.gemm_s += count * it->second;
-    t.flops += count * 2.0 * static_cast<double>(rows * k * n);
+    t.flops += count * 2.0 * static_cast<double>(rows * in * out);
   }
   // Every inner step: forward, weight gradients, and the input gradients between layers (and
   // into the part's input where another part feeds it: `input_grad`).
   void train(Totals& t, const std::vector<DenseLayer>& layers, std::int64_t rows, bool input_grad) {
     const double steps = static_cast<double>(m_.inner_steps);
     for (std::size_t l = 0; l < layers.size(); ++l) {
-      product(t, steps, rows, layers[l].in, layers[l].out, true);
-      product(t, steps, layers[l].out, rows, layers[l].in, false);
-      if (l > 0 || input_grad) product(t, steps, rows, layers[l].out, layers[l].in, false);
+      product(t, steps, Product::kForward, rows, layers[l].in, layers[l].out);
+      product(t, steps, Product::kWeightGrad, rows, layers[l].in, layers[l].out);
+      if (l > 0 || input_grad) product(t, steps, Product::kInputGrad, rows, layers[l].in, layers[l].out);
     }
   }
   // Once per episode: rows through a frozen part.
   void forward(Totals& t, const std::vector<DenseLayer>& layers, std::int64_t rows) {
-    for (const auto& l : layers) product(t, 1.0, rows, l.in, l.out, true);
+    for (const auto& l : layers) product(t, 1.0, Product::kForward, rows, l.in, l.out);
   }
 
   // A held-fixed part (the discriminator in the encoder's loss): forward and input gradients only.
   void fixed(Totals& t, const std::vector<DenseLayer>& layers, std::int64_t rows) {
     const double steps = static_cast<double>(m_.inner_steps);
     for (const auto& l : layers) {
-      product(t, steps, rows, l.in, l.out, true);
-      product(t, steps, rows, l.out, l.in, false);
+      product(t, steps, Product::kForward, rows, l.in, l.out);
+      product(t, steps, Product::kInputGrad, rows, l.in, l.out);
     }
   }
-  // The target path: e_t, or with a shared encoder the input map and then e_s, whose input
-  // gradient feeds the map.
   bool target_path(Totals& t, std::int64_t rows) {
     const auto first = model_.mlp_layers(ModelPart::kTargetEncoder);
     if (!first) return false;

@@ -59,14 +59,12 @@ void MlpKernel::bind(const torch::Tensor& values, const torch::Tensor& grad) {
     throw std::invalid_argument("MlpKernel::bind: needs 1-D contiguous CPU float buffers of one size");
   }
   weight_.clear();
-  weight_t_.clear();
   weight_grad_.clear();
   bias_.clear();
   bias_grad_.clear();
   for (const auto& l : layers_) {
-    weight_.push_back(values.narrow(0, l.weight_offset, l.out * l.in).view({l.out, l.in}));
-    weight_t_.push_back(weight_.back().t());
-    weight_grad_.push_back(grad.narrow(0, l.weight_offset, l.out * l.in).view({l.out, l.in}));
+    weight_.push_back(values.data_ptr<float>() + l.weight_offset);
+    weight_grad_.push_back(grad.data_ptr<float>() + l.weight_offset);
     bias_.push_back(values.data_ptr<float>() + l.bias_offset);
     bias_grad_.push_back(grad.data_ptr<float>() + l.bias_offset);
   }
@@ -88,7 +86,9 @@ float* MlpKernel::input(std::int64_t rows) {
 const float* MlpKernel::forward() {
   if (weight_.empty() || rows_ < 0) throw std::logic_error("MlpKernel::forward: bind() and input() first");
   for (std::size_t l = 0; l < layers_.size(); ++l) {
-    at::mm_out(acts_[l + 1], acts_[l], weight_t_[l]);
+    const auto& layer = layers_[l];
+    products_.forward(acts_[l].data_ptr<float>(), weight_[l], acts_[l + 1].data_ptr<float>(), rows_, layer.in,
+                      layer.out);
     add_bias(acts_[l + 1].data_ptr<float>(), bias_[l], rows_, layers_[l].out, l + 1 < layers_.size());
   }
   return acts_.back().data_ptr<float>();
@@ -96,26 +96,21 @@ const float* MlpKernel::forward() {
 
 void MlpKernel::backward(bool input_grad) {
   for (std::size_t l = layers_.size(); l-- > 0;) {
-    const auto& g = grads_[l + 1];
-    if (frozen_) {
-      // no weight or bias gradient
-    } else if (accumulate_) {
-      at::addmm_out(weight_grad_[l], weight_grad_[l], g.t(), acts_[l]);
-    } else {
-      at::mm_out(weight_grad_[l], g.t(), acts_[l]);
-    }
-    if (!frozen_) {
+    const auto& layer = layers_[l];
+    const float* g = grads_[l + 1].data_ptr<float>();
+    if (!frozen_) {  // a held-fixed kernel forms no weight or bias gradient
+      products_.weight_grad(g, acts_[l].data_ptr<float>(), weight_grad_[l], rows_, layer.in, layer.out,
+                            accumulate_);
       float* db = bias_grad_[l];
-      const std::int64_t n = layers_[l].out;
-      if (!accumulate_) std::fill(db, db + n, 0.0f);
-      add_column_sums(g.data_ptr<float>(), rows_, n, db);
+      if (!accumulate_) std::fill(db, db + layer.out, 0.0f);
+      add_column_sums(g, rows_, layer.out, db);
     }
     if (l == 0) {
-      if (input_grad) at::mm_out(grads_[0], g, weight_[0]);
+      if (input_grad) products_.input_grad(g, weight_[0], grads_[0].data_ptr<float>(), rows_, layer.in, layer.out);
       break;
     }
     // d loss / d input of layer l, through the ReLU that produced that input.
-    at::mm_out(grads_[l], g, weight_[l]);
+    products_.input_grad(g, weight_[l], grads_[l].data_ptr<float>(), rows_, layer.in, layer.out);
     relu_mask(grads_[l].data_ptr<float>(), acts_[l].data_ptr<float>(), rows_ * layers_[l].in);
   }
 }

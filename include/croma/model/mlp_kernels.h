@@ -4,8 +4,8 @@
 //
 // At the bench configuration an autograd inner step is ~60 small ATen ops, each with
 // dispatch, allocation and graph bookkeeping, around a handful of 8-row matrix products that
-// are the only real work. Here the products are ATen mm_out calls into buffers allocated
-// once, and everything element-wise (bias, ReLU and its mask, L2 normalisation, the
+// are the only real work. Here the products are small-product kernels (model/small_products.h)
+// into buffers allocated once, and everything element-wise (bias, ReLU and its mask, L2 normalisation, the
 // alignment losses, cross-entropy, bias gradients) is a plain loop over a few thousand floats.
 // Weight and bias gradients are written (or, for a second use of the same weights in one
 // step, added: set_accumulate) straight into a flat gradient buffer laid out like the
@@ -17,6 +17,7 @@
 
 #include "croma/config/options.h"
 #include "croma/model/param_layout.h"
+#include "croma/model/small_products.h"
 
 namespace croma {
 
@@ -56,8 +57,9 @@ class MlpKernel {
   // acts_[0] the input, acts_[l + 1] the output of layer l (after ReLU for hidden layers);
   // grads_[l + 1] d loss / d acts_[l + 1].
   std::vector<torch::Tensor> acts_, grads_;
-  std::vector<torch::Tensor> weight_, weight_t_, weight_grad_;
-  std::vector<float*> bias_, bias_grad_;
+  std::vector<const float*> weight_;
+  std::vector<float*> weight_grad_, bias_, bias_grad_;
+  SmallProducts products_;
 };
 
 // Row-wise L2 normalisation z = y / max(|y|, 1e-12) (CromaModel's), keeping the norms;
