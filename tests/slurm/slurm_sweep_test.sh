@@ -122,7 +122,7 @@ write_spec long 15000 100 '{"shots": [3], "seed": [1]}'
 write_spec longref 15000 100 '{"shots": [3], "seed": [1]}'
 "${sweep[@]}" submit "$work/long.json" >/dev/null 2>"$work/submit3.err" || fail "submit long: $(cat "$work/submit3.err")"
 cell="$work/long/runs/shots=3,seed=1"
-for i in $(seq 1 240); do
+for i in $(seq 1 600); do  # up to 5 min: under a loaded suite the job may wait to start
   ls "$cell"/checkpoints/step_*.h5 >/dev/null 2>&1 && break
   sleep 0.5
 done
