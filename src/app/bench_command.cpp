@@ -81,8 +81,8 @@ double median_seconds(int reps, F&& f) {
 // What the machine needs for one meta-iteration's arithmetic, measured on this machine: the
 // matrix products of the fused inner loops (each product timed on its own with the shapes of
 // this configuration, with the kernels the loop runs: model/small_products.h) and the fused
-// Adam pass over the adapted ranges, hot in cache. Computed from the inner problems the tasks state, so every method the
-// fused kernels run has its own floor.
+// Adam pass over the adapted ranges, hot in cache. Computed from the inner problems the tasks
+// state, so every method the fused kernels run has its own floor.
 class MachineFloor {
  public:
   MachineFloor(const CromaModel& model, const MetaOptions& m) : model_(model), m_(m) {}
@@ -169,6 +169,8 @@ class MachineFloor {
       product(t, steps, Product::kInputGrad, rows, l.in, l.out);
     }
   }
+  // The target path: e_t, or with a shared encoder the input map and then e_s, whose input
+  // gradient feeds the map.
   bool target_path(Totals& t, std::int64_t rows) {
     const auto first = model_.mlp_layers(ModelPart::kTargetEncoder);
     if (!first) return false;

@@ -100,16 +100,8 @@ void add_fixed(const torch::Tensor& x, const FixedPoint& fp, torch::Tensor sums,
 __attribute__((target_clones("avx512f", "avx2", "default")))
 #endif
 void fixed_to_float(const std::int64_t* __restrict sums, std::int64_t n, int frac_bits, float* __restrict out) {
-  // double(hi * 2^32 + lo) with both halves exact in double and one rounding of their sum is
-  // double(sums[i]), correctly rounded, for every int64; unlike the int64 conversion it
-  // vectorises without AVX-512DQ.
   const double scale = std::ldexp(1.0, -frac_bits);
-  const double two32 = 4294967296.0;
-  for (std::int64_t i = 0; i < n; ++i) {
-    const auto hi = static_cast<std::int32_t>(sums[i] >> 32);
-    const auto lo = static_cast<std::uint32_t>(sums[i] & 0xffffffff);
-    out[i] = static_cast<float>((static_cast<double>(hi) * two32 + static_cast<double>(lo)) * scale);
-  }
+  for (std::int64_t i = 0; i < n; ++i) out[i] = fixed_to_float(sums[i], scale);
 }
 
 }  // namespace croma

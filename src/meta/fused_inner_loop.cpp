@@ -87,6 +87,19 @@ std::vector<ParamRange> merged(std::vector<ParamRange> ranges) {
   return out;
 }
 
+// The stretches of `range` that none of the sorted, disjoint ranges `covered` reaches.
+std::vector<ParamRange> uncovered(ParamRange range, const std::vector<ParamRange>& covered) {
+  std::vector<ParamRange> out;
+  std::int64_t at = range.begin;
+  for (const auto& r : covered) {
+    if (r.begin > at) out.push_back({at, std::min(r.begin, range.end)});
+    at = std::max(at, r.end);
+    if (at >= range.end) break;
+  }
+  if (at < range.end) out.push_back({at, range.end});
+  return out;
+}
+
 // An episode tensor as the kernels read it: contiguous, on the CPU, of this type (no copy
 // when it already is).
 torch::Tensor host(const torch::Tensor& t, torch::ScalarType type) {
@@ -190,15 +203,7 @@ std::unique_ptr<FusedInnerLoop> FusedInnerLoop::create(const TaskContext& ctx, c
     auto read = run;
     read.push_back(range);
     starts.push_back(merged(std::move(read)));
-    std::vector<ParamRange> gaps;
-    std::int64_t at = range.begin;
-    for (const auto& r : run) {
-      if (r.begin > at) gaps.push_back({at, std::min(r.begin, range.end)});
-      at = std::max(at, r.end);
-      if (at >= range.end) break;
-    }
-    if (at < range.end) gaps.push_back({at, range.end});
-    cleared.push_back(std::move(gaps));
+    cleared.push_back(uncovered(range, run));
   }
   std::unique_ptr<FusedInnerLoop> loop(new FusedInnerLoop(ctx, std::move(problems), std::move(parts), slots));
   loop->stores_first_slot_ = disjoint;

@@ -187,19 +187,20 @@ StepStats MetaTrainer::step(bool request_stop) {
   const auto p = model_.numel();
   const auto k = tasks_.size();
   auto* sums = host_buffer_.data_ptr<std::int64_t>();
-  if (fused_ && fused_->stores_first_slot()) {
-    // The fused loop stores into its tasks' (disjoint) ranges: zero the rest only.
+  if (coverage_.empty()) {
     std::vector<ParamRange> ranges;
     for (const auto& task : tasks_) ranges.push_back(task->range());
-    std::sort(ranges.begin(), ranges.end(), [](ParamRange a, ParamRange b) { return a.begin < b.begin; });
-    std::int64_t at = 0;
-    for (const auto& r : ranges) {
-      std::fill(sums + at, sums + std::max(at, r.begin), std::int64_t{0});
-      at = std::max(at, r.end);
+    coverage_ = task_coverage(ranges, model_.numel());
+  }
+  if (fused_ && fused_->stores_first_slot()) {
+    // The fused loop stores into its tasks' (disjoint) ranges: zero the rest only (the
+    // stretches no task covers, and the loss sums, refusals and stop flag after them).
+    for (const auto& c : coverage_) {
+      if (c.tasks == 0) std::fill(sums + c.range.begin, sums + c.range.end, std::int64_t{0});
     }
-    std::fill(sums + at, sums + host_buffer_.numel(), std::int64_t{0});
-  } else {
-    host_buffer_.zero_();
+    std::fill(sums + p, sums + host_buffer_.numel(), std::int64_t{0});
+  } else if (device_.is_cpu()) {
+    host_buffer_.zero_();  // (on a device the copy of device_buffer_ overwrites all of it)
   }
   auto* loss_sums = sums + p;
   auto* refused_losses = loss_sums + k;
@@ -258,11 +259,6 @@ StepStats MetaTrainer::step(bool request_stop) {
                              " Reptile delta entries not finite or of magnitude >= " +
                              number(delta_fp_.limit) +
                              ", the range of the exact sum); lower --inner-lr or --meta-lr");
-  }
-  if (coverage_.empty()) {
-    std::vector<ParamRange> ranges;
-    for (const auto& task : tasks_) ranges.push_back(task->range());
-    coverage_ = task_coverage(ranges, model_.numel());
   }
   clock.lap(timings_.allreduce);
   if (device_.is_cpu()) {

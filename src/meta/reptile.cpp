@@ -86,20 +86,14 @@ void apply_reptile_update(torch::Tensor& meta, const torch::Tensor& delta_sum,
 
 namespace {
 
-// meta[i] = fma(alpha, float(sums[i] * 2^-frac_bits), meta[i]) for i in [0, n): the conversion
-// of fixed_to_float (exact halves, one rounding to double, one to float), then the step.
+// meta[i] = fma(alpha, float(sums[i] * scale), meta[i]) for i in [0, n): exact_sum.h's
+// conversion, then the step.
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
 __attribute__((target_clones("avx512f", "avx2", "default")))
 #endif
 void step_from_fixed(const std::int64_t* __restrict sums, std::int64_t n, double scale, float alpha,
                      float* __restrict meta) {
-  const double two32 = 4294967296.0;
-  for (std::int64_t i = 0; i < n; ++i) {
-    const auto hi = static_cast<std::int32_t>(sums[i] >> 32);
-    const auto lo = static_cast<std::uint32_t>(sums[i] & 0xffffffff);
-    const auto d = static_cast<float>((static_cast<double>(hi) * two32 + static_cast<double>(lo)) * scale);
-    meta[i] = std::fma(alpha, d, meta[i]);
-  }
+  for (std::int64_t i = 0; i < n; ++i) meta[i] = std::fma(alpha, fixed_to_float(sums[i], scale), meta[i]);
 }
 
 }  // namespace

@@ -20,10 +20,15 @@ void transpose(const float* src, std::int64_t rows, std::int64_t cols, float* ds
   }
 }
 
+// A column-major product C[M, N] = op(A) op(B) (+ C when accumulating), as libxsmm's
+// kernels take their operands.
+using Kernel = void (*)(const float* a, const float* b, float* c, ...);
+
+// libxsmm's kernel for that product with these leading dimensions; null where this build has
+// no libxsmm or it makes no kernel for the shape (the caller then runs ATen).
+Kernel kernel(std::int64_t m, std::int64_t n, std::int64_t k, std::int64_t lda, std::int64_t ldb, std::int64_t ldc,
+              bool transpose_b, bool accumulate) {
 #ifdef CROMA_HAVE_LIBXSMM
-// libxsmm's kernel for the column-major product C[M, N] = alpha op(A) op(B) + beta C, or null.
-libxsmm_smmfunction kernel(std::int64_t m, std::int64_t n, std::int64_t k, std::int64_t lda, std::int64_t ldb,
-                           std::int64_t ldc, bool transpose_b, bool accumulate) {
   static const bool ready = [] {
     libxsmm_init();
     return true;
@@ -33,8 +38,11 @@ libxsmm_smmfunction kernel(std::int64_t m, std::int64_t n, std::int64_t k, std::
   const float alpha = 1.0f, beta = accumulate ? 1.0f : 0.0f;
   const int flags = transpose_b ? LIBXSMM_GEMM_FLAG_TRANS_B : LIBXSMM_GEMM_FLAG_NONE;
   return libxsmm_smmdispatch(mm, nn, kk, &a, &b, &c, &alpha, &beta, &flags, nullptr);
-}
+#else
+  (void)m, (void)n, (void)k, (void)lda, (void)ldb, (void)ldc, (void)transpose_b, (void)accumulate;
+  return nullptr;
 #endif
+}
 
 }  // namespace
 
@@ -48,7 +56,6 @@ bool SmallProducts::accelerated() {
 
 void SmallProducts::forward(const float* x, const float* w, float* y, std::int64_t m, std::int64_t k,
                             std::int64_t n) {
-#ifdef CROMA_HAVE_LIBXSMM
   // Column-major C[m, n] = A[m, k] B[k, n]: A is X^T's memory (row-major [k, m], so
   // column-major [m, k]: X), B is W's memory (row-major [n, k], so column-major [k, n]: W^T),
   // and C, column-major [m, n], is row-major Y^T [n, m]: transposed back into Y.
@@ -60,21 +67,18 @@ void SmallProducts::forward(const float* x, const float* w, float* y, std::int64
     transpose(y_t_.data(), n, m, y);
     return;
   }
-#endif
   auto out = matrix(y, m, n);
   at::mm_out(out, matrix(x, m, k), matrix(w, n, k).t());
 }
 
 void SmallProducts::weight_grad(const float* g, const float* x, float* dw, std::int64_t m, std::int64_t k,
                                 std::int64_t n, bool accumulate) {
-#ifdef CROMA_HAVE_LIBXSMM
   // Column-major: C[k, n] = A[k, m] op(B), A = X's memory ([k, m] column-major = X^T),
   // B = G's memory ([n, m] column-major = G^T) transposed, C = dW's memory ([k, n]).
   if (const auto f = kernel(k, n, m, k, n, k, true, accumulate)) {
     f(x, g, dw);
     return;
   }
-#endif
   auto out = matrix(dw, n, k);
   if (accumulate) {
     at::addmm_out(out, out, matrix(g, m, n).t(), matrix(x, m, k));
@@ -85,14 +89,12 @@ void SmallProducts::weight_grad(const float* g, const float* x, float* dw, std::
 
 void SmallProducts::input_grad(const float* g, const float* w, float* dx, std::int64_t m, std::int64_t k,
                                std::int64_t n) {
-#ifdef CROMA_HAVE_LIBXSMM
   // Column-major: C[k, m] = A[k, n] B[n, m], A = W's memory (W^T), B = G's memory (G^T),
   // C = dX's memory (dX^T): dX^T = W^T G^T.
   if (const auto f = kernel(k, m, n, k, n, k, false, false)) {
     f(w, g, dx);
     return;
   }
-#endif
   auto out = matrix(dx, m, k);
   at::mm_out(out, matrix(g, m, n), matrix(w, n, k));
 }

@@ -60,6 +60,17 @@ bool add_fixed(double x, const FixedPoint& fp, std::int64_t& sum);
 // round() rounds half to even).
 void add_fixed(const torch::Tensor& x, const FixedPoint& fp, torch::Tensor sums, torch::Tensor refused);
 
+// float(q * scale), scale = 2^-frac_bits: double(hi * 2^32 + lo) with both 32-bit halves
+// exact in double and one rounding of their sum is double(q), correctly rounded, for every
+// int64 (unlike the int64 conversion it vectorises without AVX-512DQ); then one rounding to
+// float. Inline, so that the loops calling it (fixed_to_float, the Reptile step of
+// meta/reptile.h) stay vectorised and convert the same way.
+inline float fixed_to_float(std::int64_t q, double scale) {
+  const auto hi = static_cast<std::int32_t>(q >> 32);
+  const auto lo = static_cast<std::uint32_t>(q & 0xffffffff);
+  return static_cast<float>((static_cast<double>(hi) * 4294967296.0 + static_cast<double>(lo)) * scale);
+}
+
 // out[i] = float(sums[i] * 2^-frac_bits): one rounding, the same on every rank.
 void fixed_to_float(const std::int64_t* sums, std::int64_t n, int frac_bits, float* out);
 

@@ -4,9 +4,10 @@
 //
 // At the bench configuration an autograd inner step is ~60 small ATen ops, each with
 // dispatch, allocation and graph bookkeeping, around a handful of 8-row matrix products that
-// are the only real work. Here the products are small-product kernels (model/small_products.h)
-// into buffers allocated once, and everything element-wise (bias, ReLU and its mask, L2 normalisation, the
-// alignment losses, cross-entropy, bias gradients) is a plain loop over a few thousand floats.
+// are the only real work. Here the products are small-product kernels
+// (model/small_products.h) into buffers allocated once, and everything element-wise (bias,
+// ReLU and its mask, L2 normalisation, the alignment losses, cross-entropy, bias gradients) is
+// a plain loop over a few thousand floats.
 // Weight and bias gradients are written (or, for a second use of the same weights in one
 // step, added: set_accumulate) straight into a flat gradient buffer laid out like the
 // parameters. The arithmetic is that of CromaModel and losses.h;
