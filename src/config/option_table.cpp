@@ -31,8 +31,13 @@ void add_evaluation(OptionTable<Options>& t) {
       .stored_at("eval.retrieval");
   // How the work is scheduled, not what is computed (results agree to float rounding), so
   // config.json does not record it and a resumed run may change it.
+  t.option("eval-fine-tune", eval(&EvalOptions::fine_tune),
+           "auto | fused | autograd: few-shot fine-tuning's numerical path (auto: the fused kernels where the "
+           "target path and classifier are MLPs on the CPU)")
+      .one_of({"auto", "fused", "autograd"}).not_stored();
   t.option("eval-batch", eval(&EvalOptions::batch),
-           "few-shot tasks fine-tuned at once with an all-MLP target path (1: one after another)")
+           "autograd fine-tuning: few-shot tasks fine-tuned at once with an all-MLP target path (1: one after "
+           "another)")
       .at_least(1).not_stored();
 }
 

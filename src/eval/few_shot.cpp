@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "croma/data/label_noise.h"
+#include "croma/eval/fused_fine_tune.h"
 #include "croma/meta/fine_tune.h"
 #include "croma/model/losses.h"
 #include "croma/util/rng.h"
@@ -87,7 +88,17 @@ FewShotResult FewShotEvaluator::evaluate_shots(const torch::Tensor& parameters, 
   result.shots = shots;
   result.label_noise = label_noise;
   result.seed = seed;
-  if (model_.target_path_batches() && eval.batch > 1) {
+  // The fused kernels where they apply (unless the autograd path is asked for).
+  const auto fused = eval.fine_tune == "autograd" ? nullptr
+                                                  : FusedFineTune::create(model_, target_features_.values(), eval.head_only);
+  if (!fused && eval.fine_tune == "fused") {
+    throw OptionError("--eval-fine-tune fused: the fused kernels do not fine-tune this model here; they need an "
+                      "MLP target path and classifier on the CPU (use --eval-fine-tune auto or autograd)");
+  }
+  if (fused) {
+    fused->set_start(meta);
+    for (const auto& task : tasks) result.task_accuracy.push_back(fused->run(eval, task));
+  } else if (model_.target_path_batches() && eval.batch > 1) {
     for (std::size_t first = 0; first < tasks.size(); first += static_cast<std::size_t>(eval.batch)) {
       const auto last = std::min(tasks.size(), first + static_cast<std::size_t>(eval.batch));
       const auto acc = fine_tune_batch(meta, eval, {tasks.begin() + first, tasks.begin() + last});

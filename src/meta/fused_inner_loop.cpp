@@ -62,31 +62,6 @@ std::vector<std::int64_t> labels_of(const torch::Tensor& labels, const std::vect
   return out;
 }
 
-// Where a part's layers lie in the flat buffer: each layer's weights and its bias, as ranges
-// (a composite part, phi's hidden layer and the class head, need not be contiguous).
-std::vector<ParamRange> spans_of(const std::vector<DenseLayer>& layers) {
-  std::vector<ParamRange> out;
-  for (const auto& l : layers) {
-    out.push_back({l.weight_offset, l.weight_offset + l.in * l.out});
-    out.push_back({l.bias_offset, l.bias_offset + l.out});
-  }
-  return out;
-}
-
-// Sorted, overlapping or touching ranges joined.
-std::vector<ParamRange> merged(std::vector<ParamRange> ranges) {
-  std::sort(ranges.begin(), ranges.end(), [](ParamRange a, ParamRange b) { return a.begin < b.begin; });
-  std::vector<ParamRange> out;
-  for (const auto& r : ranges) {
-    if (!out.empty() && r.begin <= out.back().end) {
-      out.back().end = std::max(out.back().end, r.end);
-    } else {
-      out.push_back(r);
-    }
-  }
-  return out;
-}
-
 // The stretches of `range` that none of the sorted, disjoint ranges `covered` reaches.
 std::vector<ParamRange> uncovered(ParamRange range, const std::vector<ParamRange>& covered) {
   std::vector<ParamRange> out;
@@ -199,10 +174,10 @@ std::unique_ptr<FusedInnerLoop> FusedInnerLoop::create(const TaskContext& ctx, c
     for (const auto member : parts_run(problems[k], shared)) {
       for (const auto& r : spans_of(parts.*member)) run.push_back(r);
     }
-    run = merged(std::move(run));
+    run = merge_ranges(std::move(run));
     auto read = run;
     read.push_back(range);
-    starts.push_back(merged(std::move(read)));
+    starts.push_back(merge_ranges(std::move(read)));
     cleared.push_back(uncovered(range, run));
   }
   std::unique_ptr<FusedInnerLoop> loop(new FusedInnerLoop(ctx, std::move(problems), std::move(parts), slots));

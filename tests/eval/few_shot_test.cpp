@@ -64,6 +64,7 @@ TEST(FewShotEvaluator, BatchedFineTuningEqualsOneTaskAtATime) {
       o.eval.steps = 20;
       o.eval.lr = 1e-2;  // far enough from the start that a wrong batched step would show
       o.eval.head_only = head_only;
+      o.eval.fine_tune = "autograd";  // the batched autograd path (the fused one: fused_fine_tune_test.cpp)
       Experiment exp(o);
       ASSERT_TRUE(exp.model().target_path_batches());
       FewShotEvaluator evaluator(exp.model(), exp.sampler(), torch::kCPU);

@@ -140,7 +140,8 @@ struct EvalOptions {
   std::int64_t repeats = 1;           // evaluation seeds (task sets); the 95 % interval pools their episodes
   std::vector<double> label_noise = {0.0};  // symmetric noise rates on support labels
   bool retrieval = false;             // also few-shot cross-modal retrieval
-  std::int64_t batch = 16;            // tasks fine-tuned at once (1: one after another); not stored
+  std::int64_t batch = 16;            // autograd path: tasks fine-tuned at once (1: one after another); not stored
+  std::string fine_tune = "auto";     // auto | fused | autograd: fine-tuning's numerical path; not stored
 };
 
 // How a run prepares its data for meta-training (docs/evaluation.md): feature standardisation

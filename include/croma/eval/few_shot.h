@@ -10,9 +10,11 @@
 // identical tasks. The protocol is repeated over several seeds and reported as mean +- std of
 // the per-seed means.
 //
-// With an all-MLP target path, --eval-batch tasks are fine-tuned at once (the way task slots
-// batch meta-training): each task keeps its own copy of the parameters, but every layer of
-// all copies is one batched product. The result equals one-task-at-a-time to float rounding.
+// Where the target path and phi are MLPs on the CPU, each task is fine-tuned on the fused
+// kernels (eval/fused_fine_tune.h). Elsewhere, or with --eval-fine-tune autograd, through
+// autograd: with an all-MLP target path --eval-batch tasks at once (each task keeps its own
+// copy of the parameters, but every layer of all copies is one batched product). All paths
+// agree to float rounding.
 #include <cstdint>
 #include <vector>
 

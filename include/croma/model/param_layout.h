@@ -45,6 +45,13 @@ struct DenseLayer {
   std::int64_t weight_offset = 0, bias_offset = 0, in = 0, out = 0;
 };
 
+// Where each layer's weights and bias lie in the flat buffer, as ranges (a part made of
+// several MLPs, phi's hidden layer and the class head, need not be contiguous).
+std::vector<ParamRange> spans_of(const std::vector<DenseLayer>& layers);
+
+// The ranges sorted, with overlapping or touching ones joined.
+std::vector<ParamRange> merge_ranges(std::vector<ParamRange> ranges);
+
 inline torch::Tensor slice(const torch::Tensor& flat, ParamRange r) {
   return flat.narrow(0, r.begin, r.size());
 }

@@ -1,0 +1,203 @@
+#include "croma/eval/fused_fine_tune.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
+
+namespace croma {
+namespace {
+
+// Copies the given rows of a row-major [items, cols] float matrix into `out`.
+void gather(const torch::Tensor& from, const std::vector<std::int64_t>& rows, float* out) {
+  const auto cols = from.size(1);
+  const float* src = from.data_ptr<float>();
+  for (std::size_t r = 0; r < rows.size(); ++r) {
+    std::memcpy(out + static_cast<std::int64_t>(r) * cols, src + rows[r] * cols,
+                sizeof(float) * static_cast<std::size_t>(cols));
+  }
+}
+
+// The index of the largest of the first `ways` logits of a row, as torch's argmax picks it:
+// the first one on ties, a NaN above everything.
+std::int64_t argmax(const float* row, std::int64_t ways) {
+  std::int64_t best = 0;
+  for (std::int64_t c = 1; c < ways; ++c) {
+    if (row[c] > row[best] || (std::isnan(row[c]) && !std::isnan(row[best]))) best = c;  // NaN counts as largest
+  }
+  return best;
+}
+
+}  // namespace
+
+std::unique_ptr<FusedFineTune> FusedFineTune::create(const CromaModel& model, const torch::Tensor& target_features,
+                                                     bool head_only) {
+  if (!target_features.defined() || !target_features.device().is_cpu() ||
+      target_features.scalar_type() != torch::kFloat32 || target_features.dim() != 2 ||
+      !target_features.is_contiguous() || target_features.size(0) < 1 || !model.target_path_batches()) {
+    return nullptr;
+  }
+  const bool shared = model.shape().shared_encoder;
+  const auto target = model.mlp_layers(ModelPart::kTargetEncoder);
+  const auto source = model.mlp_layers(ModelPart::kSourceEncoder);
+  const auto phi = model.mlp_layers(ModelPart::kClassifier);
+  if (!target || !phi || (shared && !source)) return nullptr;
+  std::unique_ptr<FusedFineTune> out(new FusedFineTune(model, target_features, head_only));
+  out->path_layers_[0] = *target;
+  out->path_parts_ = 1;
+  if (shared) {
+    out->path_layers_[1] = *source;
+    out->path_parts_ = 2;
+  }
+  out->head_layers_ = *phi;
+  // Where the kernels write gradients inside the fine-tuned range: phi's layers, and (unless
+  // head-only) the target path's.
+  std::vector<ParamRange> written = spans_of(out->head_layers_);
+  if (!head_only) {
+    for (std::size_t p = 0; p < out->path_parts_; ++p) {
+      for (const auto& r : spans_of(out->path_layers_[p])) written.push_back(r);
+    }
+  }
+  const auto range = head_only ? model.classifier() : model.target_and_classifier();
+  for (const auto& r : merge_ranges(std::move(written))) {
+    const ParamRange inside{std::max(r.begin, range.begin), std::min(r.end, range.end)};
+    if (inside.size() > 0) out->adapted_.push_back(inside);
+  }
+  out->adam_.resize(out->adapted_.size());
+  out->support_ = out->make_net();
+  out->query_ = out->make_net();
+  if (!out->agrees_with_model()) return nullptr;
+  return out;
+}
+
+FusedFineTune::FusedFineTune(const CromaModel& model, const torch::Tensor& target_features, bool head_only)
+    : model_(model), features_(target_features), head_only_(head_only),
+      scale_(static_cast<float>(std::sqrt(static_cast<double>(model.shape().embed_dim)))) {
+  start_ = torch::zeros({model.numel()}, torch::kFloat32);
+  fast_ = torch::zeros({model.numel()}, torch::kFloat32);
+  grad_ = torch::zeros({model.numel()}, torch::kFloat32);
+}
+
+FusedFineTune::Net FusedFineTune::make_net() const {
+  Net net;
+  for (std::size_t p = 0; p < path_parts_; ++p) {
+    net.path.push_back(std::make_unique<MlpKernel>(path_layers_[p]));
+    net.path.back()->bind(fast_, grad_);
+  }
+  net.head = std::make_unique<MlpKernel>(head_layers_);
+  net.head->bind(fast_, grad_);
+  return net;
+}
+
+bool FusedFineTune::agrees_with_model() {
+  set_start(model_.initial_parameters(20260101));
+  fast_.copy_(start_);
+  const auto rows = std::min<std::int64_t>(4, features_.size(0));
+  std::vector<std::int64_t> items(static_cast<std::size_t>(rows));
+  for (std::int64_t r = 0; r < rows; ++r) items[static_cast<std::size_t>(r)] = r;
+  embed(query_, items);
+  const float* logits = query_.head->forward();
+  const auto fused = torch::from_blob(const_cast<float*>(logits), {rows, query_.head->out()}).clone();
+  at::NoGradGuard no_grad;
+  const FeatureBatch x(features_.narrow(0, 0, rows));
+  const auto reference = model_.classify(fast_, model_.embed_target(fast_, x));
+  return reference.sizes() == fused.sizes() && torch::allclose(fused, reference, 1e-4, 1e-4);
+}
+
+void FusedFineTune::set_start(const torch::Tensor& parameters) {
+  if (parameters.numel() != start_.numel()) {
+    throw std::invalid_argument("FusedFineTune::set_start: expected " + std::to_string(start_.numel()) +
+                                " parameters, got " + std::to_string(parameters.numel()));
+  }
+  start_.copy_(parameters.reshape({-1}).to(torch::kCPU, torch::kFloat32));
+  // Outside the adapted stretches the fast weights never move: copied once here.
+  fast_.copy_(start_);
+}
+
+void FusedFineTune::embed(Net& net, const std::vector<std::int64_t>& items) {
+  const auto rows = static_cast<std::int64_t>(items.size());
+  gather(features_, items, net.path.front()->input(rows));
+  const float* y = net.path.front()->forward();
+  for (std::size_t k = 1; k < net.path.size(); ++k) {
+    std::memcpy(net.path[k]->input(rows), y, sizeof(float) * static_cast<std::size_t>(rows * net.path[k]->in()));
+    y = net.path[k]->forward();
+  }
+  const auto e = net.path.back()->out();
+  z_.resize(static_cast<std::size_t>(rows * e));
+  norms_.resize(static_cast<std::size_t>(rows));
+  normalise_rows(y, rows, e, z_.data(), norms_.data());
+  float* in = net.head->input(rows);
+  for (std::size_t i = 0; i < z_.size(); ++i) in[i] = z_[i] * scale_;
+}
+
+double FusedFineTune::head_loss_and_grad(Net& net, std::int64_t ways, const std::vector<std::int64_t>& labels) {
+  const float* logits = net.head->forward();
+  const auto rows = static_cast<std::int64_t>(labels.size());
+  const auto classes = net.head->out();
+  float* dlogits = net.head->output_grad();
+  if (ways == classes) return cross_entropy_and_grad(logits, rows, classes, labels.data(), dlogits);
+  // The loss reads the first `ways` logits only; the others get no gradient.
+  logits_.resize(static_cast<std::size_t>(rows * ways));
+  dlogits_.resize(logits_.size());
+  for (std::int64_t r = 0; r < rows; ++r) {
+    std::memcpy(&logits_[static_cast<std::size_t>(r * ways)], logits + r * classes, sizeof(float) * static_cast<std::size_t>(ways));
+  }
+  const double loss = cross_entropy_and_grad(logits_.data(), rows, ways, labels.data(), dlogits_.data());
+  std::fill(dlogits, dlogits + rows * classes, 0.0f);
+  for (std::int64_t r = 0; r < rows; ++r) {
+    std::memcpy(dlogits + r * classes, &dlogits_[static_cast<std::size_t>(r * ways)], sizeof(float) * static_cast<std::size_t>(ways));
+  }
+  return loss;
+}
+
+void FusedFineTune::backward(Net& net) {
+  net.head->backward(!head_only_);
+  if (head_only_) return;
+  const auto rows = static_cast<std::int64_t>(norms_.size());
+  const float* din = net.head->input_grad();
+  dz_.resize(z_.size());
+  for (std::size_t i = 0; i < dz_.size(); ++i) dz_[i] = din[i] * scale_;
+  normalise_rows_backward(z_.data(), norms_.data(), dz_.data(), rows, net.path.back()->out(),
+                          net.path.back()->output_grad());
+  for (std::size_t k = net.path.size(); k-- > 0;) {
+    net.path[k]->backward(k > 0);
+    if (k > 0) {
+      std::memcpy(net.path[k - 1]->output_grad(), net.path[k]->input_grad(),
+                  sizeof(float) * static_cast<std::size_t>(rows * net.path[k]->in()));
+    }
+  }
+}
+
+double FusedFineTune::run(const EvalOptions& eval, const FewShotTask& task) {
+  if (eval.ways > support_.head->out()) {
+    throw std::invalid_argument("FusedFineTune::run: more ways than the classifier has outputs");
+  }
+  at::NoGradGuard no_grad;
+  float* fast = fast_.data_ptr<float>();
+  const float* start = start_.data_ptr<float>();
+  for (const auto& r : adapted_) {
+    std::memcpy(fast + r.begin, start + r.begin, sizeof(float) * static_cast<std::size_t>(r.size()));
+  }
+  for (std::size_t a = 0; a < adam_.size(); ++a) adam_[a].reset(adapted_[a].size(), torch::kCPU);
+  const AdamSettings settings{eval.lr, 0.9, 0.999, 1e-8};
+  // Head-only: the path's weights do not move, so the support embeddings are formed once.
+  if (head_only_) embed(support_, task.support_items);
+  for (std::int64_t s = 0; s < eval.steps; ++s) {
+    if (!head_only_) embed(support_, task.support_items);
+    head_loss_and_grad(support_, eval.ways, task.support_labels);
+    backward(support_);
+    for (std::size_t a = 0; a < adam_.size(); ++a) {
+      adam_[a].step(slice(fast_, adapted_[a]), slice(grad_, adapted_[a]), settings);
+    }
+  }
+  embed(query_, task.query_items);
+  const float* logits = query_.head->forward();
+  const auto classes = query_.head->out();
+  std::int64_t correct = 0;
+  for (std::size_t r = 0; r < task.query_labels.size(); ++r) {
+    correct += argmax(logits + static_cast<std::int64_t>(r) * classes, eval.ways) == task.query_labels[r] ? 1 : 0;
+  }
+  return static_cast<double>(correct) / static_cast<double>(task.query_labels.size());
+}
+
+}  // namespace croma
