@@ -309,6 +309,50 @@ class SearchSpread(unittest.TestCase):
         self.assertIn("| method=b | refused: no weak clusters |", md)
 
 
+class DefaultsEvidence(unittest.TestCase):
+    """analysis/defaults_evidence.py: each method's configurations scored across data sets."""
+
+    def setUp(self):
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(SWEEP)), "analysis"))
+        import defaults_evidence
+        self.ev = defaults_evidence
+        h = [{"lr": 0.1}, {"lr": 0.2}, {"lr": 0.3}]
+        conf = lambda accs: [{"config": i, "hparams": h[i], "val_accuracy": a} for i, a in enumerate(accs)]
+        # Data set A favours config 1, B config 2; config 1 is close to the best on both.
+        self.a = {"method=m": {"config": 1, "configurations": conf([0.50, 0.70, 0.60])},
+                  "method=w": {"config": 0, "configurations": conf([0.40, 0.30, 0.20])}}
+        self.b = {"method=m": {"config": 2, "configurations": conf([0.55, 0.64, 0.66])},
+                  "method=w": {"refused": "weak clusters inside classes"}}
+
+    def test_smallest_mean_shortfall_wins_and_refusals_are_left_out(self):
+        m, w = self.ev.evidence([("A", self.a), ("B", self.b)])
+        by = {r["config"]: r for r in m["rows"]}
+        self.assertAlmostEqual(by[0]["mean_shortfall"], (20 + 11) / 2)
+        self.assertAlmostEqual(by[1]["mean_shortfall"], (0 + 2) / 2)
+        self.assertAlmostEqual(by[2]["worst_shortfall"], 10)
+        self.assertEqual(m["chosen"]["config"], 1)  # best on neither, closest on both
+        self.assertEqual(m["own_best"], {"A": (1, 0.70), "B": (2, 0.66)})
+        self.assertEqual((w["data_sets"], w["refused"], w["chosen"]["config"]), (["A"], ["B"], 0))
+        md = self.ev.report([m, w], ["A", "B"])
+        self.assertIn("| method=m | A, B | 15.5 / 20.0 | 1, 1.0 / 2.0 | --lr 0.2 | A: 1 (70.0), B: 2 (66.0) |", md)
+        self.assertIn("| method=w | A (refused: B) |", md)
+
+    def test_a_failed_configuration_is_no_candidate(self):
+        self.b["method=m"]["configurations"][1]["val_accuracy"] = None
+        m = self.ev.evidence([("A", self.a), ("B", self.b)])[0]
+        self.assertIsNone(next(r for r in m["rows"] if r["config"] == 1)["mean_shortfall"])
+        self.assertEqual(m["chosen"]["config"], 2)  # shortfalls (10, 0) against config 0's (20, 11)
+
+    def test_different_draws_under_one_index_are_an_error(self):
+        self.b["method=m"]["configurations"][2]["hparams"] = {"lr": 0.9}
+        with self.assertRaisesRegex(self.ev.EvidenceError, "configuration 2 of method=m"):
+            self.ev.evidence([("A", self.a), ("B", self.b)])
+        p = subprocess.run([sys.executable, self.ev.__file__, "/nonexistent/search"], capture_output=True, text=True)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("/nonexistent/search: not a search's results folder", p.stderr)
+        self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
+
+
 if __name__ == "__main__":
     result = unittest.main(exit=False, verbosity=1).result
     failed = len(result.failures) + len(result.errors)
