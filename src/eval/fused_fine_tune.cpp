@@ -43,19 +43,15 @@ std::unique_ptr<FusedFineTune> FusedFineTune::create(const CromaModel& model, co
   const auto phi = model.mlp_layers(ModelPart::kClassifier);
   if (!target || !phi || (shared && !source)) return nullptr;
   std::unique_ptr<FusedFineTune> out(new FusedFineTune(model, target_features, head_only));
-  out->path_layers_[0] = *target;
-  out->path_parts_ = 1;
-  if (shared) {
-    out->path_layers_[1] = *source;
-    out->path_parts_ = 2;
-  }
+  out->path_layers_ = {*target};
+  if (shared) out->path_layers_.push_back(*source);
   out->head_layers_ = *phi;
   // Where the kernels write gradients inside the fine-tuned range: phi's layers, and (unless
   // head-only) the target path's.
   std::vector<ParamRange> written = spans_of(out->head_layers_);
   if (!head_only) {
-    for (std::size_t p = 0; p < out->path_parts_; ++p) {
-      for (const auto& r : spans_of(out->path_layers_[p])) written.push_back(r);
+    for (const auto& part : out->path_layers_) {
+      for (const auto& r : spans_of(part)) written.push_back(r);
     }
   }
   const auto range = head_only ? model.classifier() : model.target_and_classifier();
@@ -80,8 +76,8 @@ FusedFineTune::FusedFineTune(const CromaModel& model, const torch::Tensor& targe
 
 FusedFineTune::Net FusedFineTune::make_net() const {
   Net net;
-  for (std::size_t p = 0; p < path_parts_; ++p) {
-    net.path.push_back(std::make_unique<MlpKernel>(path_layers_[p]));
+  for (const auto& part : path_layers_) {
+    net.path.push_back(std::make_unique<MlpKernel>(part));
     net.path.back()->bind(fast_, grad_);
   }
   net.head = std::make_unique<MlpKernel>(head_layers_);

@@ -39,6 +39,9 @@ if ! slurm_cluster_start "$work/cluster"; then
   exit 1
 fi
 sweep=(/usr/bin/python3 "$src/jobs/sweep.py")
+# Meta-steps of the runs that must still be running when a signal or a kill reaches them.
+long_steps=100000
+export LONG_STEPS=$long_steps
 
 # Tiny world: a cell trains in seconds on 2 loaded cores.
 world='"concepts": 20, "samples-per-concept": 24, "latent-dim": 6, "nuisance-dim": 4,
@@ -117,9 +120,11 @@ sleep 2
 # so run a long reference and an interrupted copy with identical options. The copy is
 # resubmitted with --ntasks=1: its 2 x 1 task slots continue as 1 x 2 (same R x T), and it
 # still ends bit-identical to the 2-rank reference.
-# Long enough (tens of seconds at croma's speed) that the cell is still running when cancelled.
-write_spec long 15000 100 '{"shots": [3], "seed": [1]}'
-write_spec longref 15000 100 '{"shots": [3], "seed": [1]}'
+# Long enough that the cell is still running when cancelled: 15 000 steps of this tiny world
+# took 3 s on the fused kernels, inside the time squeue and scancel take under load, so the
+# long runs here are 100 000 steps (about 20 s).
+write_spec long $long_steps 100 '{"shots": [3], "seed": [1]}'
+write_spec longref $long_steps 100 '{"shots": [3], "seed": [1]}'
 "${sweep[@]}" submit "$work/long.json" >/dev/null 2>"$work/submit3.err" || fail "submit long: $(cat "$work/submit3.err")"
 cell="$work/long/runs/shots=3,seed=1"
 for i in $(seq 1 600); do  # up to 5 min: under a loaded suite the job may wait to start
@@ -136,8 +141,8 @@ else
   /usr/bin/python3 -c 'import json,sys; c=json.loads(sys.argv[1])["counts"]; assert c["interrupted"]==1, c' "$counts" &&
     ok || fail "a cancelled cell should be interrupted: $counts; $(tail -n 5 "$cell/job.log")"
   stopped=$(grep -o '"stopped_at_step":[0-9]*' "$cell/train.out" | cut -d: -f2)
-  [ -n "$stopped" ] && [ "$stopped" -lt 15000 ] && ok || fail "croma did not checkpoint on scancel's SIGTERM: $(tail -n 5 "$cell/job.log")"
-  write_spec long 15000 100 '{"shots": [3], "seed": [1]}' 1
+  [ -n "$stopped" ] && [ "$stopped" -lt "$long_steps" ] && ok || fail "croma did not checkpoint on scancel's SIGTERM: $(tail -n 5 "$cell/job.log")"
+  write_spec long $long_steps 100 '{"shots": [3], "seed": [1]}' 1
   "${sweep[@]}" submit "$work/long.json" >/dev/null 2>"$work/submit4.err" || fail "resubmit long: $(cat "$work/submit4.err")"
   "${sweep[@]}" submit "$work/longref.json" >/dev/null 2>"$work/submit5.err" || fail "submit longref: $(cat "$work/submit5.err")"
   wait_sweep "$work/long.json" 400 && wait_sweep "$work/longref.json" 400 || fail "resumed sweep did not finish"
@@ -145,7 +150,7 @@ else
 import json, os, sys, h5py, numpy as np
 cell, ref, stopped = sys.argv[1], sys.argv[2], int(sys.argv[3])
 s = json.load(open(os.path.join(cell, "summary.json")))
-assert s["resumed_from_step"] == stopped and s["steps"] == 15000, s
+assert s["resumed_from_step"] == stopped and s["steps"] == int(os.environ["LONG_STEPS"]), s
 assert s["world_size"] == 1 and s["tasks_per_rank"] == 2, s
 assert "continuing the run's 2 task slots as 1 rank(s) x 2" in open(os.path.join(cell, "job.log")).read()
 assert os.path.exists(os.path.join(cell, "eval.json"))
@@ -163,7 +168,7 @@ PY
 fi
 
 # --- 4. the time-limit signal: checkpoint, requeue, complete -----------------------------------
-write_spec usr1 15000 100 '{"shots": [3], "seed": [2]}'
+write_spec usr1 $long_steps 100 '{"shots": [3], "seed": [2]}'
 "${sweep[@]}" submit "$work/usr1.json" >/dev/null 2>"$work/submit6.err" || fail "submit usr1: $(cat "$work/submit6.err")"
 cell="$work/usr1/runs/shots=3,seed=2"
 for i in $(seq 1 240); do
@@ -181,7 +186,7 @@ else
 import json, os, sys
 cell = sys.argv[1]
 s = json.load(open(os.path.join(cell, "summary.json")))
-assert 0 < s["resumed_from_step"] < 15000, s
+assert 0 < s["resumed_from_step"] < int(os.environ["LONG_STEPS"]), s
 assert os.path.exists(os.path.join(cell, "eval.json"))
 log = open(os.path.join(cell, "job.log")).read()
 assert "requeueing" in log and "restart 1" in log, log
@@ -217,7 +222,7 @@ fi
 dead=(--concepts 20 --samples-per-concept 24 --latent-dim 6 --nuisance-dim 4 --source-dim 24
       --target-dim 16 --hidden 32 --embed-dim 16 --classifier-hidden 16 --shots 3 --ways 4
       --eval-ways 4 --eval-shots 3 --eval-tasks 4 --eval-queries 5 --eval-steps 10 --quiet
-      --steps 15000 --val-every 5000 --checkpoint-every 20 --log-every 10)
+      --steps $long_steps --val-every 5000 --checkpoint-every 20 --log-every 10)
 job=$(sbatch --parsable --ntasks=2 --output="$work/dead-%j.out" "$src/jobs/train.sbatch" \
         --run-dir "$work/dead" "${dead[@]}" 2>"$work/sbatch-dead.err")
 # The job may wait in the queue behind the previous parts' jobs: allow it 5 minutes to start.
@@ -248,7 +253,7 @@ else
 import json, os, sys
 s = json.load(open(os.path.join(sys.argv[1], "summary.json")))
 # The kill comes after the first step checkpoint (step_20) at the earliest.
-assert s["world_size"] == 1 and s["tasks_per_rank"] == 2 and s["steps"] == 15000 and s["resumed_from_step"] >= 20, s
+assert s["world_size"] == 1 and s["tasks_per_rank"] == 2 and s["steps"] == int(os.environ["LONG_STEPS"]) and s["resumed_from_step"] >= 20, s
 PY
   else
     fail "dead rank: resubmission failed: $(tail -n 5 "$work"/dead-resume-*.out 2>/dev/null)"

@@ -67,8 +67,8 @@ class FusedFineTune {
   const CromaModel& model_;
   torch::Tensor features_;  // [items, dim], contiguous CPU floats
   bool head_only_;
-  std::vector<DenseLayer> path_layers_[2], head_layers_;
-  std::size_t path_parts_ = 0;
+  std::vector<std::vector<DenseLayer>> path_layers_;  // e_t; or the input map, then e_s
+  std::vector<DenseLayer> head_layers_;
   float scale_;  // sqrt(embed_dim), as CromaModel::scaled
   // The stretches of the fine-tuned range that some kernel writes a gradient into; the rest
   // of the range keeps zero gradients, where Adam from zero moments leaves the weights
