@@ -8,16 +8,6 @@
 namespace croma {
 namespace {
 
-// Copies the given rows of a row-major [items, cols] float matrix into `out`.
-void gather(const torch::Tensor& from, const std::vector<std::int64_t>& rows, float* out) {
-  const auto cols = from.size(1);
-  const float* src = from.data_ptr<float>();
-  for (std::size_t r = 0; r < rows.size(); ++r) {
-    std::memcpy(out + static_cast<std::int64_t>(r) * cols, src + rows[r] * cols,
-                sizeof(float) * static_cast<std::size_t>(cols));
-  }
-}
-
 // The index of the largest of the first `ways` logits of a row, as torch's argmax picks it:
 // the first one on ties, a NaN above everything.
 std::int64_t argmax(const float* row, std::int64_t ways) {
@@ -77,8 +67,9 @@ FusedFineTune::FusedFineTune(const CromaModel& model, const torch::Tensor& targe
 FusedFineTune::Net FusedFineTune::make_net() const {
   Net net;
   for (const auto& part : path_layers_) {
-    net.path.push_back(std::make_unique<MlpKernel>(part));
-    net.path.back()->bind(fast_, grad_);
+    net.owned.push_back(std::make_unique<MlpKernel>(part));
+    net.owned.back()->bind(fast_, grad_);
+    net.path.push_back(net.owned.back().get());
   }
   net.head = std::make_unique<MlpKernel>(head_layers_);
   net.head->bind(fast_, grad_);
@@ -111,57 +102,40 @@ void FusedFineTune::set_start(const torch::Tensor& parameters) {
 }
 
 void FusedFineTune::embed(Net& net, const std::vector<std::int64_t>& items) {
-  const auto rows = static_cast<std::int64_t>(items.size());
-  gather(features_, items, net.path.front()->input(rows));
-  const float* y = net.path.front()->forward();
-  for (std::size_t k = 1; k < net.path.size(); ++k) {
-    std::memcpy(net.path[k]->input(rows), y, sizeof(float) * static_cast<std::size_t>(rows * net.path[k]->in()));
-    y = net.path[k]->forward();
-  }
-  const auto e = net.path.back()->out();
-  z_.resize(static_cast<std::size_t>(rows * e));
-  norms_.resize(static_cast<std::size_t>(rows));
-  normalise_rows(y, rows, e, z_.data(), norms_.data());
-  float* in = net.head->input(rows);
+  encode(net.path, features_, items, z_, norms_);
+  float* in = net.head->input(static_cast<std::int64_t>(items.size()));
   for (std::size_t i = 0; i < z_.size(); ++i) in[i] = z_[i] * scale_;
 }
 
-double FusedFineTune::head_loss_and_grad(Net& net, std::int64_t ways, const std::vector<std::int64_t>& labels) {
+void FusedFineTune::head_forward_and_grad(Net& net, std::int64_t ways, const std::vector<std::int64_t>& labels) {
   const float* logits = net.head->forward();
   const auto rows = static_cast<std::int64_t>(labels.size());
   const auto classes = net.head->out();
   float* dlogits = net.head->output_grad();
-  if (ways == classes) return cross_entropy_and_grad(logits, rows, classes, labels.data(), dlogits);
+  if (ways == classes) {
+    cross_entropy_and_grad(logits, rows, classes, labels.data(), dlogits);
+    return;
+  }
   // The loss reads the first `ways` logits only; the others get no gradient.
   logits_.resize(static_cast<std::size_t>(rows * ways));
   dlogits_.resize(logits_.size());
   for (std::int64_t r = 0; r < rows; ++r) {
     std::memcpy(&logits_[static_cast<std::size_t>(r * ways)], logits + r * classes, sizeof(float) * static_cast<std::size_t>(ways));
   }
-  const double loss = cross_entropy_and_grad(logits_.data(), rows, ways, labels.data(), dlogits_.data());
+  cross_entropy_and_grad(logits_.data(), rows, ways, labels.data(), dlogits_.data());
   std::fill(dlogits, dlogits + rows * classes, 0.0f);
   for (std::int64_t r = 0; r < rows; ++r) {
     std::memcpy(dlogits + r * classes, &dlogits_[static_cast<std::size_t>(r * ways)], sizeof(float) * static_cast<std::size_t>(ways));
   }
-  return loss;
 }
 
 void FusedFineTune::backward(Net& net) {
   net.head->backward(!head_only_);
   if (head_only_) return;
-  const auto rows = static_cast<std::int64_t>(norms_.size());
   const float* din = net.head->input_grad();
   dz_.resize(z_.size());
   for (std::size_t i = 0; i < dz_.size(); ++i) dz_[i] = din[i] * scale_;
-  normalise_rows_backward(z_.data(), norms_.data(), dz_.data(), rows, net.path.back()->out(),
-                          net.path.back()->output_grad());
-  for (std::size_t k = net.path.size(); k-- > 0;) {
-    net.path[k]->backward(k > 0);
-    if (k > 0) {
-      std::memcpy(net.path[k - 1]->output_grad(), net.path[k]->input_grad(),
-                  sizeof(float) * static_cast<std::size_t>(rows * net.path[k]->in()));
-    }
-  }
+  encode_backward(net.path, z_, norms_, dz_);
 }
 
 double FusedFineTune::run(const EvalOptions& eval, const FewShotTask& task) {
@@ -180,7 +154,7 @@ double FusedFineTune::run(const EvalOptions& eval, const FewShotTask& task) {
   if (head_only_) embed(support_, task.support_items);
   for (std::int64_t s = 0; s < eval.steps; ++s) {
     if (!head_only_) embed(support_, task.support_items);
-    head_loss_and_grad(support_, eval.ways, task.support_labels);
+    head_forward_and_grad(support_, eval.ways, task.support_labels);
     backward(support_);
     for (std::size_t a = 0; a < adam_.size(); ++a) {
       adam_[a].step(slice(fast_, adapted_[a]), slice(grad_, adapted_[a]), settings);

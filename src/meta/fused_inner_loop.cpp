@@ -17,21 +17,6 @@ bool cpu_floats(const torch::Tensor& t) {
          t.is_contiguous();
 }
 
-// Copies the given rows of a row-major [n, cols] float matrix into `out` (scaled).
-void gather(const torch::Tensor& from, const std::vector<std::int64_t>& rows, float* out, float scale = 1.0f) {
-  const auto cols = from.size(1);
-  const float* src = from.data_ptr<float>();
-  for (std::size_t r = 0; r < rows.size(); ++r) {
-    const float* row = src + rows[r] * cols;
-    float* dst = out + static_cast<std::int64_t>(r) * cols;
-    if (scale == 1.0f) {
-      std::memcpy(dst, row, sizeof(float) * static_cast<std::size_t>(cols));
-    } else {
-      for (std::int64_t c = 0; c < cols; ++c) dst[c] = row[c] * scale;
-    }
-  }
-}
-
 // Whether the fused kernels run this problem (on a model whose encoders are MLPs).
 bool fusable(const InnerProblem& p, bool shared_encoder) {
   switch (p.loss) {
@@ -233,7 +218,7 @@ bool FusedInnerLoop::agrees_with_model() {
   auto run = [](MlpKernel& k, const torch::Tensor& x, float scale, bool normalise) {
     std::vector<std::int64_t> rows(static_cast<std::size_t>(x.size(0)));
     for (std::size_t r = 0; r < rows.size(); ++r) rows[r] = static_cast<std::int64_t>(r);
-    gather(x.contiguous(), rows, k.input(x.size(0)), scale);
+    copy_rows(x.contiguous(), rows, k.input(x.size(0)), scale);
     const float* y = k.forward();
     auto out = torch::empty({x.size(0), k.out()}, torch::kFloat32);
     if (normalise) {
@@ -317,34 +302,6 @@ FusedInnerLoop::Path FusedInnerLoop::target_path(Slot& s, bool after_source) con
   return {s.target.get(), after_source ? s.source_again.get() : s.source.get()};
 }
 
-void FusedInnerLoop::encode(const Path& path, const torch::Tensor& x, const std::vector<std::int64_t>& rows,
-                            std::vector<float>& z, std::vector<float>& norms) {
-  const auto b = static_cast<std::int64_t>(rows.size());
-  gather(x, rows, path.front()->input(b));
-  const float* y = path.front()->forward();
-  for (std::size_t k = 1; k < path.size(); ++k) {
-    std::memcpy(path[k]->input(b), y, sizeof(float) * static_cast<std::size_t>(b * path[k]->in()));
-    y = path[k]->forward();
-  }
-  const auto e = path.back()->out();
-  z.resize(static_cast<std::size_t>(b * e));
-  norms.resize(static_cast<std::size_t>(b));
-  normalise_rows(y, b, e, z.data(), norms.data());
-}
-
-void FusedInnerLoop::encode_backward(const Path& path, const std::vector<float>& z, const std::vector<float>& norms,
-                                     const std::vector<float>& dz) {
-  const auto b = static_cast<std::int64_t>(norms.size());
-  normalise_rows_backward(z.data(), norms.data(), dz.data(), b, path.back()->out(), path.back()->output_grad());
-  for (std::size_t k = path.size(); k-- > 0;) {
-    path[k]->backward(k > 0);
-    if (k > 0) {
-      std::memcpy(path[k - 1]->output_grad(), path[k]->input_grad(),
-                  sizeof(float) * static_cast<std::size_t>(b * path[k]->in()));
-    }
-  }
-}
-
 void FusedInnerLoop::encode_both(Slot& s, const Minibatch& rows) {
   encode(source_path(s), s.first, rows.first, zs_, ns_);
   encode(target_path(s, true), s.second, rows.second, zt_, nt_);
@@ -414,7 +371,7 @@ double FusedInnerLoop::domain_step(Slot& s, const Minibatch& rows, bool adversar
 
 double FusedInnerLoop::frozen_head_step(Slot& s, MlpKernel& head, const std::vector<std::int64_t>& rows) {
   const auto b = static_cast<std::int64_t>(rows.size());
-  gather(s.embedding, rows, head.input(b), scale_);
+  copy_rows(s.embedding, rows, head.input(b), scale_);
   const float* logits = head.forward();
   const auto labels = labels_of(s.first_labels, rows);
   const double loss = cross_entropy_and_grad(logits, b, head.out(), labels.data(), head.output_grad());
@@ -433,7 +390,7 @@ double FusedInnerLoop::head_step(Slot& s, const Path& path, MlpKernel& head, con
   if (reconstruct) {
     // Against the rows' own features (gathered once more: a few kB).
     std::vector<float> x(static_cast<std::size_t>(b * head.out()));
-    gather(s.first, rows, x.data());
+    copy_rows(s.first, rows, x.data());
     loss = squared_error_and_grad(out, x.data(), b, head.out(), head.output_grad());
   } else {
     const auto labels = labels_of(s.first_labels, rows);

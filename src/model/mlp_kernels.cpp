@@ -268,4 +268,46 @@ double cross_entropy_and_grad(const float* logits, std::int64_t rows, std::int64
   return loss / static_cast<double>(rows);
 }
 
+void copy_rows(const torch::Tensor& from, const std::vector<std::int64_t>& rows, float* out, float scale) {
+  const auto cols = from.size(1);
+  const float* src = from.data_ptr<float>();
+  for (std::size_t r = 0; r < rows.size(); ++r) {
+    const float* row = src + rows[r] * cols;
+    float* dst = out + static_cast<std::int64_t>(r) * cols;
+    if (scale == 1.0f) {
+      std::memcpy(dst, row, sizeof(float) * static_cast<std::size_t>(cols));
+    } else {
+      for (std::int64_t c = 0; c < cols; ++c) dst[c] = row[c] * scale;
+    }
+  }
+}
+
+void encode(const KernelPath& path, const torch::Tensor& x, const std::vector<std::int64_t>& rows,
+            std::vector<float>& z, std::vector<float>& norms) {
+  const auto b = static_cast<std::int64_t>(rows.size());
+  copy_rows(x, rows, path.front()->input(b));
+  const float* y = path.front()->forward();
+  for (std::size_t k = 1; k < path.size(); ++k) {
+    std::memcpy(path[k]->input(b), y, sizeof(float) * static_cast<std::size_t>(b * path[k]->in()));
+    y = path[k]->forward();
+  }
+  const auto e = path.back()->out();
+  z.resize(static_cast<std::size_t>(b * e));
+  norms.resize(static_cast<std::size_t>(b));
+  normalise_rows(y, b, e, z.data(), norms.data());
+}
+
+void encode_backward(const KernelPath& path, const std::vector<float>& z, const std::vector<float>& norms,
+                     const std::vector<float>& dz) {
+  const auto b = static_cast<std::int64_t>(norms.size());
+  normalise_rows_backward(z.data(), norms.data(), dz.data(), b, path.back()->out(), path.back()->output_grad());
+  for (std::size_t k = path.size(); k-- > 0;) {
+    path[k]->backward(k > 0);
+    if (k > 0) {
+      std::memcpy(path[k - 1]->output_grad(), path[k]->input_grad(),
+                  sizeof(float) * static_cast<std::size_t>(b * path[k]->in()));
+    }
+  }
+}
+
 }  // namespace croma

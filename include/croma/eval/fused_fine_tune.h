@@ -51,7 +51,8 @@ class FusedFineTune {
   // one row count: one set for the support rows, one for the query rows, so that neither
   // reallocates its activations from task to task.
   struct Net {
-    std::vector<std::unique_ptr<MlpKernel>> path;
+    std::vector<std::unique_ptr<MlpKernel>> owned;  // the path's kernels
+    KernelPath path;                                // the same, as encode() takes them
     std::unique_ptr<MlpKernel> head;
   };
   FusedFineTune(const CromaModel& model, const torch::Tensor& target_features, bool head_only);
@@ -59,8 +60,9 @@ class FusedFineTune {
   // Rows of the features through the path, normalised, scaled into the head's input; keeps
   // the embeddings and their norms (for the backward pass).
   void embed(Net& net, const std::vector<std::int64_t>& items);
-  // The head's logits of its current input, and for training the gradient of the loss.
-  double head_loss_and_grad(Net& net, std::int64_t ways, const std::vector<std::int64_t>& labels);
+  // The head's logits of its current input, and the gradient of the cross-entropy over the
+  // first `ways` of them into the head's output gradient.
+  void head_forward_and_grad(Net& net, std::int64_t ways, const std::vector<std::int64_t>& labels);
   void backward(Net& net);
   bool agrees_with_model();
 

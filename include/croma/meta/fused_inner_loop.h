@@ -99,18 +99,12 @@ class FusedInnerLoop {
   double frozen_head_step(Slot& s, MlpKernel& head, const std::vector<std::int64_t>& rows);
   // Rows through an encoder path, normalised and scaled, then `head`: cross-entropy against
   // the labels or (`reconstruct`) squared error against the rows' own features.
-  using Path = std::vector<MlpKernel*>;
+  using Path = KernelPath;
   double head_step(Slot& s, const Path& path, MlpKernel& head, const std::vector<std::int64_t>& rows,
                    bool reconstruct);
   // The kernels a row set runs through, each feeding the next.
   Path source_path(Slot& s) const { return {s.source.get()}; }
   Path target_path(Slot& s, bool after_source) const;
-  // Rows of x through the path, normalised into z [rows, embed] (norms kept); and back: d loss
-  // / d z through the normalisation and every kernel of the path.
-  void encode(const Path& path, const torch::Tensor& x, const std::vector<std::int64_t>& rows,
-              std::vector<float>& z, std::vector<float>& norms);
-  void encode_backward(const Path& path, const std::vector<float>& z, const std::vector<float>& norms,
-                       const std::vector<float>& dz);
   // Source rows (first) and target rows (second) into zs_ and zt_; and back from dzs_, dzt_.
   void encode_both(Slot& s, const Minibatch& rows);
   void encode_both_backward(Slot& s);

@@ -86,4 +86,18 @@ double uniform_cross_entropy_and_grad(const float* logits, std::int64_t rows, st
 double cross_entropy_and_grad(const float* logits, std::int64_t rows, std::int64_t classes,
                               const std::int64_t* labels, float* dlogits);
 
+// Copies the given rows of a row-major [items, cols] CPU float matrix into `out`, times
+// `scale`.
+void copy_rows(const torch::Tensor& from, const std::vector<std::int64_t>& rows, float* out, float scale = 1.0f);
+
+// Kernels each feeding the next: an encoder path (e_t; or the input map, then the shared e_s).
+using KernelPath = std::vector<MlpKernel*>;
+// Rows of x through the path, L2-normalised into z [rows, out] (norms kept); and back: d loss
+// / d z through the normalisation and every kernel of the path (the first kernel forms no
+// input gradient: its input is data).
+void encode(const KernelPath& path, const torch::Tensor& x, const std::vector<std::int64_t>& rows,
+            std::vector<float>& z, std::vector<float>& norms);
+void encode_backward(const KernelPath& path, const std::vector<float>& z, const std::vector<float>& norms,
+                     const std::vector<float>& dz);
+
 }  // namespace croma
