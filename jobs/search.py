@@ -156,6 +156,21 @@ def searched(spec, point, params):
     return {k: v for k, v in params.items() if k not in fixed}
 
 
+# `croma eval` options that add work whose result selection never reads.
+NOT_FOR_SELECTION = ("retrieval",)
+
+
+def selection_eval_args(spec, option_args):
+    """The `croma eval` options of a search cell: the spec's "eval" with "val_eval" replacing
+    options of the same name. Selection reads the trained parameters' few-shot accuracy only:
+    no untrained start (half the cost) and no retrieval (Table 4 is a final-stage result; on
+    held-out items of meta-train classes croma refuses it, since training may have read their
+    partners)."""
+    options = {**spec.get("eval", {}), **spec["search"].get("val_eval", {})}
+    options = {k: v for k, v in options.items() if k not in NOT_FOR_SELECTION}
+    return option_args(options) + ["--split", "val", "--skip-untrained"]
+
+
 def search_cells(spec, option_args):
     s = spec["search"]
     out = []
@@ -168,10 +183,7 @@ def search_cells(spec, option_args):
                     name = f"{group_name(method, point)},config={index:02d},seed={seed}"
                     train = (option_args(spec.get("train", {})) + option_args(point) + ["--method", method]
                              + option_args(params) + ["--seed", str(seed)])
-                    # val_eval's options replace the eval options of the same name. Selection
-                    # needs the trained parameters only: no untrained start (half the cost).
-                    evaluation = (option_args({**spec.get("eval", {}), **s.get("val_eval", {})})
-                                  + ["--split", "val", "--skip-untrained"])
+                    evaluation = selection_eval_args(spec, option_args)
                     out.append({"index": len(out) + 1, "name": name, "group": group_name(method, point),
                                 "method": method, "point": point, "config": index, "seed": seed,
                                 "params": {**point, "method": method, "config": index, "seed": seed},

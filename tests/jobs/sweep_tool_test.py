@@ -229,6 +229,17 @@ class SearchTool(unittest.TestCase):
         self.write_spec(val_eval={"eval-shots": "5", "eval-tasks": 10})
         self.assertEqual(sweep.search.search_cells(sweep.load_spec(self.spec_path), sweep.option_args)[0]["eval"],
                          ["--eval-shots", "5", "--eval-tasks", "10", "--split", "val", "--skip-untrained"])
+        # Selection reads few-shot accuracy only: retrieval (Table 4) is left to the final cells.
+        with open(self.spec_path) as f:
+            raw = json.load(f)
+        raw["eval"]["retrieval"] = True
+        with open(self.spec_path, "w") as f:
+            json.dump(raw, f)
+        spec_r = sweep.load_spec(self.spec_path)
+        cells_r = sweep.search.search_cells(spec_r, sweep.option_args)
+        self.assertNotIn("--retrieval", cells_r[0]["eval"])
+        chosen = {f"method={m}": {"config": 0, "hparams": {}} for m in ("croma", "oracle")}
+        self.assertIn("--retrieval", sweep.search.final_cells(spec_r, chosen, sweep.option_args)[0]["eval"])
         self.assertEqual(cells[0]["train"][:4], ["--steps", "5", "--method", "croma"])
         self.assertEqual(cells[0]["train"][-2:], ["--seed", "1"])
         # Every method: the same steps and the same number of configurations and seeds.
