@@ -14,8 +14,12 @@ so the defaults first). A configuration that failed on any data set is not a can
 set that refused the method (unsup-meta-weak where every weak cluster lies inside one class) is
 left out of that method's mean, and named.
 
-Prints a markdown report on stdout. Exits non-zero, with one line naming the folder, when a
-folder lacks its files or two searches drew different configurations under one index.
+Prints a markdown report on stdout. With --json FILE it also writes the chosen configuration of
+every method as the options that differ from config 0 (the defaults the searches ran with):
+croma's per-method defaults (src/config/method_defaults.cpp) are that file, and a unit test
+holds them to it. Exits non-zero, with one line naming the folder, when a folder lacks its files
+or two searches drew different configurations under one index. --cpp prints the entries of
+src/config/method_defaults.cpp's table instead of the report.
 """
 import json
 import os
@@ -125,15 +129,76 @@ def report(results, names):
     return "\n".join(lines) + "\n"
 
 
-def main(folders):
-    if not folders:
-        raise EvidenceError("usage: defaults_evidence.py SEARCH_RESULTS_FOLDER [...]")
-    loaded = [load(f) for f in folders]
+# A method's defaults move only on evidence from at least this many data sets.
+MIN_DATA_SETS = 2
+
+
+def chosen_defaults(results, names, folders=()):
+    """{"data_sets": [...], "methods": {method: {"config", "mean_shortfall", "worst_shortfall",
+    "options": {option: value}}}}: per method, the chosen configuration's options that differ
+    from config 0. A method without a candidate (refused or failed everywhere) is left out; one
+    scored on fewer than MIN_DATA_SETS data sets keeps croma's defaults ("kept_struct_defaults")."""
+    methods, kept = {}, {}
+    for m in results:
+        c = m["chosen"]
+        if c is None:
+            continue
+        if len(m["data_sets"]) < MIN_DATA_SETS:
+            # No default is chosen on one data set alone: the method keeps croma's defaults.
+            kept[m["group"].split("=", 1)[-1]] = (f"scored on {len(m['data_sets'])} data set(s) only "
+                                                  f"({', '.join(m['data_sets'])}; refused: {', '.join(m['refused'])})")
+            continue
+        defaults = m["defaults"]["hparams"] if m["defaults"] else {}
+        methods[m["group"].split("=", 1)[-1]] = {
+            "config": c["config"], "mean_shortfall": round(c["mean_shortfall"], 3),
+            "worst_shortfall": round(c["worst_shortfall"], 3), "data_sets": m["data_sets"],
+            "options": {k: v for k, v in c["hparams"].items() if defaults.get(k) != v}}
+    return {"data_sets": names, "folders": list(folders), "kept_struct_defaults": kept, "rule": "smallest mean shortfall from the method's best meta-val accuracy "
+            "over the data sets (ties: lower index)", "methods": methods}
+
+
+def cpp_table(chosen):
+    """The entries of src/config/method_defaults.cpp's table for `chosen` (chosen_defaults())."""
+    def text(v):
+        return repr(v) if isinstance(v, float) else str(v).lower() if isinstance(v, bool) else str(v)
+    rows = []
+    for method in sorted(chosen["methods"]):
+        options = chosen["methods"][method]["options"]
+        if method == "croma" or not options:
+            continue  # croma's defaults are the structs' own
+        body = ", ".join(f'{{"{k}", "{text(v)}"}}' for k, v in sorted(options.items()))
+        rows.append(f'      {{"{method}", {{{body}}}}},')
+    return "\n".join(rows) + "\n"
+
+
+def main(args):
+    json_out, cpp = None, False
+    while args and args[0] in ("--json", "--cpp"):
+        if args[0] == "--cpp":
+            cpp, args = True, args[1:]
+        elif len(args) >= 2:
+            json_out, args = args[1], args[2:]
+        else:
+            args = []
+    if not args or any(a.startswith("--") for a in args):
+        raise EvidenceError("usage: defaults_evidence.py [--json FILE] [--cpp] SEARCH_RESULTS_FOLDER [...]")
+    loaded = [load(f) for f in args]
     seeds = {seed for _, _, seed in loaded}
     if len(seeds) > 1:
-        raise EvidenceError(f"{', '.join(folders)}: the searches used different draw_seed values {sorted(seeds)}")
+        raise EvidenceError(f"{', '.join(args)}: the searches used different draw_seed values {sorted(seeds)}")
     searches = [(name, selection) for name, selection, _ in loaded]
-    sys.stdout.write(report(evidence(searches), [n for n, _ in searches]))
+    results = evidence(searches)
+    names = [n for n, _ in searches]
+    if json_out:
+        tmp = json_out + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(chosen_defaults(results, names, args), f, indent=1, sort_keys=True)
+            f.write("\n")
+        os.replace(tmp, json_out)
+    if cpp:
+        sys.stdout.write(cpp_table(chosen_defaults(results, names)))
+        return
+    sys.stdout.write(report(results, names))
 
 
 if __name__ == "__main__":

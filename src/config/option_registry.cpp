@@ -427,6 +427,11 @@ std::optional<std::set<std::string>> OptionTable<Options>::parse(const std::stri
 }
 
 template <class Options>
+void OptionTable<Options>::set_text(const std::string& name, const std::string& text, Options& o) const {
+  set_given_text(entry(name), text, o);
+}
+
+template <class Options>
 void OptionTable<Options>::check(const Options& o, const std::string& group) const {
   for (const auto& e : entries_) {
     if (!group.empty() && e.group != group) continue;

@@ -190,7 +190,8 @@ void add_meta(Train& t) {
   // Checked against the method table by parse_method (meta/method.h), above this layer.
   t.option("method", meta(&M::method),
            "croma | target-autoencoder | unsup-meta-recon | unsup-meta-weak | align-classify | align-meta-classify "
-           "| oracle | shared | shared-align | shared-confusion | shared-target-labels")
+           "| oracle | shared | shared-align | shared-confusion | shared-target-labels (a baseline's own defaults of "
+           "some options, chosen from the tuning searches, replace those shown here: --print-hparams lists them)")
       .stored_at("meta.method").was_renamed("unimodal-pretrain", "target-autoencoder");
   t.option("label-noise", meta(&M::label_noise),
            "symmetric noise rate on target labels (meta-train labels a method reads; default for "

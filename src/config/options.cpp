@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "croma/config/method_defaults.h"
 #include "croma/config/option_registry.h"
 
 namespace croma {
@@ -46,8 +47,12 @@ std::string to_string(EncoderKind kind) { return enum_names<EncoderKind>().at(st
 std::string to_string(SequencePool pool) { return enum_names<SequencePool>().at(static_cast<std::size_t>(pool)); }
 
 bool parse_train_options(int argc, const char* const argv[], TrainOptions& o) {
+  // A baseline's own defaults replace the struct defaults only: a caller that starts from
+  // settings of its own (croma bench's fixed problem, the same for every method) keeps them.
+  const bool from_struct_defaults = nlohmann::json(o) == nlohmann::json(TrainOptions{});
   const auto given = train_option_table().parse("usage: croma train [options]", argc, argv, o);
   if (!given) return false;
+  if (from_struct_defaults) apply_method_defaults(*given, o);
   default_evaluation_noise_to_training_noise(*given, o);
   validate(o);
   return true;

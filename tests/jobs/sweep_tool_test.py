@@ -348,6 +348,22 @@ class DefaultsEvidence(unittest.TestCase):
         self.assertIn("| method=m | A, B | 15.5 / 20.0 | 1, 1.0 / 2.0 | --lr 0.2 | A: 1 (70.0), B: 2 (66.0) |", md)
         self.assertIn("| method=w | A (refused: B) |", md)
 
+    def test_chosen_defaults_hold_only_what_differs_from_config_0(self):
+        results = self.ev.evidence([("A", self.a), ("B", self.b)])
+        chosen = self.ev.chosen_defaults(results, ["A", "B"], ["dir/a", "dir/b"])
+        self.assertEqual(chosen["folders"], ["dir/a", "dir/b"])
+        self.assertEqual(chosen["methods"]["m"]["options"], {"lr": 0.2})
+        self.assertEqual(chosen["methods"]["m"]["config"], 1)
+        # w runs on A only (B refuses it): one data set is no evidence for a default.
+        self.assertNotIn("w", chosen["methods"])
+        self.assertIn("1 data set(s) only", chosen["kept_struct_defaults"]["w"])
+        self.a["method=w"]["configurations"][2]["val_accuracy"] = 0.9
+        self.b["method=w"] = {"config": 0, "configurations": [dict(c, val_accuracy=0.5)
+                                                             for c in self.a["method=w"]["configurations"]]}
+        both = self.ev.chosen_defaults(self.ev.evidence([("A", self.a), ("B", self.b)]), ["A", "B"])
+        self.assertEqual(both["methods"]["w"]["options"], {"lr": 0.3})
+        self.assertEqual(self.ev.cpp_table(chosen), '      {"m", {{"lr", "0.2"}}},\n')
+
     def test_a_failed_configuration_is_no_candidate(self):
         self.b["method=m"]["configurations"][1]["val_accuracy"] = None
         m = self.ev.evidence([("A", self.a), ("B", self.b)])[0]

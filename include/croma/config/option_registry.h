@@ -154,6 +154,9 @@ class OptionTable {
   // the options given, or nullopt after printing --help under `usage`.
   std::optional<std::set<std::string>> parse(const std::string& usage, int argc, const char* const argv[],
                                              Options& options) const;
+  // Sets option `name` from its command-line text, as if it had been typed (no range check:
+  // check() does that). Throws std::out_of_range for an unknown name, OptionError for bad text.
+  void set_text(const std::string& name, const std::string& text, Options& options) const;
   // Each option's own range; `group` non-empty: only that group's options.
   void check(const Options& options, const std::string& group = "") const;
   // The value as it would be typed on the command line (--help's default).
