@@ -21,6 +21,7 @@ holds them to it. Exits non-zero, with one line naming the folder, when a folder
 or two searches drew different configurations under one index. --cpp prints the entries of
 src/config/method_defaults.cpp's table instead of the report.
 """
+import argparse
 import json
 import os
 import sys
@@ -153,8 +154,9 @@ def chosen_defaults(results, names, folders=()):
             "config": c["config"], "mean_shortfall": round(c["mean_shortfall"], 3),
             "worst_shortfall": round(c["worst_shortfall"], 3), "data_sets": m["data_sets"],
             "options": {k: v for k, v in c["hparams"].items() if defaults.get(k) != v}}
-    return {"data_sets": names, "folders": list(folders), "kept_struct_defaults": kept, "rule": "smallest mean shortfall from the method's best meta-val accuracy "
-            "over the data sets (ties: lower index)", "methods": methods}
+    return {"data_sets": names, "folders": list(folders), "kept_struct_defaults": kept, "methods": methods,
+            "rule": "smallest mean shortfall from the method's best meta-val accuracy over the data sets "
+                    "(ties: lower index)"}
 
 
 def cpp_table(chosen):
@@ -171,34 +173,32 @@ def cpp_table(chosen):
     return "\n".join(rows) + "\n"
 
 
+class _Arguments(argparse.ArgumentParser):
+    def error(self, message):  # one line, like every other refusal of this script
+        raise EvidenceError(f"{message} (usage: defaults_evidence.py [--json FILE] [--cpp] FOLDER [...])")
+
+
 def main(args):
-    json_out, cpp = None, False
-    while args and args[0] in ("--json", "--cpp"):
-        if args[0] == "--cpp":
-            cpp, args = True, args[1:]
-        elif len(args) >= 2:
-            json_out, args = args[1], args[2:]
-        else:
-            args = []
-    if not args or any(a.startswith("--") for a in args):
-        raise EvidenceError("usage: defaults_evidence.py [--json FILE] [--cpp] SEARCH_RESULTS_FOLDER [...]")
-    loaded = [load(f) for f in args]
+    parser = _Arguments(prog="defaults_evidence.py", add_help=False)
+    parser.add_argument("--json", dest="json_out", metavar="FILE")
+    parser.add_argument("--cpp", action="store_true")
+    parser.add_argument("folders", nargs="+")
+    a = parser.parse_args(args)
+    loaded = [load(f) for f in a.folders]
     seeds = {seed for _, _, seed in loaded}
     if len(seeds) > 1:
-        raise EvidenceError(f"{', '.join(args)}: the searches used different draw_seed values {sorted(seeds)}")
+        raise EvidenceError(f"{', '.join(a.folders)}: the searches used different draw_seed values {sorted(seeds)}")
     searches = [(name, selection) for name, selection, _ in loaded]
     results = evidence(searches)
     names = [n for n, _ in searches]
-    if json_out:
-        tmp = json_out + ".tmp"
+    chosen = chosen_defaults(results, names, a.folders)
+    if a.json_out:
+        tmp = a.json_out + ".tmp"
         with open(tmp, "w") as f:
-            json.dump(chosen_defaults(results, names, args), f, indent=1, sort_keys=True)
+            json.dump(chosen, f, indent=1, sort_keys=True)
             f.write("\n")
-        os.replace(tmp, json_out)
-    if cpp:
-        sys.stdout.write(cpp_table(chosen_defaults(results, names)))
-        return
-    sys.stdout.write(report(results, names))
+        os.replace(tmp, a.json_out)
+    sys.stdout.write(cpp_table(chosen) if a.cpp else report(results, names))
 
 
 if __name__ == "__main__":

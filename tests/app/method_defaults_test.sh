@@ -23,7 +23,6 @@ mapfile -t folders < <("$py" -c 'import json,sys; print("\n".join(json.load(open
   || fail "defaults_evidence.py on ${folders[*]}"
 cmp -s "$evidence" "$work/again.json" || fail "$evidence is not what defaults_evidence.py computes from ${folders[*]}: $(diff "$evidence" "$work/again.json" | head -5)"
 
-"$croma" train --print-hparams >"$work/croma.json" || fail "croma --print-hparams"
 for method in croma target-autoencoder unsup-meta-recon unsup-meta-weak align-classify align-meta-classify \
               oracle shared shared-align shared-confusion shared-target-labels; do
   "$croma" train --method "$method" --print-hparams >"$work/$method.json" || fail "$method --print-hparams"
