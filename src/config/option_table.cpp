@@ -32,8 +32,8 @@ void add_evaluation(OptionTable<Options>& t) {
   // How the work is scheduled, not what is computed (results agree to float rounding), so
   // config.json does not record it and a resumed run may change it.
   t.option("eval-fine-tune", eval(&EvalOptions::fine_tune),
-           "auto | fused | autograd: few-shot fine-tuning's numerical path (auto: the fused kernels where the "
-           "target path and classifier are MLPs on the CPU)")
+           "auto | fused | autograd: the numerical path of evaluation's fine-tuning, few-shot and retrieval (auto: "
+           "the fused kernels where the parts fine-tuned are MLPs on the CPU)")
       .one_of({"auto", "fused", "autograd"}).not_stored();
   t.option("eval-batch", eval(&EvalOptions::batch),
            "autograd fine-tuning: few-shot tasks fine-tuned at once with an all-MLP target path (1: one after "

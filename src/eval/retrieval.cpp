@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "croma/eval/few_shot.h"
+#include "croma/eval/fused_retrieval_fine_tune.h"
 #include "croma/meta/fine_tune.h"
 #include "croma/model/losses.h"
 #include "croma/util/rng.h"
@@ -73,11 +74,38 @@ RetrievalEvaluator::RetrievalEvaluator(const CromaModel& model, const EpisodeSam
   }
 }
 
+torch::Tensor RetrievalEvaluator::autograd_similarity(const torch::Tensor& meta, const EvalOptions& eval,
+                                                   const RetrievalTask& task, FastWeights& fast, FlatAdam& adam,
+                                                   const AdamSettings& settings) const {
+  const auto xs = gather_rows(source_features_, task.support_source);
+  const auto xt = gather_rows(target_features_, task.support_target);
+  const auto groups = to_index_tensor(task.support_groups, device_);
+  // One support pair per group: with k = 1 and N = 1 there would be no negative, and the
+  // loss (and its gradient) is zero; otherwise the other support pairs are the negatives.
+  fine_tune(fast, meta, model_.encoders(), eval.steps, adam, settings, [&](const FastWeights& w) {
+    return alignment_loss(alignment_, model_.embed_source(w, xs), model_.embed_target(w, xt), groups, groups);
+  });
+  at::NoGradGuard no_grad;
+  const auto qs = model_.embed_source(fast, gather_rows(source_features_, task.query_source));
+  const auto qt = model_.embed_target(fast, gather_rows(target_features_, task.query_target));
+  return qs.matmul(qt.t());
+}
+
 RetrievalResult RetrievalEvaluator::evaluate(const torch::Tensor& parameters, Split split,
                                              const EvalOptions& eval, std::int64_t shots,
                                              std::uint64_t seed) const {
-  const auto range = model_.encoders();
   const auto meta = parameters.to(device_, torch::kFloat32);
+  // The fused kernels where both encoder paths are MLPs on the CPU (unless autograd is asked
+  // for); they fine-tune each task to the autograd path's weights up to float rounding.
+  const auto fused = eval.fine_tune == "autograd"
+                         ? nullptr
+                         : FusedRetrievalFineTune::create(model_, alignment_, source_features_.values(),
+                                                          target_features_.values());
+  if (!fused && eval.fine_tune == "fused") {
+    throw OptionError("--eval-fine-tune fused: the fused kernels do not fine-tune this model's encoders for "
+                      "retrieval here; they need MLP encoders on the CPU (use --eval-fine-tune auto or autograd)");
+  }
+  if (fused) fused->set_start(meta);
   FastWeights fast(model_.layout(), meta.options());
   FlatAdam adam;
   const AdamSettings settings{eval.lr, 0.9, 0.999, 1e-8};
@@ -90,18 +118,7 @@ RetrievalResult RetrievalEvaluator::evaluate(const torch::Tensor& parameters, Sp
     RetrievalMetrics st, ts;
     for (std::int64_t t = 0; t < eval.tasks; ++t) {
       const auto task = sampler_.sample_retrieval_task(rng, split, eval.ways, shots, eval.queries);
-      const auto xs = gather_rows(source_features_, task.support_source);
-      const auto xt = gather_rows(target_features_, task.support_target);
-      const auto groups = to_index_tensor(task.support_groups, device_);
-      // One support pair per group: with k = 1 and N = 1 there would be no negative, and the
-      // loss (and its gradient) is zero; otherwise the other support pairs are the negatives.
-      fine_tune(fast, meta, range, eval.steps, adam, settings, [&](const FastWeights& w) {
-        return alignment_loss(alignment_, model_.embed_source(w, xs), model_.embed_target(w, xt), groups, groups);
-      });
-      at::NoGradGuard no_grad;
-      const auto qs = model_.embed_source(fast, gather_rows(source_features_, task.query_source));
-      const auto qt = model_.embed_target(fast, gather_rows(target_features_, task.query_target));
-      const auto similarity = qs.matmul(qt.t());
+      const auto similarity = fused ? fused->run(eval, task) : autograd_similarity(meta, eval, task, fast, adam, settings);
       accumulate(st, retrieval_metrics(similarity), weight);
       accumulate(ts, retrieval_metrics(similarity.t()), weight);
     }

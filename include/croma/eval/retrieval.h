@@ -16,7 +16,9 @@
 
 #include "croma/config/options.h"
 #include "croma/data/episode_sampler.h"
+#include "croma/meta/flat_adam.h"
 #include "croma/model/croma_model.h"
+#include "croma/model/fast_weights.h"
 
 namespace croma {
 
@@ -46,11 +48,18 @@ class RetrievalEvaluator {
                      FeatureBatch source_features, FeatureBatch target_features);
   RetrievalEvaluator(const CromaModel& model, const EpisodeSampler& sampler,
                      const MetaOptions& alignment, const torch::Device& device);
-  // eval.repeats task sets of eval.tasks tasks each.
+  // eval.repeats task sets of eval.tasks tasks each. Each task's encoders are fine-tuned on
+  // the fused kernels (eval/fused_retrieval_fine_tune.h) where both are MLPs on the CPU,
+  // else (or with eval.fine_tune == "autograd") through autograd.
   RetrievalResult evaluate(const torch::Tensor& parameters, Split split, const EvalOptions& eval,
                            std::int64_t shots, std::uint64_t seed) const;
 
  private:
+  // The autograd path: fine-tunes `fast` from `meta` on the task's support pairs and returns
+  // the query pairs' similarities (source rows, target columns).
+  torch::Tensor autograd_similarity(const torch::Tensor& meta, const EvalOptions& eval, const RetrievalTask& task,
+                                    FastWeights& fast, FlatAdam& adam, const AdamSettings& settings) const;
+
   const CromaModel& model_;
   const EpisodeSampler& sampler_;
   MetaOptions alignment_;

@@ -1,0 +1,153 @@
+#include "croma/eval/fused_retrieval_fine_tune.h"
+
+#include <algorithm>
+#include <cstring>
+#include <stdexcept>
+
+namespace croma {
+namespace {
+
+bool usable_features(const torch::Tensor& x) {
+  return x.defined() && x.device().is_cpu() && x.scalar_type() == torch::kFloat32 && x.dim() == 2 &&
+         x.is_contiguous() && x.size(0) >= 1;
+}
+
+// Cosine similarities of normalised rows: a [rows_a, cols] by [rows_b, cols] -> [rows_a, rows_b].
+torch::Tensor similarities(const std::vector<float>& a, const std::vector<float>& b, std::int64_t cols) {
+  const auto ra = static_cast<std::int64_t>(a.size()) / cols;
+  const auto rb = static_cast<std::int64_t>(b.size()) / cols;
+  const auto ta = torch::from_blob(const_cast<float*>(a.data()), {ra, cols});
+  const auto tb = torch::from_blob(const_cast<float*>(b.data()), {rb, cols});
+  return ta.matmul(tb.t());  // a new tensor: the blobs are scratch
+}
+
+}  // namespace
+
+std::unique_ptr<FusedRetrievalFineTune> FusedRetrievalFineTune::create(const CromaModel& model,
+                                                                       const MetaOptions& alignment,
+                                                                       const torch::Tensor& source_features,
+                                                                       const torch::Tensor& target_features) {
+  if (!usable_features(source_features) || !usable_features(target_features)) return nullptr;
+  const auto source = model.mlp_layers(ModelPart::kSourceEncoder);
+  const auto target = model.mlp_layers(ModelPart::kTargetEncoder);
+  if (!source || !target) return nullptr;
+  std::unique_ptr<FusedRetrievalFineTune> out(
+      new FusedRetrievalFineTune(model, alignment, source_features, target_features));
+  out->source_layers_ = *source;
+  out->target_layers_ = *target;
+  // Retrieval fine-tunes the encoders' range; the kernels write gradients into e_s and the
+  // target path (e_t, or the input map), and nowhere else in it.
+  std::vector<ParamRange> written = spans_of(out->source_layers_);
+  for (const auto& r : spans_of(out->target_layers_)) written.push_back(r);
+  const auto range = model.encoders();
+  for (const auto& r : merge_ranges(std::move(written))) {
+    const ParamRange inside{std::max(r.begin, range.begin), std::min(r.end, range.end)};
+    if (inside.size() > 0) out->adapted_.push_back(inside);
+  }
+  out->adam_.resize(out->adapted_.size());
+  out->support_ = out->make_net();
+  out->query_ = out->make_net();
+  if (!out->agrees_with_model()) return nullptr;
+  return out;
+}
+
+FusedRetrievalFineTune::FusedRetrievalFineTune(const CromaModel& model, const MetaOptions& alignment,
+                                               const torch::Tensor& source_features,
+                                               const torch::Tensor& target_features)
+    : model_(model), alignment_(alignment), source_features_(source_features), target_features_(target_features),
+      shared_(model.shape().shared_encoder) {
+  start_ = torch::zeros({model.numel()}, torch::kFloat32);
+  fast_ = torch::zeros({model.numel()}, torch::kFloat32);
+  grad_ = torch::zeros({model.numel()}, torch::kFloat32);
+}
+
+FusedRetrievalFineTune::Net FusedRetrievalFineTune::make_net() const {
+  Net net;
+  auto add = [&](const std::vector<DenseLayer>& layers) {
+    net.owned.push_back(std::make_unique<MlpKernel>(layers));
+    net.owned.back()->bind(fast_, grad_);
+    return net.owned.back().get();
+  };
+  net.source = {add(source_layers_)};
+  net.target = {add(target_layers_)};
+  if (shared_) {
+    // e_s once more behind the input map: the source path's backward runs first and writes
+    // e_s's gradient, this one adds to it (as the fused training loop's alignment step).
+    net.target.push_back(add(source_layers_));
+    net.target.back()->set_accumulate(true);
+  }
+  return net;
+}
+
+void FusedRetrievalFineTune::embed(Net& net, const std::vector<std::int64_t>& source_items,
+                                   const std::vector<std::int64_t>& target_items) {
+  encode(net.source, source_features_, source_items, zs_, ns_);
+  encode(net.target, target_features_, target_items, zt_, nt_);
+}
+
+bool FusedRetrievalFineTune::agrees_with_model() {
+  set_start(model_.initial_parameters(20260101));
+  const auto rows_s = std::min<std::int64_t>(4, source_features_.size(0));
+  const auto rows_t = std::min<std::int64_t>(4, target_features_.size(0));
+  std::vector<std::int64_t> is(static_cast<std::size_t>(rows_s)), it(static_cast<std::size_t>(rows_t));
+  for (std::int64_t r = 0; r < rows_s; ++r) is[static_cast<std::size_t>(r)] = r;
+  for (std::int64_t r = 0; r < rows_t; ++r) it[static_cast<std::size_t>(r)] = r;
+  embed(query_, is, it);
+  const auto cols = query_.source.back()->out();
+  if (query_.target.back()->out() != cols) return false;
+  const auto fused_s = torch::from_blob(zs_.data(), {rows_s, cols}).clone();
+  const auto fused_t = torch::from_blob(zt_.data(), {rows_t, cols}).clone();
+  at::NoGradGuard no_grad;
+  const auto ref_s = model_.embed_source(fast_, FeatureBatch(source_features_.narrow(0, 0, rows_s)));
+  const auto ref_t = model_.embed_target(fast_, FeatureBatch(target_features_.narrow(0, 0, rows_t)));
+  return ref_s.sizes() == fused_s.sizes() && ref_t.sizes() == fused_t.sizes() &&
+         torch::allclose(fused_s, ref_s, 1e-4, 1e-4) && torch::allclose(fused_t, ref_t, 1e-4, 1e-4);
+}
+
+void FusedRetrievalFineTune::set_start(const torch::Tensor& parameters) {
+  if (parameters.numel() != start_.numel()) {
+    throw std::invalid_argument("FusedRetrievalFineTune::set_start: expected " + std::to_string(start_.numel()) +
+                                " parameters, got " + std::to_string(parameters.numel()));
+  }
+  start_.copy_(parameters.reshape({-1}).to(torch::kCPU, torch::kFloat32));
+  // Outside the adapted stretches the fast weights never move: copied once here.
+  fast_.copy_(start_);
+}
+
+torch::Tensor FusedRetrievalFineTune::run(const EvalOptions& eval, const RetrievalTask& task) {
+  if (task.support_source.size() != task.support_groups.size() ||
+      task.support_target.size() != task.support_groups.size() ||
+      task.query_source.size() != task.query_target.size()) {
+    throw std::invalid_argument("FusedRetrievalFineTune::run: support or query pairs of unequal length");
+  }
+  at::NoGradGuard no_grad;
+  float* fast = fast_.data_ptr<float>();
+  const float* start = start_.data_ptr<float>();
+  for (const auto& r : adapted_) {
+    std::memcpy(fast + r.begin, start + r.begin, sizeof(float) * static_cast<std::size_t>(r.size()));
+  }
+  for (std::size_t a = 0; a < adam_.size(); ++a) adam_[a].reset(adapted_[a].size(), torch::kCPU);
+  const AdamSettings settings{eval.lr, 0.9, 0.999, 1e-8};
+  const auto rows = static_cast<std::int64_t>(task.support_groups.size());
+  const auto cols = support_.source.back()->out();
+  for (std::int64_t s = 0; s < eval.steps; ++s) {
+    embed(support_, task.support_source, task.support_target);
+    dzs_.resize(zs_.size());
+    dzt_.resize(zt_.size());
+    // Both sides carry the support groups: pair i's source and target share group i's id, and
+    // the other support pairs are the negatives (none with k = 1, N = 1: zero loss and gradient).
+    alignment_loss_and_grad(alignment_, zs_.data(), zt_.data(), rows, rows, cols, task.support_groups.data(),
+                            task.support_groups.data(), dzs_.data(), dzt_.data());
+    // The source path first: with a shared encoder it writes e_s's gradient, and the target
+    // path's second run of e_s adds to it.
+    encode_backward(support_.source, zs_, ns_, dzs_);
+    encode_backward(support_.target, zt_, nt_, dzt_);
+    for (std::size_t a = 0; a < adam_.size(); ++a) {
+      adam_[a].step(slice(fast_, adapted_[a]), slice(grad_, adapted_[a]), settings);
+    }
+  }
+  embed(query_, task.query_source, task.query_target);
+  return similarities(zs_, zt_, cols);
+}
+
+}  // namespace croma
