@@ -32,53 +32,47 @@ std::unique_ptr<FusedFineTune> FusedFineTune::create(const CromaModel& model, co
   const auto source = model.mlp_layers(ModelPart::kSourceEncoder);
   const auto phi = model.mlp_layers(ModelPart::kClassifier);
   if (!target || !phi || (shared && !source)) return nullptr;
-  std::unique_ptr<FusedFineTune> out(new FusedFineTune(model, target_features, head_only));
-  out->path_layers_ = {*target};
-  if (shared) out->path_layers_.push_back(*source);
-  out->head_layers_ = *phi;
-  // Where the kernels write gradients inside the fine-tuned range: phi's layers, and (unless
-  // head-only) the target path's.
-  std::vector<ParamRange> written = spans_of(out->head_layers_);
+  std::vector<std::vector<DenseLayer>> path_layers = {*target};
+  if (shared) path_layers.push_back(*source);
+  // Where the kernels write gradients: phi's layers, and (unless head-only) the target path's.
+  std::vector<ParamRange> written = spans_of(*phi);
   if (!head_only) {
-    for (const auto& part : out->path_layers_) {
+    for (const auto& part : path_layers) {
       for (const auto& r : spans_of(part)) written.push_back(r);
     }
   }
-  const auto range = head_only ? model.classifier() : model.target_and_classifier();
-  for (const auto& r : merge_ranges(std::move(written))) {
-    const ParamRange inside{std::max(r.begin, range.begin), std::min(r.end, range.end)};
-    if (inside.size() > 0) out->adapted_.push_back(inside);
-  }
-  out->adam_.resize(out->adapted_.size());
+  FineTunedWeights weights(model.numel(), std::move(written),
+                           head_only ? model.classifier() : model.target_and_classifier());
+  std::unique_ptr<FusedFineTune> out(new FusedFineTune(model, target_features, head_only, std::move(path_layers),
+                                                       *phi, std::move(weights)));
   out->support_ = out->make_net();
   out->query_ = out->make_net();
   if (!out->agrees_with_model()) return nullptr;
   return out;
 }
 
-FusedFineTune::FusedFineTune(const CromaModel& model, const torch::Tensor& target_features, bool head_only)
-    : model_(model), features_(target_features), head_only_(head_only),
-      scale_(static_cast<float>(std::sqrt(static_cast<double>(model.shape().embed_dim)))) {
-  start_ = torch::zeros({model.numel()}, torch::kFloat32);
-  fast_ = torch::zeros({model.numel()}, torch::kFloat32);
-  grad_ = torch::zeros({model.numel()}, torch::kFloat32);
-}
+FusedFineTune::FusedFineTune(const CromaModel& model, const torch::Tensor& target_features, bool head_only,
+                             std::vector<std::vector<DenseLayer>> path_layers, std::vector<DenseLayer> head_layers,
+                             FineTunedWeights weights)
+    : model_(model), features_(target_features), head_only_(head_only), path_layers_(std::move(path_layers)),
+      head_layers_(std::move(head_layers)),
+      scale_(static_cast<float>(std::sqrt(static_cast<double>(model.shape().embed_dim)))),
+      weights_(std::move(weights)) {}
 
 FusedFineTune::Net FusedFineTune::make_net() const {
   Net net;
   for (const auto& part : path_layers_) {
     net.owned.push_back(std::make_unique<MlpKernel>(part));
-    net.owned.back()->bind(fast_, grad_);
+    net.owned.back()->bind(weights_.fast(), weights_.grad());
     net.path.push_back(net.owned.back().get());
   }
   net.head = std::make_unique<MlpKernel>(head_layers_);
-  net.head->bind(fast_, grad_);
+  net.head->bind(weights_.fast(), weights_.grad());
   return net;
 }
 
 bool FusedFineTune::agrees_with_model() {
   set_start(model_.initial_parameters(20260101));
-  fast_.copy_(start_);
   const auto rows = std::min<std::int64_t>(4, features_.size(0));
   std::vector<std::int64_t> items(static_cast<std::size_t>(rows));
   for (std::int64_t r = 0; r < rows; ++r) items[static_cast<std::size_t>(r)] = r;
@@ -87,18 +81,9 @@ bool FusedFineTune::agrees_with_model() {
   const auto fused = torch::from_blob(const_cast<float*>(logits), {rows, query_.head->out()}).clone();
   at::NoGradGuard no_grad;
   const FeatureBatch x(features_.narrow(0, 0, rows));
-  const auto reference = model_.classify(fast_, model_.embed_target(fast_, x));
+  const auto& fast = weights_.fast();
+  const auto reference = model_.classify(fast, model_.embed_target(fast, x));
   return reference.sizes() == fused.sizes() && torch::allclose(fused, reference, 1e-4, 1e-4);
-}
-
-void FusedFineTune::set_start(const torch::Tensor& parameters) {
-  if (parameters.numel() != start_.numel()) {
-    throw std::invalid_argument("FusedFineTune::set_start: expected " + std::to_string(start_.numel()) +
-                                " parameters, got " + std::to_string(parameters.numel()));
-  }
-  start_.copy_(parameters.reshape({-1}).to(torch::kCPU, torch::kFloat32));
-  // Outside the adapted stretches the fast weights never move: copied once here.
-  fast_.copy_(start_);
 }
 
 void FusedFineTune::embed(Net& net, const std::vector<std::int64_t>& items) {
@@ -143,12 +128,7 @@ double FusedFineTune::run(const EvalOptions& eval, const FewShotTask& task) {
     throw std::invalid_argument("FusedFineTune::run: more ways than the classifier has outputs");
   }
   at::NoGradGuard no_grad;
-  float* fast = fast_.data_ptr<float>();
-  const float* start = start_.data_ptr<float>();
-  for (const auto& r : adapted_) {
-    std::memcpy(fast + r.begin, start + r.begin, sizeof(float) * static_cast<std::size_t>(r.size()));
-  }
-  for (std::size_t a = 0; a < adam_.size(); ++a) adam_[a].reset(adapted_[a].size(), torch::kCPU);
+  weights_.restart();
   const AdamSettings settings{eval.lr, 0.9, 0.999, 1e-8};
   // Head-only: the path's weights do not move, so the support embeddings are formed once.
   if (head_only_) embed(support_, task.support_items);
@@ -156,9 +136,7 @@ double FusedFineTune::run(const EvalOptions& eval, const FewShotTask& task) {
     if (!head_only_) embed(support_, task.support_items);
     head_forward_and_grad(support_, eval.ways, task.support_labels);
     backward(support_);
-    for (std::size_t a = 0; a < adam_.size(); ++a) {
-      adam_[a].step(slice(fast_, adapted_[a]), slice(grad_, adapted_[a]), settings);
-    }
+    weights_.adam_step(settings);
   }
   embed(query_, task.query_items);
   const float* logits = query_.head->forward();

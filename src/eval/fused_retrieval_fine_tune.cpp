@@ -1,7 +1,6 @@
 #include "croma/eval/fused_retrieval_fine_tune.h"
 
 #include <algorithm>
-#include <cstring>
 #include <stdexcept>
 
 namespace croma {
@@ -31,20 +30,13 @@ std::unique_ptr<FusedRetrievalFineTune> FusedRetrievalFineTune::create(const Cro
   const auto source = model.mlp_layers(ModelPart::kSourceEncoder);
   const auto target = model.mlp_layers(ModelPart::kTargetEncoder);
   if (!source || !target) return nullptr;
-  std::unique_ptr<FusedRetrievalFineTune> out(
-      new FusedRetrievalFineTune(model, alignment, source_features, target_features));
-  out->source_layers_ = *source;
-  out->target_layers_ = *target;
   // Retrieval fine-tunes the encoders' range; the kernels write gradients into e_s and the
   // target path (e_t, or the input map), and nowhere else in it.
-  std::vector<ParamRange> written = spans_of(out->source_layers_);
-  for (const auto& r : spans_of(out->target_layers_)) written.push_back(r);
-  const auto range = model.encoders();
-  for (const auto& r : merge_ranges(std::move(written))) {
-    const ParamRange inside{std::max(r.begin, range.begin), std::min(r.end, range.end)};
-    if (inside.size() > 0) out->adapted_.push_back(inside);
-  }
-  out->adam_.resize(out->adapted_.size());
+  std::vector<ParamRange> written = spans_of(*source);
+  for (const auto& r : spans_of(*target)) written.push_back(r);
+  FineTunedWeights weights(model.numel(), std::move(written), model.encoders());
+  std::unique_ptr<FusedRetrievalFineTune> out(new FusedRetrievalFineTune(
+      model, alignment, source_features, target_features, *source, *target, std::move(weights)));
   out->support_ = out->make_net();
   out->query_ = out->make_net();
   if (!out->agrees_with_model()) return nullptr;
@@ -53,19 +45,18 @@ std::unique_ptr<FusedRetrievalFineTune> FusedRetrievalFineTune::create(const Cro
 
 FusedRetrievalFineTune::FusedRetrievalFineTune(const CromaModel& model, const MetaOptions& alignment,
                                                const torch::Tensor& source_features,
-                                               const torch::Tensor& target_features)
+                                               const torch::Tensor& target_features,
+                                               std::vector<DenseLayer> source_layers,
+                                               std::vector<DenseLayer> target_layers, FineTunedWeights weights)
     : model_(model), alignment_(alignment), source_features_(source_features), target_features_(target_features),
-      shared_(model.shape().shared_encoder) {
-  start_ = torch::zeros({model.numel()}, torch::kFloat32);
-  fast_ = torch::zeros({model.numel()}, torch::kFloat32);
-  grad_ = torch::zeros({model.numel()}, torch::kFloat32);
-}
+      source_layers_(std::move(source_layers)), target_layers_(std::move(target_layers)),
+      shared_(model.shape().shared_encoder), weights_(std::move(weights)) {}
 
 FusedRetrievalFineTune::Net FusedRetrievalFineTune::make_net() const {
   Net net;
   auto add = [&](const std::vector<DenseLayer>& layers) {
     net.owned.push_back(std::make_unique<MlpKernel>(layers));
-    net.owned.back()->bind(fast_, grad_);
+    net.owned.back()->bind(weights_.fast(), weights_.grad());
     return net.owned.back().get();
   };
   net.source = {add(source_layers_)};
@@ -98,20 +89,11 @@ bool FusedRetrievalFineTune::agrees_with_model() {
   const auto fused_s = torch::from_blob(zs_.data(), {rows_s, cols}).clone();
   const auto fused_t = torch::from_blob(zt_.data(), {rows_t, cols}).clone();
   at::NoGradGuard no_grad;
-  const auto ref_s = model_.embed_source(fast_, FeatureBatch(source_features_.narrow(0, 0, rows_s)));
-  const auto ref_t = model_.embed_target(fast_, FeatureBatch(target_features_.narrow(0, 0, rows_t)));
+  const auto& fast = weights_.fast();
+  const auto ref_s = model_.embed_source(fast, FeatureBatch(source_features_.narrow(0, 0, rows_s)));
+  const auto ref_t = model_.embed_target(fast, FeatureBatch(target_features_.narrow(0, 0, rows_t)));
   return ref_s.sizes() == fused_s.sizes() && ref_t.sizes() == fused_t.sizes() &&
          torch::allclose(fused_s, ref_s, 1e-4, 1e-4) && torch::allclose(fused_t, ref_t, 1e-4, 1e-4);
-}
-
-void FusedRetrievalFineTune::set_start(const torch::Tensor& parameters) {
-  if (parameters.numel() != start_.numel()) {
-    throw std::invalid_argument("FusedRetrievalFineTune::set_start: expected " + std::to_string(start_.numel()) +
-                                " parameters, got " + std::to_string(parameters.numel()));
-  }
-  start_.copy_(parameters.reshape({-1}).to(torch::kCPU, torch::kFloat32));
-  // Outside the adapted stretches the fast weights never move: copied once here.
-  fast_.copy_(start_);
 }
 
 torch::Tensor FusedRetrievalFineTune::run(const EvalOptions& eval, const RetrievalTask& task) {
@@ -121,12 +103,7 @@ torch::Tensor FusedRetrievalFineTune::run(const EvalOptions& eval, const Retriev
     throw std::invalid_argument("FusedRetrievalFineTune::run: support or query pairs of unequal length");
   }
   at::NoGradGuard no_grad;
-  float* fast = fast_.data_ptr<float>();
-  const float* start = start_.data_ptr<float>();
-  for (const auto& r : adapted_) {
-    std::memcpy(fast + r.begin, start + r.begin, sizeof(float) * static_cast<std::size_t>(r.size()));
-  }
-  for (std::size_t a = 0; a < adam_.size(); ++a) adam_[a].reset(adapted_[a].size(), torch::kCPU);
+  weights_.restart();
   const AdamSettings settings{eval.lr, 0.9, 0.999, 1e-8};
   const auto rows = static_cast<std::int64_t>(task.support_groups.size());
   const auto cols = support_.source.back()->out();
@@ -142,9 +119,7 @@ torch::Tensor FusedRetrievalFineTune::run(const EvalOptions& eval, const Retriev
     // path's second run of e_s adds to it.
     encode_backward(support_.source, zs_, ns_, dzs_);
     encode_backward(support_.target, zt_, nt_, dzt_);
-    for (std::size_t a = 0; a < adam_.size(); ++a) {
-      adam_[a].step(slice(fast_, adapted_[a]), slice(grad_, adapted_[a]), settings);
-    }
+    weights_.adam_step(settings);
   }
   embed(query_, task.query_source, task.query_target);
   return similarities(zs_, zt_, cols);

@@ -22,6 +22,7 @@
 
 #include "croma/config/options.h"
 #include "croma/data/episode_sampler.h"
+#include "croma/eval/fine_tuned_weights.h"
 #include "croma/meta/flat_adam.h"
 #include "croma/model/croma_model.h"
 #include "croma/model/mlp_kernels.h"
@@ -38,13 +39,13 @@ class FusedFineTune {
                                                bool head_only);
 
   // Every later task starts from these parameters (numel floats, any device).
-  void set_start(const torch::Tensor& parameters);
+  void set_start(const torch::Tensor& parameters) { weights_.set_start(parameters); }
   // Fine-tunes a copy of the start on the task's support items (eval.steps Adam steps at
   // eval.lr, full batch, cross-entropy over the first eval.ways logits) and returns its
   // accuracy on the query items.
   double run(const EvalOptions& eval, const FewShotTask& task);
   // The fast weights after the last run() (all numel of them).
-  const torch::Tensor& weights() const { return fast_; }
+  const torch::Tensor& weights() const { return weights_.fast(); }
 
  private:
   // The target path's kernels (e_t; or the input map, then the shared e_s) and phi, run on
@@ -55,7 +56,9 @@ class FusedFineTune {
     KernelPath path;                                // the same, as encode() takes them
     std::unique_ptr<MlpKernel> head;
   };
-  FusedFineTune(const CromaModel& model, const torch::Tensor& target_features, bool head_only);
+  FusedFineTune(const CromaModel& model, const torch::Tensor& target_features, bool head_only,
+                std::vector<std::vector<DenseLayer>> path_layers, std::vector<DenseLayer> head_layers,
+                FineTunedWeights weights);
   Net make_net() const;
   // Rows of the features through the path, normalised, scaled into the head's input; keeps
   // the embeddings and their norms (for the backward pass).
@@ -72,13 +75,8 @@ class FusedFineTune {
   std::vector<std::vector<DenseLayer>> path_layers_;  // e_t; or the input map, then e_s
   std::vector<DenseLayer> head_layers_;
   float scale_;  // sqrt(embed_dim), as CromaModel::scaled
-  // The stretches of the fine-tuned range that some kernel writes a gradient into; the rest
-  // of the range keeps zero gradients, where Adam from zero moments leaves the weights
-  // exactly where they are, so it runs on these stretches only.
-  std::vector<ParamRange> adapted_;
-  torch::Tensor start_, fast_, grad_;
+  FineTunedWeights weights_;
   Net support_, query_;
-  std::vector<FlatAdam> adam_;  // one per adapted stretch
   std::vector<float> z_, norms_, dz_, logits_, dlogits_;
 };
 

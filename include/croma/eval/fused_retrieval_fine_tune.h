@@ -20,6 +20,7 @@
 
 #include "croma/config/options.h"
 #include "croma/data/episode_sampler.h"
+#include "croma/eval/fine_tuned_weights.h"
 #include "croma/meta/flat_adam.h"
 #include "croma/model/croma_model.h"
 #include "croma/model/mlp_kernels.h"
@@ -36,13 +37,13 @@ class FusedRetrievalFineTune {
                                                         const torch::Tensor& target_features);
 
   // Every later task starts from these parameters (numel floats, any device).
-  void set_start(const torch::Tensor& parameters);
+  void set_start(const torch::Tensor& parameters) { weights_.set_start(parameters); }
   // Fine-tunes a copy of the start on the task's support pairs and returns the cosine
   // similarities of its query pairs, [queries, queries]: source query i against target
   // query j (a CPU float tensor, the autograd path's qs qtᵀ).
   torch::Tensor run(const EvalOptions& eval, const RetrievalTask& task);
   // The fast weights after the last run() (all numel of them).
-  const torch::Tensor& weights() const { return fast_; }
+  const torch::Tensor& weights() const { return weights_.fast(); }
 
  private:
   // Both encoder paths on one row count: one set for the support rows, one for the query
@@ -54,7 +55,8 @@ class FusedRetrievalFineTune {
     KernelPath source, target;
   };
   FusedRetrievalFineTune(const CromaModel& model, const MetaOptions& alignment, const torch::Tensor& source_features,
-                         const torch::Tensor& target_features);
+                         const torch::Tensor& target_features, std::vector<DenseLayer> source_layers,
+                         std::vector<DenseLayer> target_layers, FineTunedWeights weights);
   Net make_net() const;
   // The rows of both modalities through their paths, normalised, into zs_ and zt_.
   void embed(Net& net, const std::vector<std::int64_t>& source_items, const std::vector<std::int64_t>& target_items);
@@ -66,12 +68,8 @@ class FusedRetrievalFineTune {
   std::vector<DenseLayer> source_layers_;  // e_s
   std::vector<DenseLayer> target_layers_;  // e_t, or the shared encoder's input map
   bool shared_;
-  // The stretches of the encoders' range some kernel writes a gradient into; Adam runs on
-  // these only (elsewhere zero gradients from zero moments leave the weights where they are).
-  std::vector<ParamRange> adapted_;
-  torch::Tensor start_, fast_, grad_;
+  FineTunedWeights weights_;
   Net support_, query_;
-  std::vector<FlatAdam> adam_;  // one per adapted stretch
   std::vector<float> zs_, zt_, ns_, nt_, dzs_, dzt_;
 };
 
