@@ -22,11 +22,7 @@ std::int64_t argmax(const float* row, std::int64_t ways) {
 
 std::unique_ptr<FusedFineTune> FusedFineTune::create(const CromaModel& model, const torch::Tensor& target_features,
                                                      bool head_only) {
-  if (!target_features.defined() || !target_features.device().is_cpu() ||
-      target_features.scalar_type() != torch::kFloat32 || target_features.dim() != 2 ||
-      !target_features.is_contiguous() || target_features.size(0) < 1 || !model.target_path_batches()) {
-    return nullptr;
-  }
+  if (!encodable_features(target_features) || !model.target_path_batches()) return nullptr;
   const bool shared = model.shape().shared_encoder;
   const auto target = model.mlp_layers(ModelPart::kTargetEncoder);
   const auto source = model.mlp_layers(ModelPart::kSourceEncoder);

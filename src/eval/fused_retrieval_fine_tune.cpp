@@ -6,11 +6,6 @@
 namespace croma {
 namespace {
 
-bool usable_features(const torch::Tensor& x) {
-  return x.defined() && x.device().is_cpu() && x.scalar_type() == torch::kFloat32 && x.dim() == 2 &&
-         x.is_contiguous() && x.size(0) >= 1;
-}
-
 // Cosine similarities of normalised rows: a [rows_a, cols] by [rows_b, cols] -> [rows_a, rows_b].
 torch::Tensor similarities(const std::vector<float>& a, const std::vector<float>& b, std::int64_t cols) {
   const auto ra = static_cast<std::int64_t>(a.size()) / cols;
@@ -26,7 +21,7 @@ std::unique_ptr<FusedRetrievalFineTune> FusedRetrievalFineTune::create(const Cro
                                                                        const MetaOptions& alignment,
                                                                        const torch::Tensor& source_features,
                                                                        const torch::Tensor& target_features) {
-  if (!usable_features(source_features) || !usable_features(target_features)) return nullptr;
+  if (!encodable_features(source_features) || !encodable_features(target_features)) return nullptr;
   const auto source = model.mlp_layers(ModelPart::kSourceEncoder);
   const auto target = model.mlp_layers(ModelPart::kTargetEncoder);
   if (!source || !target) return nullptr;

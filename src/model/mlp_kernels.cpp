@@ -282,6 +282,11 @@ void copy_rows(const torch::Tensor& from, const std::vector<std::int64_t>& rows,
   }
 }
 
+bool encodable_features(const torch::Tensor& x) {
+  return x.defined() && x.device().is_cpu() && x.scalar_type() == torch::kFloat32 && x.dim() == 2 &&
+         x.is_contiguous() && x.size(0) >= 1;
+}
+
 void encode(const KernelPath& path, const torch::Tensor& x, const std::vector<std::int64_t>& rows,
             std::vector<float>& z, std::vector<float>& norms) {
   const auto b = static_cast<std::int64_t>(rows.size());

@@ -92,6 +92,9 @@ void copy_rows(const torch::Tensor& from, const std::vector<std::int64_t>& rows,
 
 // Kernels each feeding the next: an encoder path (e_t; or the input map, then the shared e_s).
 using KernelPath = std::vector<MlpKernel*>;
+// Whether x is features encode() can read: a defined, contiguous, non-empty [items, dim]
+// CPU float matrix.
+bool encodable_features(const torch::Tensor& x);
 // Rows of x through the path, L2-normalised into z [rows, out] (norms kept); and back: d loss
 // / d z through the normalisation and every kernel of the path (the first kernel forms no
 // input gradient: its input is data).
