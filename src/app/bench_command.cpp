@@ -287,7 +287,7 @@ nlohmann::json phase_ms(const PhaseTimings& t, std::int64_t steps) {
 
 int run_bench_command(int argc, const char* const argv[]) {
   TrainOptions o = bench_defaults();
-  if (!parse_train_options(argc, argv, o)) return 0;
+  if (!parse_train_options(argc, argv, o, "usage: croma bench [options]")) return 0;
   o.data = resolve_shard_paths(o.data);
   const auto comm = Communicator::world();
   at::set_num_threads(static_cast<int>(o.dist.threads));

@@ -46,11 +46,11 @@ std::string to_string(AlignLossKind kind) { return enum_names<AlignLossKind>().a
 std::string to_string(EncoderKind kind) { return enum_names<EncoderKind>().at(static_cast<std::size_t>(kind)); }
 std::string to_string(SequencePool pool) { return enum_names<SequencePool>().at(static_cast<std::size_t>(pool)); }
 
-bool parse_train_options(int argc, const char* const argv[], TrainOptions& o) {
+bool parse_train_options(int argc, const char* const argv[], TrainOptions& o, const std::string& usage) {
   // A baseline's own defaults replace the struct defaults only: a caller that starts from
   // settings of its own (croma bench's fixed problem, the same for every method) keeps them.
   const bool from_struct_defaults = nlohmann::json(o) == nlohmann::json(TrainOptions{});
-  const auto given = train_option_table().parse("usage: croma train [options]", argc, argv, o);
+  const auto given = train_option_table().parse(usage, argc, argv, o);
   if (!given) return false;
   if (from_struct_defaults) apply_method_defaults(*given, o);
   default_evaluation_noise_to_training_noise(*given, o);

@@ -12,6 +12,10 @@ small=(--steps 10 --source-dim 48 --target-dim 24 --hidden 32 --embed-dim 16 --c
 
 expect_error "invalid value for --method" bench --method nonsense "${small[@]}"
 
+# --help names the command it belongs to (bench reads the training options).
+help_head=$("$croma" bench --help 2>&1 | head -n 1)
+[ "$help_head" = "usage: croma bench [options]" ] && ok || fail "bench --help begins with '$help_head'"
+
 for m in croma shared-align align-classify oracle; do
   env -u CROMA_BENCH_NO_FLOOR "$croma" bench --method "$m" "${small[@]}" >"$work/$m.out" 2>"$work/$m.err" \
     || fail "bench --method $m failed: $(cat "$work/$m.err")"

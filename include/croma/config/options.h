@@ -188,8 +188,10 @@ struct EvalCommandOptions {
 };
 
 // Parse `croma train` arguments (argv[0] is the subcommand name). Returns false when
-// --help was printed.
-bool parse_train_options(int argc, const char* const argv[], TrainOptions& options);
+// --help was printed. `usage` heads --help: commands that take the training options too
+// (croma bench) name themselves there.
+bool parse_train_options(int argc, const char* const argv[], TrainOptions& options,
+                         const std::string& usage = "usage: croma train [options]");
 bool parse_eval_options(int argc, const char* const argv[], EvalCommandOptions& options);
 
 // Range checks that need no data (each option's own range, then the rules that relate
