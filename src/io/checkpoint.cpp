@@ -157,6 +157,22 @@ std::optional<TrainingState> read_state(hid_t file, const std::string& path) {
   return st;
 }
 
+// The checks both readers make before trusting a file, each failing with one line naming it:
+// a regular file, HDF5, openable, with croma's format attribute. Returns the open file's id
+// (the caller owns it); nothing is left open when a check fails.
+hid_t open_checkpoint_for_reading(const std::string& path) {
+  if (!std::filesystem::is_regular_file(path)) fail(path, "no such file");
+  if (H5Fis_hdf5(path.c_str()) <= 0) fail(path, "is not an HDF5 file");
+  const hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (id < 0) fail(path, "cannot be opened as HDF5 (truncated or corrupt?)");
+  std::string format;
+  if (!read_string_attribute(id, "format", format) || format != kFormat) {
+    H5Fclose(id);
+    fail(path, "is not a croma checkpoint (attribute format != \"croma-checkpoint\")");
+  }
+  return id;
+}
+
 }  // namespace
 
 void write_checkpoint(const std::string& path, const ParamLayout& layout, const Checkpoint& ck) {
@@ -228,14 +244,8 @@ void write_checkpoint(const std::string& path, const ParamLayout& layout, const 
 std::string read_checkpoint_config(const std::string& path) {
   ReadGuard::reading(path);
   SilenceHdf5 quiet;
-  if (!std::filesystem::is_regular_file(path)) fail(path, "no such file");
-  if (H5Fis_hdf5(path.c_str()) <= 0) fail(path, "is not an HDF5 file");
-  Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
-  if (!file.ok()) fail(path, "cannot be opened as HDF5 (truncated or corrupt?)");
-  std::string format, config;
-  if (!read_string_attribute(file.get(), "format", format) || format != kFormat) {
-    fail(path, "is not a croma checkpoint (attribute format != \"croma-checkpoint\")");
-  }
+  Handle file(open_checkpoint_for_reading(path), H5Fclose);
+  std::string config;
   read_string_attribute(file.get(), "config", config);
   return config;
 }
@@ -243,16 +253,9 @@ std::string read_checkpoint_config(const std::string& path) {
 Checkpoint read_checkpoint(const std::string& path, const ParamLayout& layout) {
   ReadGuard::reading(path);
   SilenceHdf5 quiet;
-  if (!std::filesystem::is_regular_file(path)) fail(path, "no such file");
-  if (H5Fis_hdf5(path.c_str()) <= 0) fail(path, "is not an HDF5 file");
-  Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
-  if (!file.ok()) fail(path, "cannot be opened as HDF5 (truncated or corrupt?)");
-  std::string format;
+  Handle file(open_checkpoint_for_reading(path), H5Fclose);
   std::int64_t version = 0;
   Checkpoint ck;
-  if (!read_string_attribute(file.get(), "format", format) || format != kFormat) {
-    fail(path, "is not a croma checkpoint (attribute format != \"croma-checkpoint\")");
-  }
   if (!read_int_attribute(file.get(), "format_version", version) || version != kFormatVersion) {
     fail(path, "has format_version " + std::to_string(version) + "; this croma reads version " +
                    std::to_string(kFormatVersion));

@@ -3,6 +3,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include <hdf5.h>
+
 #include "croma/io/checkpoint.h"
 #include "croma/model/croma_model.h"
 
@@ -57,6 +59,38 @@ TEST_F(CheckpointTest, NonHdf5AndTruncatedFilesAreRefused) {
   write_checkpoint(path("a.h5"), model.layout(), {model.initial_parameters(1), 1, ""});
   fs::resize_file(path("a.h5"), fs::file_size(path("a.h5")) / 2);
   EXPECT_THROW(read_checkpoint(path("a.h5"), model.layout()), std::runtime_error);
+}
+
+// Both readers (the whole checkpoint, and its configuration alone) refuse what is not a croma
+// checkpoint with one message naming the file and what is wrong with it.
+TEST_F(CheckpointTest, BothReadersNameWhatIsWrongWithAFile) {
+  const hid_t other = H5Fcreate(path("other.h5").c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  ASSERT_GE(other, 0);
+  H5Fclose(other);
+  {
+    std::ofstream out(path("junk.h5"));
+    out << "not an hdf5 file";
+  }
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"other.h5", "is not a croma checkpoint (attribute format != \"croma-checkpoint\")"},
+      {"junk.h5", "is not an HDF5 file"},
+      {"missing.h5", "no such file"}};
+  auto message = [](auto&& read) {
+    try {
+      read();
+    } catch (const std::runtime_error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  for (const auto& [name, what] : cases) {
+    const auto expected = "checkpoint '" + path(name) + "': " + what;
+    EXPECT_EQ(message([&] { read_checkpoint(path(name), model.layout()); }), expected);
+    EXPECT_EQ(message([&] { read_checkpoint_config(path(name)); }), expected);
+  }
+  // A real checkpoint passes the same checks.
+  write_checkpoint(path("a.h5"), model.layout(), {model.initial_parameters(1), 7, "{\"seed\":1}"});
+  EXPECT_EQ(read_checkpoint_config(path("a.h5")), "{\"seed\":1}");
 }
 
 TEST_F(CheckpointTest, NonFiniteParametersAreRefused) {
