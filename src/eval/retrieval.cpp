@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <stdexcept>
 
 #include "croma/eval/few_shot.h"
@@ -106,7 +107,10 @@ RetrievalResult RetrievalEvaluator::evaluate(const torch::Tensor& parameters, Sp
                       "retrieval here; they need MLP encoders on the CPU (use --eval-fine-tune auto or autograd)");
   }
   if (fused) fused->set_start(meta);
-  FastWeights fast(model_.layout(), meta.options());
+  // The autograd path's fine-tuning state: a copy of the whole model and its gradient, only
+  // where the fused kernels do not run.
+  std::optional<FastWeights> fast;
+  if (!fused) fast.emplace(model_.layout(), meta.options());
   FlatAdam adam;
   const AdamSettings settings{eval.lr, 0.9, 0.999, 1e-8};
   RetrievalResult result;
@@ -118,7 +122,7 @@ RetrievalResult RetrievalEvaluator::evaluate(const torch::Tensor& parameters, Sp
     RetrievalMetrics st, ts;
     for (std::int64_t t = 0; t < eval.tasks; ++t) {
       const auto task = sampler_.sample_retrieval_task(rng, split, eval.ways, shots, eval.queries);
-      const auto similarity = fused ? fused->run(eval, task) : autograd_similarity(meta, eval, task, fast, adam, settings);
+      const auto similarity = fused ? fused->run(eval, task) : autograd_similarity(meta, eval, task, *fast, adam, settings);
       accumulate(st, retrieval_metrics(similarity), weight);
       accumulate(ts, retrieval_metrics(similarity.t()), weight);
     }
