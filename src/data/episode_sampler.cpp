@@ -26,6 +26,23 @@ std::size_t smallest(const std::vector<std::vector<std::int64_t>>& pools) {
   return pools.empty() ? 0 : m;
 }
 
+// An evaluation task's draw: `ways` of the pools (one per class), then shots + queries distinct
+// entries of each; visit(way, entry, is_support) for each, the first `shots` of a way being its
+// support. Few-shot classification and retrieval draw this way, so the same seed picks the
+// same classes and positions for both.
+template <class Visit>
+void draw_support_and_queries(Rng& rng, const std::vector<std::vector<std::int64_t>>& pools, std::int64_t ways,
+                              std::int64_t shots, std::int64_t queries, Visit visit) {
+  const auto picked = rng.sample_without_replacement(static_cast<std::int64_t>(pools.size()), ways);
+  for (std::int64_t way = 0; way < ways; ++way) {
+    const auto& pool = pools[static_cast<std::size_t>(picked[static_cast<std::size_t>(way)])];
+    const auto chosen = rng.sample_without_replacement(static_cast<std::int64_t>(pool.size()), shots + queries);
+    for (std::int64_t i = 0; i < shots + queries; ++i) {
+      visit(way, pool[static_cast<std::size_t>(chosen[static_cast<std::size_t>(i)])], i < shots);
+    }
+  }
+}
+
 }  // namespace
 
 ClassificationEpisode sample_from_pools(Rng& rng, const std::vector<std::vector<std::int64_t>>& pools,
@@ -99,47 +116,27 @@ AlignmentEpisode EpisodeSampler::sample_alignment(Rng& rng, PairKind kind, std::
 
 FewShotTask EpisodeSampler::sample_target_task(Rng& rng, Split split, std::int64_t ways,
                                                std::int64_t shots, std::int64_t queries) const {
-  const auto& pools = split_.target_items(split);
   FewShotTask task;
-  const auto picked = rng.sample_without_replacement(static_cast<std::int64_t>(pools.size()), ways);
-  for (std::int64_t label = 0; label < ways; ++label) {
-    const auto& pool = pools[static_cast<std::size_t>(picked[static_cast<std::size_t>(label)])];
-    const auto chosen = rng.sample_without_replacement(static_cast<std::int64_t>(pool.size()),
-                                                       shots + queries);
-    for (std::int64_t i = 0; i < shots + queries; ++i) {
-      const auto item = pool[static_cast<std::size_t>(chosen[static_cast<std::size_t>(i)])];
-      if (i < shots) {
-        task.support_items.push_back(item);
-        task.support_labels.push_back(label);
-      } else {
-        task.query_items.push_back(item);
-        task.query_labels.push_back(label);
-      }
-    }
-  }
+  draw_support_and_queries(rng, split_.target_items(split), ways, shots, queries,
+                           [&](std::int64_t label, std::int64_t item, bool support) {
+                             (support ? task.support_items : task.query_items).push_back(item);
+                             (support ? task.support_labels : task.query_labels).push_back(label);
+                           });
   return task;
 }
 
 RetrievalTask EpisodeSampler::sample_retrieval_task(Rng& rng, Split split, std::int64_t ways,
                                                    std::int64_t shots, std::int64_t queries) const {
-  const auto& pools = split_.pairs(split);
   RetrievalTask task;
-  const auto picked = rng.sample_without_replacement(static_cast<std::int64_t>(pools.size()), ways);
-  for (std::int64_t c = 0; c < ways; ++c) {
-    const auto& pool = pools[static_cast<std::size_t>(picked[static_cast<std::size_t>(c)])];
-    const auto chosen = rng.sample_without_replacement(static_cast<std::int64_t>(pool.size()), shots + queries);
-    for (std::int64_t i = 0; i < shots + queries; ++i) {
-      const auto& pair = data_.pairs[static_cast<std::size_t>(pool[static_cast<std::size_t>(chosen[static_cast<std::size_t>(i)])])];
-      if (i < shots) {
-        task.support_groups.push_back(static_cast<std::int64_t>(task.support_source.size()));
-        task.support_source.push_back(pair.first);
-        task.support_target.push_back(pair.second);
-      } else {
-        task.query_source.push_back(pair.first);
-        task.query_target.push_back(pair.second);
-      }
-    }
-  }
+  draw_support_and_queries(rng, split_.pairs(split), ways, shots, queries,
+                           [&](std::int64_t /*way*/, std::int64_t pair_index, bool support) {
+                             const auto& pair = data_.pairs[static_cast<std::size_t>(pair_index)];
+                             if (support) {  // every support pair is a group of its own
+                               task.support_groups.push_back(static_cast<std::int64_t>(task.support_source.size()));
+                             }
+                             (support ? task.support_source : task.query_source).push_back(pair.first);
+                             (support ? task.support_target : task.query_target).push_back(pair.second);
+                           });
   return task;
 }
 
