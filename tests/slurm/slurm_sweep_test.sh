@@ -127,13 +127,25 @@ write_spec long $long_steps 100 '{"shots": [3], "seed": [1]}'
 write_spec longref $long_steps 100 '{"shots": [3], "seed": [1]}'
 "${sweep[@]}" submit "$work/long.json" >/dev/null 2>"$work/submit3.err" || fail "submit long: $(cat "$work/submit3.err")"
 cell="$work/long/runs/shots=3,seed=1"
+# The wait remembers what it saw (a checkpoint, and the job that was queued then), so that a
+# failure says whether the job never started, never checkpointed, or ended before the cancel.
+seen_checkpoint=""
+waited_from=$SECONDS
 for i in $(seq 1 600); do  # up to 5 min: under a loaded suite the job may wait to start
-  ls "$cell"/checkpoints/step_*.h5 >/dev/null 2>&1 && break
+  if ls "$cell"/checkpoints/step_*.h5 >/dev/null 2>&1; then seen_checkpoint=yes; break; fi
   sleep 0.5
 done
 job=$(squeue -h -o '%i' | head -n 1)
-if [ -z "$job" ] || ! ls "$cell"/checkpoints/step_*.h5 >/dev/null 2>&1; then
-  fail "the long cell never wrote a step checkpoint while queued (job '$job')"
+if [ -z "$job" ] || [ -z "$seen_checkpoint" ]; then
+  fail "the long cell never wrote a step checkpoint while queued (job '$job', checkpoint seen: '${seen_checkpoint:-no}', waited $((SECONDS - waited_from)) s)"
+  # What the next reader needs to find the cause of this (rare) failure.
+  squeue -a -o '%i %T %M %R' 2>&1 | sed 's/^/  squeue: /'
+  sinfo -N -o '%N %T %E' 2>&1 | sed 's/^/  sinfo: /'  # a drained or down node, and why
+  ls -la "$cell" "$cell/checkpoints" 2>&1 | sed 's/^/  ls: /'
+  for f in "$cell/job.log" "$cell/train.out" "$cell/train.err" "$work"/long/logs/*; do
+    [ -f "$f" ] && { echo "  --- $f"; tail -n 15 "$f" | sed 's/^/  /'; }
+  done
+  slurm_cluster_dump_logs 2>&1 | sed 's/^/  /'
 else
   scancel "$job"
   wait_sweep "$work/long.json" 120 || fail "cancelled cell still queued"
