@@ -6,9 +6,11 @@
 #include <iostream>
 #include <optional>
 #include <regex>
+#include <set>
 
 #include "croma/app/commands.h"
 #include "croma/app/experiment.h"
+#include "croma/app/numerics_fingerprint.h"
 #include "croma/app/resume.h"
 #include "croma/config/options.h"
 #include "croma/data/feature_shards.h"
@@ -65,10 +67,14 @@ struct Bookkeeping {
   std::int64_t episodes = 0;
   // Target items (and labelled items) meta-training has read so far, over all ranks.
   std::vector<std::int64_t> target_seen, target_labelled;
+  // The numerics fingerprints of the ranks that trained up to this checkpoint
+  // (app/numerics_fingerprint.h), sorted and distinct; empty in checkpoints from before.
+  std::vector<std::string> numerics;
 
   std::string to_json_text() const {
-    nlohmann::json j = {{"best_val", best_val}, {"best_step", best_step}, {"episodes", episodes},
-                        {"target_seen", target_seen}, {"target_labelled", target_labelled}};
+    nlohmann::json j = {{"best_val", best_val},       {"best_step", best_step},
+                        {"episodes", episodes},       {"target_seen", target_seen},
+                        {"target_labelled", target_labelled}, {"numerics", numerics}};
     if (has_val_initial) j["val_initial"] = val_initial;
     return j.dump();
   }
@@ -80,6 +86,7 @@ struct Bookkeeping {
     b.episodes = j.value("episodes", std::int64_t{0});
     b.target_seen = j.value("target_seen", std::vector<std::int64_t>{});
     b.target_labelled = j.value("target_labelled", std::vector<std::int64_t>{});
+    b.numerics = j.value("numerics", std::vector<std::string>{});
     if (j.contains("val_initial")) {
       b.has_val_initial = true;
       b.val_initial = j.at("val_initial").get<double>();
@@ -228,6 +235,8 @@ class TrainingRun {
   const Communicator comm_;
   torch::Device device_ = torch::kCPU;
   std::vector<std::string> placement_;  // each rank's host and device (JSON), on rank 0
+  std::vector<std::string> numerics_;   // the ranks' numerics fingerprints, distinct, on rank 0
+  std::string numerics_change_;         // rank 0, on resume: what rounds differently now
   std::optional<Experiment> experiment_;
   EvalOptions val_options_;  // model selection: --val-tasks meta-val tasks, the first --eval-shots
   bool validating_ = false;
@@ -283,7 +292,8 @@ int TrainingRun::run() {
 
 // Where each rank runs and which device it chose: one stderr line per rank (multi-rank runs
 // only) and, gathered on rank 0, summary.json's "placement". Mapping mistakes across nodes
-// (cuda:<local rank> counted per job instead of per node) show here first.
+// (cuda:<local rank> counted per job instead of per node) show here first. Also each rank's
+// numerics fingerprint, which resumable checkpoints record and a resume compares.
 void TrainingRun::gather_placement() {
   char host[256] = {};
   gethostname(host, sizeof host - 1);
@@ -295,6 +305,9 @@ void TrainingRun::gather_placement() {
                         .dump();
   if (comm_.size() > 1) std::cerr << "croma train: placement " + mine + "\n" << std::flush;
   placement_ = comm_.gather_strings(mine);
+  const auto fingerprints = comm_.gather_strings(numerics_fingerprint(device_, at::get_num_threads()));
+  const std::set<std::string> distinct(fingerprints.begin(), fingerprints.end());
+  numerics_.assign(distinct.begin(), distinct.end());
 }
 
 // The data, model and method phases, checked, and the configuration the run records.
@@ -398,6 +411,7 @@ void TrainingRun::start_fresh() {
     // --resume of a run that never saved a resumable checkpoint starts it again.
     run_.emplace(RunDirectory::create(o_.out.run_dir, o_.out.overwrite || o_.out.resume));
     run_->write_json("config.json", config_);
+    book_.numerics = numerics_;
   }
   trainer_->set_meta_parameters(experiment_->model().initial_parameters(o_.seed));
 }
@@ -435,6 +449,14 @@ torch::Tensor TrainingRun::reopen_run_on_root(std::vector<std::string>& slots_pe
   run_->write_json("config.json", config_);
   std::cerr << "croma train: resuming " << o_.out.run_dir << " from " << plan_.resume->path.string()
             << " (meta-step " << start_step_ << " of " << total_steps_ << ")\n";
+  // Another kind of machine (or croma, BLAS, threads) continues correctly but rounds
+  // differently: say so once, and record what this run now trains on.
+  numerics_change_ = describe_numerics_change(book_.numerics, numerics_);
+  if (!numerics_change_.empty()) {
+    std::cerr << "croma train: warning: resuming with other numerics than the checkpoint was written with ("
+              << numerics_change_ << "); the run continues, but not bit for bit with one never interrupted\n";
+  }
+  book_.numerics = numerics_;
   return ck.parameters;
 }
 
@@ -548,7 +570,9 @@ nlohmann::json TrainingRun::summary() const {
       {"steps_per_s", wall > 0 ? static_cast<double>(steps_run) / wall : 0.0},
       {"target_samples_used", book_.target_seen.size()},
       {"target_labels_used", book_.target_labelled.size()},
-      {"inner_loop", inner_loops_}};
+      {"inner_loop", inner_loops_},
+      {"numerics", numerics_},
+      {"numerics_changed_on_resume", !numerics_change_.empty()}};
   for (const auto& p : placement_) summary["placement"].push_back(nlohmann::json::parse(p));
   for (const auto& [name, value] : last_.losses) summary["final_" + name + "_loss"] = value;
   if (validating_) {

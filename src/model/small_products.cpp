@@ -60,6 +60,15 @@ bool SmallProducts::accelerated() {
 #endif
 }
 
+std::string SmallProducts::kernel_target() {
+#ifdef CROMA_HAVE_LIBXSMM
+  libxsmm_init();  // idempotent; the target is known once libxsmm has looked at the CPU
+  return std::string("libxsmm ") + libxsmm_get_target_arch();
+#else
+  return "at::mm_out";
+#endif
+}
+
 void SmallProducts::forward(const float* x, const float* w, float* y, std::int64_t m, std::int64_t k,
                             std::int64_t n) {
   // Column-major C[m, n] = A[m, k] B[k, n]: A is X^T's memory (row-major [k, m], so

@@ -13,6 +13,7 @@
 // whatever else its rank runs (meta/exact_sum.h). The two back ends round differently; a
 // build keeps one.
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace croma {
@@ -21,6 +22,10 @@ class SmallProducts {
  public:
   // Whether this build runs libxsmm's kernels (else every product is at::mm_out).
   static bool accelerated();
+  // Which kernels run the products on this machine: "libxsmm <instruction set>" (the code
+  // libxsmm generates for the CPU it finds, e.g. "libxsmm avx512_skx"), or "at::mm_out". Two
+  // machines with other answers round the products differently.
+  static std::string kernel_target();
 
   void forward(const float* x, const float* w, float* y, std::int64_t m, std::int64_t k, std::int64_t n);
   void weight_grad(const float* g, const float* x, float* dw, std::int64_t m, std::int64_t k, std::int64_t n,
