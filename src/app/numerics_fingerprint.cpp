@@ -66,10 +66,14 @@ std::map<std::string, std::string> values_by_key(const std::vector<std::string>&
 }  // namespace
 
 std::string numerics_fingerprint(const torch::Device& device, int intra_op_threads) {
+  std::ostringstream out;
+  // The device's type, not its index: ranks map to cuda:<local rank>, which a resume on
+  // another number of ranks per node changes without changing any rounding.
+  out << "croma=" << CROMA_VERSION << "; device=" << c10::DeviceTypeName(device.type(), /*lower_case=*/true);
+  if (!device.is_cpu()) return out.str();  // the host's CPU and BLAS do not round a device's arithmetic
   const auto [cpu, unit] = cpu_and_vector_unit();
   const char* coretype = std::getenv("OPENBLAS_CORETYPE");
-  std::ostringstream out;
-  out << "croma=" << CROMA_VERSION << "; device=" << device.str() << "; cpu=" << cpu << "; vector_unit=" << unit
+  out << "; cpu=" << cpu << "; vector_unit=" << unit
       << "; small_products=" << SmallProducts::kernel_target() << "; blas=" << loaded_blas()
       << "; openblas_coretype=" << (coretype && *coretype ? coretype : "auto") << "; threads=" << intra_op_threads;
   return out.str();

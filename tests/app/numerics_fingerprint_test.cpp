@@ -20,6 +20,13 @@ TEST(NumericsFingerprint, NamesEveryFieldInOrderAndIsStable) {
   EXPECT_NE(f, numerics_fingerprint(torch::Device(torch::kCPU), 1));
 }
 
+TEST(NumericsFingerprint, ADeviceIsRecordedByItsTypeAlone) {
+  // Ranks map to cuda:<local rank>; another number of ranks per node changes no rounding.
+  const auto gpu0 = numerics_fingerprint(torch::Device(torch::kCUDA, 0), 1);
+  EXPECT_EQ(gpu0, numerics_fingerprint(torch::Device(torch::kCUDA, 1), 4));
+  EXPECT_EQ(gpu0.substr(gpu0.find("; ")), "; device=cuda");
+}
+
 TEST(NumericsFingerprint, TheSameRanksChangeNothing) {
   const std::vector<std::string> ranks = {"croma=1; cpu=A; threads=1", "croma=1; cpu=B; threads=1"};
   EXPECT_EQ(describe_numerics_change(ranks, ranks), "");

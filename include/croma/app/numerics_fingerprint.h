@@ -17,8 +17,11 @@
 
 namespace croma {
 
-// "key=value" fields joined by "; " in a fixed order: croma, device, cpu, vector_unit,
-// small_products, blas, openblas_coretype, threads.
+// "key=value" fields joined by "; " in a fixed order: croma, device (its type), and on the
+// CPU cpu, vector_unit, small_products, blas, openblas_coretype, threads. On a GPU only the
+// first two: the host's CPU and BLAS do not round the device's arithmetic, and the GPU's
+// model and CUDA libraries, which do, are not recorded (LibTorch's C++ API does not name them
+// without the CUDA headers).
 std::string numerics_fingerprint(const torch::Device& device, int intra_op_threads);
 
 // What differs between the fingerprints of the ranks that wrote a checkpoint (`before`) and
