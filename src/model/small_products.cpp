@@ -26,6 +26,17 @@ void transpose(const float* src, std::int64_t rows, std::int64_t cols, float* ds
 #endif
 }
 
+#ifdef CROMA_HAVE_LIBXSMM
+// libxsmm looks at the CPU and sets up its code generator once per process.
+void init_libxsmm_once() {
+  static const bool ready = [] {
+    libxsmm_init();
+    return true;
+  }();
+  (void)ready;
+}
+#endif
+
 // A column-major product C[M, N] = op(A) op(B) (+ C when accumulating), as libxsmm's
 // kernels take their operands.
 using Kernel = void (*)(const float* a, const float* b, float* c, ...);
@@ -35,11 +46,7 @@ using Kernel = void (*)(const float* a, const float* b, float* c, ...);
 Kernel kernel(std::int64_t m, std::int64_t n, std::int64_t k, std::int64_t lda, std::int64_t ldb, std::int64_t ldc,
               bool transpose_b, bool accumulate) {
 #ifdef CROMA_HAVE_LIBXSMM
-  static const bool ready = [] {
-    libxsmm_init();
-    return true;
-  }();
-  (void)ready;
+  init_libxsmm_once();
   const libxsmm_blasint mm = m, nn = n, kk = k, a = lda, b = ldb, c = ldc;
   const float alpha = 1.0f, beta = accumulate ? 1.0f : 0.0f;
   const int flags = transpose_b ? LIBXSMM_GEMM_FLAG_TRANS_B : LIBXSMM_GEMM_FLAG_NONE;
@@ -62,7 +69,7 @@ bool SmallProducts::accelerated() {
 
 std::string SmallProducts::kernel_target() {
 #ifdef CROMA_HAVE_LIBXSMM
-  libxsmm_init();  // idempotent; the target is known once libxsmm has looked at the CPU
+  init_libxsmm_once();  // the target is known once libxsmm has looked at the CPU
   return std::string("libxsmm ") + libxsmm_get_target_arch();
 #else
   return "at::mm_out";
