@@ -50,6 +50,7 @@ import math
 import os
 import shlex
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -59,6 +60,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 CELL_SCRIPT = os.path.join(HERE, "cell.sbatch")
 sys.path.insert(0, HERE)
 import search  # noqa: E402  (jobs/search.py: the tuning protocol)
+import run_lock  # noqa: E402  (jobs/run_lock.py: one launcher per cell)
+
+CELL_LOCK = "cell.lock"  # in a cell's run directory, held for its whole train + eval
 
 
 class SweepError(Exception):
@@ -313,7 +317,7 @@ def submit_cells(spec, all_cells, args):
                f"--time={slurm.get('time', '01:00:00')}", f"--signal={slurm.get('signal', 'USR1@120')}",
                "--requeue", "--open-mode=append",
                f"--output={os.path.join(spec['root'], 'logs', '%A_%a.out')}",
-               f"--export=ALL,CROMA={spec['croma']}"] + list(slurm.get("extra", [])) + \
+               f"--export=ALL,CROMA={spec['croma']},CROMA_JOBS_DIR={HERE}"] + list(slurm.get("extra", [])) + \
               [CELL_SCRIPT, spec["root"], str(offset)]
         cell_ids = [offset + t for t in tasks]
         if args.dry_run:
@@ -368,6 +372,23 @@ def run_cell_locally(spec, root, cell):
     ranks, threads = int(local.get("ranks", 1)), int(local.get("threads", 1))
     run_dir = os.path.join(root, "runs", cell["name"])
     os.makedirs(run_dir, exist_ok=True)
+    # One launcher per cell at a time (another sweep.py run, a Slurm array task): a cell
+    # another live launcher holds is skipped now and waited for at the end of the stage.
+    try:
+        lock = run_lock.HeldLock(os.path.join(run_dir, CELL_LOCK), "a sweep cell (sweep.py run)")
+    except run_lock.LockHeld:
+        return cell["name"], "held"
+    try:
+        if os.path.exists(os.path.join(run_dir, cell.get("done", "eval.json"))):
+            return cell["name"], "done"  # by another launcher, since this one looked
+        return run_locked_cell(spec, run_dir, cell)
+    finally:
+        lock.release()
+
+
+def run_locked_cell(spec, run_dir, cell):
+    local = spec.get("local", {})
+    ranks, threads = int(local.get("ranks", 1)), int(local.get("threads", 1))
     failed = os.path.join(run_dir, "FAILED")
     if os.path.exists(failed):
         os.remove(failed)
@@ -403,9 +424,30 @@ def run_stage_locally(spec, st_spec, all_cells, args):
           file=sys.stderr)
     results = []
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        for name, state in pool.map(lambda c: run_cell_locally(spec, st_spec["root"], c), todo):
-            print(f"  {state}: {name}", file=sys.stderr)
-            results.append(state)
+        while todo:
+            held = []
+            for cell, (name, state) in zip(todo, pool.map(lambda c: run_cell_locally(spec, st_spec["root"], c), todo)):
+                print(f"  {state}: {name}", file=sys.stderr)
+                if state == "held":
+                    held.append(cell)
+                else:
+                    results.append(state)
+            # Cells another launcher runs: wait for it to let go, then run whatever it left
+            # unfinished, so that every launcher ends with the stage complete.
+            todo = []
+            for cell in held:
+                path = os.path.join(st_spec["root"], "runs", cell["name"], CELL_LOCK)
+                while run_lock.read_holder(path) is not None:
+                    holder = run_lock.read_holder(path)
+                    if holder is not None and run_lock.staleness(holder[0], holder[1], socket.gethostname()):
+                        break  # stale: the next attempt takes it over
+                    time.sleep(1)
+                states = cell_states(st_spec, [cell])
+                if states[cell["index"]] in wanted:
+                    todo.append(cell)
+                else:
+                    print(f"  {states[cell['index']]} by another launcher: {cell['name']}", file=sys.stderr)
+                    results.append(states[cell["index"]])
     return results.count("failed")
 
 

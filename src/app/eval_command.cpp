@@ -14,6 +14,7 @@
 #include "croma/io/checkpoint.h"
 #include "croma/io/read_guard.h"
 #include "croma/io/run_directory.h"
+#include "croma/io/run_lock.h"
 #include "croma/util/runtime.h"
 #include "croma/data/standardize.h"
 
@@ -90,6 +91,9 @@ int run_eval_command(int argc, const char* const argv[]) {
 
   const auto comm = Communicator::world();
   if (!comm.is_root()) return 0;  // evaluation is cheap; one rank does it
+  // No other writer (a training still running, another evaluation) while this one reads the
+  // checkpoint and writes its output.
+  const auto lock = RunLock::acquire(e.run_dir, "croma eval", {lease_from_environment(), static_cast<double>(e.lock_wait)});
   at::set_num_threads(static_cast<int>(e.threads));
   const auto device = resolve_device(e.device, comm.local_rank());
   const Split split = e.split == "val" ? Split::kVal : Split::kTest;

@@ -20,6 +20,7 @@
 #include "croma/io/checkpoint.h"
 #include "croma/io/read_guard.h"
 #include "croma/io/run_directory.h"
+#include "croma/io/run_lock.h"
 #include "croma/meta/hyperparameters.h"
 #include "croma/meta/meta_trainer.h"
 #include "croma/meta/method.h"
@@ -231,6 +232,7 @@ class TrainingRun {
   void save(const std::string& name, std::int64_t step) const;
   void save_resumable(const std::string& name, std::int64_t step);
 
+  std::unique_ptr<RunLock> lock_;  // rank 0's hold on the run directory; declared first, released last
   TrainOptions o_;
   const Communicator comm_;
   torch::Device device_ = torch::kCPU;
@@ -348,7 +350,14 @@ void TrainingRun::check_episode_options() const {
 // every rank, so the job fails with one message and no rank waits for another.
 void TrainingRun::decide_start() {
   if (comm_.is_root()) {
-    plan_ = plan_start(o_, config_, comm_, experiment_->model().layout(), total_steps_, phases_.size() > 1);
+    // One writer per run directory, taken before anything in it is read or written.
+    try {
+      lock_ = RunLock::acquire(o_.out.run_dir, "croma train",
+                               {lease_from_environment(), static_cast<double>(o_.out.lock_wait)});
+    } catch (const std::exception& e) {
+      plan_.runtime_error = e.what();
+    }
+    if (lock_) plan_ = plan_start(o_, config_, comm_, experiment_->model().layout(), total_steps_, phases_.size() > 1);
   }
   std::string decision = comm_.is_root() ? nlohmann::json{{"error", plan_.error},
                                                           {"runtime_error", plan_.runtime_error},

@@ -1,6 +1,7 @@
 // How an option table parses, checks, prints and stores its options. Everything here works
 // on any entry through its ValueRef: one visit per operation, one branch per value type.
 #include "croma/config/option_registry.h"
+#include "croma/config/strict_command_line.h"
 
 #include <boost/make_shared.hpp>
 #include <boost/program_options.hpp>
@@ -318,7 +319,7 @@ void set_given_text(const OptionEntry<Options>& e, const std::string& text, Opti
 bool run_boost(const po::options_description& all, const std::string& usage, int argc, const char* const argv[],
                po::variables_map& vm) {
   try {
-    po::store(po::command_line_parser(argc, argv).options(all).run(), vm);
+    po::store(parse_strict_command_line(argc, argv, all), vm);
     if (vm.count("help")) {
       std::cout << usage << "\n" << all << "\n";
       return false;

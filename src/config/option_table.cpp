@@ -238,6 +238,10 @@ void add_distributed_and_output(Train& t) {
            "continue the run in --run-dir from its latest checkpoint (start it when there is none); the "
            "configuration must match")
       .not_stored();
+  t.option("lock-wait", out(&OutputOptions::lock_wait),
+           "seconds to wait for another writer of --run-dir to end or go stale before refusing (0: refuse at "
+           "once; a requeued job waits out its lost predecessor's lease)")
+      .at_least(0).not_stored();
 }
 
 OptionTable<TrainOptions> make_train_table() {
@@ -267,6 +271,9 @@ OptionTable<EvalCommandOptions> make_eval_table() {
   t.option("threads", field(&C::threads), "intra-op threads").at_least(1);
   t.option("skip-untrained", field(&C::skip_untrained),
            "do not evaluate the untrained start (model selection needs the trained parameters only)");
+  t.option("lock-wait", field(&C::lock_wait),
+           "seconds to wait for another writer of --run-dir to end or go stale before refusing (0: refuse at once)")
+      .at_least(0);
   add_evaluation(t);
   return t;
 }

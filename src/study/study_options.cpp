@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "croma/config/options.h"
+#include "croma/config/strict_command_line.h"
 
 namespace po = boost::program_options;
 
@@ -42,7 +43,7 @@ bool run_parser(const std::string& usage, po::options_description& all, int argc
                 const char* const argv[], po::variables_map& vm) {
   all.add_options()("help,h", "show this help");
   try {
-    po::store(po::command_line_parser(argc, argv).options(all).run(), vm);
+    po::store(parse_strict_command_line(argc, argv, all), vm);
     if (vm.count("help")) {
       std::cout << usage << "\n" << all << "\n";
       return false;

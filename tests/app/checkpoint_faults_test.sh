@@ -20,19 +20,6 @@ base=(--concepts 20 --samples-per-concept 24 --latent-dim 6 --nuisance-dim 4 --s
       --log-every 5 --val-every 50)
 small=("${base[@]}" --hidden 32 --checkpoint-every 25 --steps 100)
 
-params_equal() {  # params_equal A.h5 B.h5: the same meta-parameters, bit for bit
-  /usr/bin/python3 - "$1" "$2" <<'PY'
-import sys, h5py, numpy as np
-def tensors(path):
-    out = {}
-    with h5py.File(path, "r") as f:
-        f.visititems(lambda n, o: out.__setitem__(n, o[()]) if isinstance(o, h5py.Dataset) and not n.startswith("train_state") else None)
-    return out
-a, b = tensors(sys.argv[1]), tensors(sys.argv[2])
-assert a.keys() == b.keys() and a, (sorted(a), sorted(b))
-assert all(np.array_equal(a[k], b[k]) for k in a), [k for k in a if not np.array_equal(a[k], b[k])]
-PY
-}
 
 "$croma" train --run-dir "$work/ref" "${small[@]}" >"$work/ref.out" 2>"$work/ref.err" ||
   { echo "FAIL: reference run: $(tail -n 3 "$work/ref.err")"; exit 1; }

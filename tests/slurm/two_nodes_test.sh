@@ -46,6 +46,9 @@ fi
 # loopback). Within a node Open MPI uses shared memory, as on a real cluster.
 export OMPI_MCA_btl_tcp_if_include=$TWO_NODES_NET.0/24 OMPI_MCA_oob_tcp_if_include=$TWO_NODES_NET.0/24
 export CROMA=$croma
+# A short run-directory lock lease (include/croma/io/run_lock.h): the resubmission after the node
+# failure below waits out a lost rank 0's lock (jobs/train.sbatch passes --lock-wait) in seconds.
+export CROMA_LOCK_LEASE_S=8
 # The 1-node references run under mpirun directly, as root here (CI runs as root), with the
 # thread counts train.sbatch sets (OMP_NUM_THREADS also sizes OpenBLAS's threads, and with it
 # how a product is split and summed).

@@ -127,6 +127,7 @@ struct OutputOptions {
   bool quiet = false;                 // no progress on stderr
   bool overwrite = false;             // replace a run already in run_dir
   bool resume = false;                // continue the run in run_dir from its latest checkpoint
+  std::int64_t lock_wait = 0;         // seconds to wait for another writer's run-directory lock; not stored
 };
 
 struct EvalOptions {
@@ -185,6 +186,7 @@ struct EvalCommandOptions {
   bool skip_untrained = false;        // --skip-untrained: the trained parameters only (half the cost)
   EvalOptions eval;
   bool eval_overridden = false;       // any --eval-* given on the command line
+  std::int64_t lock_wait = 0;         // seconds to wait for another writer's run-directory lock
 };
 
 // Parse `croma train` arguments (argv[0] is the subcommand name). Returns false when
