@@ -358,7 +358,7 @@ def short_verdict(text):
 
 def readme_table(sets, noise_ds, folders):
     out = ["| data set | CroMA 5-shot % | best other method 5-shot % | CroMA − it | oracle 5-shot % | CroMA − oracle | "
-           "positive control | verdict: baselines / aligning baselines / oracle |", "|---|---|---|---|---|---|---|---|"]
+           "positive control | verdict: baselines without alignment / aligning baselines / oracle |", "|---|---|---|---|---|---|---|---|"]
     for (key, name, folder) in folders:
         ds = sets[key]
         rows = ds["summary"]["rows"]

@@ -288,6 +288,46 @@ class SearchTool(unittest.TestCase):
         self.assertEqual(final[0]["hparams"], cells[4]["hparams"])  # croma config 2
         self.assertNotIn("--split", final[0]["eval"])
 
+    def test_aggregate_writes_holm_marks_and_prints_the_positive_control(self):
+        spec = sweep.load_spec(self.spec_path)
+        cells = sweep.search.search_cells(spec, sweep.option_args)
+        for c in cells:
+            run = os.path.join(spec["root"], "search", "runs", c["name"])
+            os.makedirs(run)
+            with open(os.path.join(run, "eval-val.json"), "w") as f:
+                json.dump({"split": "meta-val", "results": [{"shots": 1, "accuracy_mean": 0.3 + 0.01 * c["config"]}]}, f)
+        _, _, _, _, final = sweep.search_stages(spec)
+        # CroMA learns 10 points over its start; the oracle 0.5: the data set passes its control,
+        # the oracle fails it. CroMA is ahead of the oracle by about 4 points at both k.
+        for c in final:
+            croma = c["method"] == "croma"
+            results = []
+            for k in (1, 5):
+                start = [a + (0.0 if croma else 0.055) for a in (0.40, 0.50, 0.45, 0.55)]
+                wobble = 0.002 * (c["seed"] - 8) * (1 if croma else -1)
+                trained = [a + (0.10 if croma else 0.005) + wobble for a in start]
+                mean = lambda v: sum(v) / len(v)
+                results.append({"shots": k, "label_noise": 0.0, "accuracy_mean": mean(trained),
+                                "initial_accuracy_mean": mean(start),
+                                "gain_mean": mean(trained) - mean(start),
+                                "trained": {"seeds": [{"task_accuracy": trained}]}})
+            run = os.path.join(spec["root"], "final", "runs", c["name"])
+            os.makedirs(run)
+            with open(os.path.join(run, "eval.json"), "w") as f:
+                json.dump({"results": results, "eval_seed": 1, "episodes": 4, "ways": 5,
+                           "target_samples_used": 10, "target_labels_used": 10 if not croma else 0}, f)
+        p = subprocess.run([sys.executable, SWEEP, "aggregate", self.spec_path], capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        out = json.loads(p.stdout.strip().splitlines()[-1])
+        self.assertEqual(out["positive_control"], {"passes": True, "passing": ["method=croma"], "oracle_passes": False})
+        self.assertIn("Positive control (", p.stderr)
+        self.assertIn("1 of 2 methods pass: croma +10.0 ± 0.5.", p.stderr)
+        self.assertIn("claims about the oracle are uninformative here", p.stderr)
+        with open(out["written"]["table2"]) as f:
+            table = f.read()
+        self.assertIn("over all 2 paired comparisons of this table", table)
+        self.assertIn("| oracle | 53.5 ± 0.5 | 53.5 ± 0.5 | 4.0 ± 1.0 * | 4.0 ± 1.0 * |", table)
+
     def test_bad_search_specs_give_one_clear_error(self):
         for search, message in ((dict(final_seeds=[1, 9]), "must be fresh"),
                                 (dict(configurations=0), '"configurations" must be an integer >= 1'),
