@@ -4,17 +4,28 @@ Every number comes from the runs on disk: the final cells' eval.json (meta-test)
 (ROOT/selection.json, made from meta-val only) and the cells' cell-time.json. Written into ROOT:
 
   table2.md     k-shot accuracy per method: mean over the final seeds with the 95 % t-interval of
-                the seed means; CroMA minus each baseline, paired by seed and episode (* where the
-                interval excludes zero); the untrained start on the same episodes; #target (labels)
+                the seed means; CroMA minus each baseline, paired by seed and episode, the unadjusted
+                interval printed and * where the difference survives Holm's step-down correction at
+                family-wise 5 % over all of the table's paired comparisons; the positive control;
+                the untrained start on the same episodes; #target (labels)
   fig7.md/.png  accuracy against label noise, when the search has a label-noise axis (every
-                method selected again at each noise level)
+                method selected again at each noise level), with the paired CroMA − method
+                differences, Holm-marked over the figure table's comparisons
   table4.md     few-shot retrieval, when the evaluation ran --retrieval
   selected.md   the selected configuration of every method, its meta-val accuracy, the
                 configurations searched, and the compute spent
   gains.md      each method's own untrained start and the paired gain of training over it
   search.md     one line per method: how its configurations spread on meta-val (defaults,
                 selected, median, worst, how many near chance): what tuning changed
-  results.json  all of the above as numbers
+  results.json  all of the above as numbers (the p-values and Holm marks are derived from its
+                paired means, intervals and seed counts when the tables are written)
+
+The positive control asks whether anything can be learned on the data at all: a data set passes
+when some method's paired 5-shot gain over its own untrained start has a 95 % interval above zero
+and a mean above 2 points; where none does, table2.md says the data set is uninformative.
+
+`analysis/search_tables.py FOLDER...` rewrites the markdown tables of committed results folders
+from their results.json and selection.json alone (`--check`: write nothing, exit 1 when stale).
 """
 import json
 import math
@@ -39,6 +50,131 @@ def t_interval(values, level=0.95):
         raise RuntimeError("python3-scipy is needed for the t quantile (scripts/setup.sh installs it)")
     sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
     return mean, float(student_t.ppf(1 - (1 - level) / 2, n - 1)) * sd / math.sqrt(n), n
+
+
+# ---- multiplicity: Holm's step-down correction within one table ----------------------------
+
+HOLM_ALPHA = 0.05
+
+
+def paired_p_value(mean, half, n, level=0.95):
+    """Two-sided p-value of the paired t-test over seeds whose `level` interval is mean ± half
+    (Student t with n - 1 df, as t_interval computes it); None where no interval exists."""
+    if half is None or n is None or n < 2:
+        return None
+    if student_t is None:
+        raise RuntimeError("python3-scipy is needed for the t distribution (scripts/setup.sh installs it)")
+    se = half / float(student_t.ppf(1 - (1 - level) / 2, n - 1))
+    if se == 0:
+        return 0.0 if mean != 0 else 1.0
+    return float(2 * student_t.sf(abs(mean) / se, n - 1))
+
+
+def holm_adjusted(pvalues):
+    """Holm's step-down adjusted p-values, in the order given: the i-th smallest p is multiplied by
+    (m - i + 1), capped at 1, and made non-decreasing along the order. A hypothesis is rejected at
+    family-wise level alpha exactly when its adjusted p-value is <= alpha."""
+    m = len(pvalues)
+    order = sorted(range(m), key=lambda i: pvalues[i])
+    adjusted = [None] * m
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * pvalues[i]))
+        adjusted[i] = running
+    return adjusted
+
+
+def holm_family(paired, comparisons, alpha=HOLM_ALPHA):
+    """{(group, key): {"p", "p_holm", "survives"}} over one table's paired comparisons (a list of
+    (group, key) of summary["paired_vs_croma"]); comparisons without an interval are left out."""
+    tested = []
+    for group, key in comparisons:
+        d = paired.get(group, {}).get(key)
+        p = None if d is None else paired_p_value(d["mean"], d["ci95"], d["n_seeds"])
+        if p is not None:
+            tested.append(((group, key), p))
+    adjusted = holm_adjusted([p for _, p in tested])
+    return {ck: {"p": p, "p_holm": a, "survives": a <= alpha} for (ck, p), a in zip(tested, adjusted)}
+
+
+def holm_rule(m, alpha=HOLM_ALPHA):
+    return (f"Marks: * marks a CroMA − method difference that survives Holm's step-down correction at "
+            f"family-wise {100 * alpha:.0f} % over all {m} paired comparisons of this table (two-sided paired "
+            f"t-test over seeds, n − 1 df); the intervals printed are the unadjusted 95 % t-intervals, so one "
+            f"may exclude zero without a *.")
+
+
+def paired_text(d, holm):
+    """'mean ± half' of one paired comparison, with * where it survives Holm."""
+    if d is None:
+        return ""
+    return pct(d["mean"], d["ci95"]) + (" *" if holm and holm["survives"] else "")
+
+
+# ---- positive control: can anything be learned on these data? ------------------------------
+
+CONTROL_SHOTS = 5
+CONTROL_MIN_GAIN = 0.02  # 2 points
+
+
+def gain_passes(cell, min_gain=CONTROL_MIN_GAIN):
+    """A method's paired gain over its own untrained start passes the control when its 95 %
+    interval excludes zero upwards and its mean exceeds min_gain."""
+    if cell is None or cell.get("gain_mean") is None or cell.get("gain_ci95") is None:
+        return False
+    return cell["gain_mean"] - cell["gain_ci95"] > 0 and cell["gain_mean"] > min_gain
+
+
+def positive_control(summary, shots=CONTROL_SHOTS, min_gain=CONTROL_MIN_GAIN):
+    """The data set's positive control, read at `shots` shots and without label noise: it passes
+    when some method's paired gain over its own untrained start passes gain_passes; the oracle's
+    own gain is reported beside it (claims about the oracle need it to pass too)."""
+    key = f"{shots}|0.0"
+    methods, oracle = [], None
+    for group, row in summary["rows"].items():
+        if float(row["point"].get("label-noise", 0.0)) != 0.0:
+            continue
+        cell = row["cells"].get(key)
+        if cell is None or cell.get("gain_mean") is None:
+            continue
+        entry = {"group": group, "method": row["method"], "gain": cell["gain_mean"],
+                 "ci95": cell.get("gain_ci95"), "passes": gain_passes(cell, min_gain)}
+        methods.append(entry)
+        if row["method"] == "oracle":
+            oracle = entry
+    return {"shots": shots, "min_gain": min_gain, "computable": bool(methods),
+            "passes": any(m["passes"] for m in methods), "methods": methods, "oracle": oracle}
+
+
+def signed_pct(mean, half):
+    text = pct(mean, half)
+    return text if text.startswith("-") else "+" + text
+
+
+def control_rule(shots=CONTROL_SHOTS, min_gain=CONTROL_MIN_GAIN):
+    return (f"a method passes when its paired {shots}-shot gain over its own untrained start (no label noise) "
+            f"has a 95 % t-interval that excludes zero and a mean above {100 * min_gain:.0f} points; the data "
+            f"set passes when some method does")
+
+
+def control_text(control):
+    """One sentence: the positive control's result on these data."""
+    if not control["computable"]:
+        return (f"Positive control: not computable (no {control['shots']}-shot gains over the untrained "
+                f"start in these results).")
+    passing = [m for m in control["methods"] if m["passes"]]
+    oracle = control["oracle"]
+    oracle_text = "" if oracle is None else (
+        f" The oracle's own gain: {signed_pct(oracle['gain'], oracle['ci95'])} points, "
+        f"{'passes' if oracle['passes'] else 'fails: claims about the oracle are uninformative here'}.")
+    if passing:
+        return (f"Positive control ({control_rule(control['shots'], control['min_gain'])}): **passes**; "
+                f"{len(passing)} of {len(control['methods'])} methods pass: " +
+                ", ".join(f"{m['method']} {signed_pct(m['gain'], m['ci95'])}" for m in passing) + "." + oracle_text)
+    best = max(control["methods"], key=lambda m: m["gain"])
+    return (f"Positive control ({control_rule(control['shots'], control['min_gain'])}): **fails: this data set is "
+            f"uninformative**, no method learns measurably over its own start (largest gain: {best['method']} "
+            f"{signed_pct(best['gain'], best['ci95'])} points), so the comparisons below rank nothing." + oracle_text)
 
 
 def episodes(result, which):
@@ -172,6 +308,19 @@ def point_text(point):
     return ", ".join(f"{k} {v}" for k, v in point.items())
 
 
+def table2_comparisons(summary):
+    """The (group, key) of every paired comparison table2 shows: each row's shot counts at its own
+    label-noise level."""
+    shots = sorted({c["shots"] for r in summary["rows"].values() for c in r["cells"].values()})
+    out = []
+    for group, r in summary["rows"].items():
+        noise = float(r["point"].get("label-noise", 0.0))
+        for k in shots:
+            if f"{k}|{noise}" in summary["paired_vs_croma"].get(group, {}):
+                out.append((group, f"{k}|{noise}"))
+    return out
+
+
 def table2(summary):
     rows = summary["rows"]
     if not rows:
@@ -183,7 +332,9 @@ def table2(summary):
         if r["point"] not in points:
             points.append(r["point"])
     ways = next(iter(rows.values())).get("ways")
-    out = [f"# {summary['name']}: k-shot accuracy on meta-test", "",
+    holm = holm_family(summary["paired_vs_croma"], table2_comparisons(summary))
+    control = positive_control(summary)
+    out = [f"# {summary['name']}: k-shot accuracy on meta-test", "", holm_rule(len(holm)), "",
            f"{ways}-way few-shot accuracy (%), mean over {len(s['final_seeds'])} fresh training seeds with the 95 % "
            f"t-interval of the seed means; each run's mean is over {next(iter(rows.values())).get('episodes')} "
            f"meta-test episodes per k. Each method ran its own selected configuration: {s['configurations']} "
@@ -191,8 +342,8 @@ def table2(summary):
            f"trial seed(s), selected by {summary['selection_rule']}; no meta-test number was read to select. "
            f"Every method had the same budget ({json.dumps(summary['train'])}). "
            f"'CroMA −' columns: CroMA minus the row, paired by seed and episode, 95 % t-interval over seeds; "
-           f"* marks an interval that excludes zero. #target (labels): meta-train target items read (of them with "
-           f"labels).", ""]
+           f"* as stated above. #target (labels): meta-train target items read (of them with labels).", "",
+           control_text(control), ""]
     for point in points:
         noise = float(point.get("label-noise", 0.0))
         if point:
@@ -209,7 +360,7 @@ def table2(summary):
                 line.append(pct(c["mean"], c["ci95"]) if c else "")
             for k in shots:
                 d = summary["paired_vs_croma"].get(group, {}).get(f"{k}|{noise}")
-                line.append("" if d is None else pct(d["mean"], d["ci95"]) + (" *" if d["excludes_zero"] else ""))
+                line.append(paired_text(d, holm.get((group, f"{k}|{noise}"))))
             line.append(f"{r.get('target_samples_used')} ({r.get('target_labels_used')})")
             out.append("| " + " | ".join(line) + " |")
             if r["method"] == REFERENCE:
@@ -230,7 +381,7 @@ def table2(summary):
     return "\n".join(out)
 
 
-def noise_figure(summary, root):
+def noise_figure(summary, root, draw=True):
     rows = summary["rows"]
     noises = sorted({float(r["point"]["label-noise"]) for r in rows.values() if "label-noise" in r["point"]})
     if len(noises) < 2:
@@ -240,10 +391,21 @@ def noise_figure(summary, root):
     for r in rows.values():
         if r["method"] not in methods:
             methods.append(r["method"])
-    out = ["# Accuracy against label noise (Fig. 7)", "",
+    def group_of(m, p):
+        for group, r in rows.items():
+            if r["method"] == m and float(r["point"].get("label-noise", 0)) == p:
+                return group
+        return None
+
+    paired = summary["paired_vs_croma"]
+    comparisons = [(group_of(m, p), f"{k}|{p}") for k in shots for m in methods for p in noises
+                   if f"{k}|{p}" in paired.get(group_of(m, p), {})]
+    holm = holm_family(paired, comparisons)
+    out = ["# Accuracy against label noise (Fig. 7)", "", holm_rule(len(holm)), "",
            "Symmetric noise on the meta-train target labels a method reads and on the support labels at "
            "meta-test; every method selected again at each noise level on meta-val. Mean ± 95 % t-interval "
-           "over the final seeds.", ""]
+           "over the final seeds; in brackets CroMA minus the row, paired by seed and episode, 95 % t-interval "
+           "over seeds.", ""]
     series = {}
     for k in shots:
         out += [f"## {k}-shot", "", "| method | " + " | ".join(f"p = {p}" for p in noises) + " |",
@@ -251,14 +413,18 @@ def noise_figure(summary, root):
         for m in methods:
             line = [m]
             for p in noises:
-                cell = None
-                for r in rows.values():
-                    if r["method"] == m and float(r["point"].get("label-noise", 0)) == p:
-                        cell = r["cells"].get(f"{k}|{p}")
-                line.append(pct(cell["mean"], cell["ci95"]) if cell else "")
+                group = group_of(m, p)
+                cell = rows[group]["cells"].get(f"{k}|{p}") if group else None
+                text = pct(cell["mean"], cell["ci95"]) if cell else ""
+                d = paired.get(group, {}).get(f"{k}|{p}")
+                if d is not None:
+                    text += f" ({paired_text(d, holm.get((group, f'{k}|{p}')))})"
+                line.append(text)
                 series.setdefault((m, k), []).append(cell)
             out.append("| " + " | ".join(line) + " |")
         out.append("")
+    if not draw:
+        return "\n".join(out)
     try:
         import matplotlib
         matplotlib.use("Agg")
@@ -387,27 +553,85 @@ def write(path, text):
     os.replace(path + ".tmp", path)
 
 
+def chance_of(summary):
+    ways = summary.get("eval", {}).get("eval-ways", summary.get("train", {}).get("eval-ways", 5))
+    return 1.0 / int(ways)
+
+
+def markdown_tables(summary, selection, root, draw=True):
+    """{file name: text} of every markdown table the summary and the selection give (fig7.md and
+    table4.md only where the search has a noise axis or retrieval results)."""
+    chance = chance_of(summary)
+    tables = {"table2.md": table2(summary), "selected.md": selected(summary, selection),
+              "gains.md": gains_table(summary), "search.md": search_table(search_spread(selection, chance), chance)}
+    fig = noise_figure(summary, root, draw)
+    if fig:
+        tables["fig7.md"] = fig
+    t4 = table4(summary)
+    if t4:
+        tables["table4.md"] = t4
+    return tables
+
+
 def write_tables(spec, selection, search_cells, final_cells):
     root = spec["root"]
     summary = summarise(spec, selection, search_cells, final_cells)
-    written = {}
     write(os.path.join(root, "results.json"), json.dumps(summary, indent=1) + "\n")
-    written["results"] = os.path.join(root, "results.json")
-    write(os.path.join(root, "table2.md"), table2(summary))
-    written["table2"] = os.path.join(root, "table2.md")
-    write(os.path.join(root, "selected.md"), selected(summary, selection))
-    written["selected"] = os.path.join(root, "selected.md")
-    write(os.path.join(root, "gains.md"), gains_table(summary))
-    written["gains"] = os.path.join(root, "gains.md")
-    chance = 1.0 / int(spec.get("eval", {}).get("eval-ways", spec.get("train", {}).get("eval-ways", 5)))
-    write(os.path.join(root, "search.md"), search_table(search_spread(selection, chance), chance))
-    written["search"] = os.path.join(root, "search.md")
-    fig = noise_figure(summary, root)
-    if fig:
-        write(os.path.join(root, "fig7.md"), fig)
-        written["fig7"] = os.path.join(root, "fig7.md")
-    t4 = table4(summary)
-    if t4:
-        write(os.path.join(root, "table4.md"), t4)
-        written["table4"] = os.path.join(root, "table4.md")
+    written = {"results": os.path.join(root, "results.json")}
+    for name, text in markdown_tables(summary, selection, root).items():
+        write(os.path.join(root, name), text)
+        written[name[:-3]] = os.path.join(root, name)
     return summary, written
+
+
+def retabulate(folder, check=False):
+    """The markdown tables of a search's results folder, from its committed results.json and
+    selection.json alone (no run directory needed; the figure is not redrawn). Returns the names
+    of the files that differ from what is on disk; writes them unless check."""
+    paths = {name: os.path.join(folder, name) for name in ("results.json", "selection.json")}
+    for path in paths.values():
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"{folder}: not a search's results folder (no {os.path.basename(path)})")
+    with open(paths["results.json"]) as f:
+        summary = json.load(f)
+    with open(paths["selection.json"]) as f:
+        selection = json.load(f)
+    stale = []
+    for name, text in markdown_tables(summary, selection, folder, draw=False).items():
+        path = os.path.join(folder, name)
+        old = open(path).read() if os.path.exists(path) else None
+        if old != text:
+            stale.append(name)
+            if not check:
+                write(path, text)
+    return stale
+
+
+def main(argv=None):
+    import argparse
+    import sys
+    parser = argparse.ArgumentParser(
+        description="Rewrite the markdown tables of finished searches' results folders from their "
+                    "results.json and selection.json (what `jobs/sweep.py aggregate` writes, without the runs).")
+    parser.add_argument("folders", nargs="+", help="results folders, e.g. docs/results/search-builtin")
+    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 when a table is stale")
+    args = parser.parse_args(argv)
+    stale_any = False
+    for folder in args.folders:
+        try:
+            stale = retabulate(folder, check=args.check)
+        except (OSError, ValueError, KeyError) as e:
+            print(f"search_tables.py: error: {e}", file=sys.stderr)
+            return 2
+        with open(os.path.join(folder, "results.json")) as f:
+            control = positive_control(json.load(f))
+        print(f"{folder}: {control_text(control)}")
+        if stale:
+            stale_any = True
+            print(f"{folder}: {'stale' if args.check else 'rewrote'}: {', '.join(stale)}",
+                  file=sys.stderr if args.check else sys.stdout)
+    return 1 if args.check and stale_any else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

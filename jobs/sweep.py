@@ -33,7 +33,10 @@ cell that is done or still queued. Arrays respect the cluster's MaxArraySize.
 A spec with "search" instead of "grid" runs the tuning protocol of jobs/search.py (random
 search on meta-validation, selection, fresh seeds on meta-test): `submit` first submits the
 search cells (ROOT/search), and once they have all finished, selects (ROOT/selection.json) and
-submits the final cells (ROOT/final); `aggregate` writes the tables (ROOT/table2.md, ...).
+submits the final cells (ROOT/final); `aggregate` writes the tables (ROOT/table2.md, ...) and
+prints the data set's positive control (can any method learn on these data?). A committed results
+folder's tables are rewritten from its results.json and selection.json alone, without the runs, by
+`analysis/search_tables.py FOLDER...` (`--check`: exit 1 where a table is stale).
 
 `run` runs the same cells without Slurm, as local processes (--jobs at once; "local":
 {"ranks": R, "threads": T} in the spec runs each cell under mpirun -np R): a whole search,
@@ -570,8 +573,13 @@ def aggregate_search(spec):
     summary, written = search_tables.write_tables(spec, selection, s_cells, f_cells)
     with open(written["table2"]) as f:
         print(f.read(), file=sys.stderr)
+    control = search_tables.positive_control(summary)
+    print(search_tables.control_text(control), file=sys.stderr)
     print(json.dumps({"command": "aggregate", "sweep": spec["name"], "final_done": len(f_cells) - len(summary["missing"]),
                       "final_total": len(f_cells), "missing": summary["missing"], "compute": summary["compute"],
+                      "positive_control": {"passes": control["passes"],
+                                           "passing": [m["group"] for m in control["methods"] if m["passes"]],
+                                           "oracle_passes": None if control["oracle"] is None else control["oracle"]["passes"]},
                       "written": written}))
     return 0
 

@@ -15,6 +15,7 @@ packages=(
   libgtest-dev
   python3 python3-h5py python3-numpy   # tests read checkpoints the way users do, with h5py
   python3-scipy           # Student-t quantiles of the search tables (analysis/search_tables.py)
+  python3-statsmodels     # an independent Holm correction the search tables' test checks against
   python3-matplotlib                   # analysis/ draws the figures (tables, Fig. 7, Fig. 8)
   librsvg2-bin sox        # data_prep renders SVG pictures and decodes audio (and their tests)
   slurm-wlm munge         # the Slurm tests run a one-node and a two-node cluster (tests/slurm/)

@@ -288,6 +288,46 @@ class SearchTool(unittest.TestCase):
         self.assertEqual(final[0]["hparams"], cells[4]["hparams"])  # croma config 2
         self.assertNotIn("--split", final[0]["eval"])
 
+    def test_aggregate_writes_holm_marks_and_prints_the_positive_control(self):
+        spec = sweep.load_spec(self.spec_path)
+        cells = sweep.search.search_cells(spec, sweep.option_args)
+        for c in cells:
+            run = os.path.join(spec["root"], "search", "runs", c["name"])
+            os.makedirs(run)
+            with open(os.path.join(run, "eval-val.json"), "w") as f:
+                json.dump({"split": "meta-val", "results": [{"shots": 1, "accuracy_mean": 0.3 + 0.01 * c["config"]}]}, f)
+        _, _, _, _, final = sweep.search_stages(spec)
+        # CroMA learns 10 points over its start; the oracle 0.5: the data set passes its control,
+        # the oracle fails it. CroMA is ahead of the oracle by about 4 points at both k.
+        for c in final:
+            croma = c["method"] == "croma"
+            results = []
+            for k in (1, 5):
+                start = [a + (0.0 if croma else 0.055) for a in (0.40, 0.50, 0.45, 0.55)]
+                wobble = 0.002 * (c["seed"] - 8) * (1 if croma else -1)
+                trained = [a + (0.10 if croma else 0.005) + wobble for a in start]
+                mean = lambda v: sum(v) / len(v)
+                results.append({"shots": k, "label_noise": 0.0, "accuracy_mean": mean(trained),
+                                "initial_accuracy_mean": mean(start),
+                                "gain_mean": mean(trained) - mean(start),
+                                "trained": {"seeds": [{"task_accuracy": trained}]}})
+            run = os.path.join(spec["root"], "final", "runs", c["name"])
+            os.makedirs(run)
+            with open(os.path.join(run, "eval.json"), "w") as f:
+                json.dump({"results": results, "eval_seed": 1, "episodes": 4, "ways": 5,
+                           "target_samples_used": 10, "target_labels_used": 10 if not croma else 0}, f)
+        p = subprocess.run([sys.executable, SWEEP, "aggregate", self.spec_path], capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        out = json.loads(p.stdout.strip().splitlines()[-1])
+        self.assertEqual(out["positive_control"], {"passes": True, "passing": ["method=croma"], "oracle_passes": False})
+        self.assertIn("Positive control (", p.stderr)
+        self.assertIn("1 of 2 methods pass: croma +10.0 ± 0.5.", p.stderr)
+        self.assertIn("claims about the oracle are uninformative here", p.stderr)
+        with open(out["written"]["table2"]) as f:
+            table = f.read()
+        self.assertIn("over all 2 paired comparisons of this table", table)
+        self.assertIn("| oracle | 53.5 ± 0.5 | 53.5 ± 0.5 | 4.0 ± 1.0 * | 4.0 ± 1.0 * |", table)
+
     def test_bad_search_specs_give_one_clear_error(self):
         for search, message in ((dict(final_seeds=[1, 9]), "must be fresh"),
                                 (dict(configurations=0), '"configurations" must be an integer >= 1'),
@@ -378,6 +418,116 @@ class DefaultsEvidence(unittest.TestCase):
         self.assertNotEqual(p.returncode, 0)
         self.assertIn("/nonexistent/search: not a search's results folder", p.stderr)
         self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
+
+
+class HolmMarks(unittest.TestCase):
+    """analysis/search_tables.py: the paired p-values, Holm's step-down correction inside one table,
+    and the positive control, against independent computations."""
+
+    def setUp(self):
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(SWEEP)), "analysis"))
+        import search_tables
+        self.st = search_tables
+
+    def test_holm_by_hand(self):
+        # Sorted: 0.005 x 4 = 0.02, 0.01 x 3 = 0.03, 0.03 x 2 = 0.06, 0.04 x 1 = 0.04 -> 0.06 (monotone).
+        adjusted = self.st.holm_adjusted([0.01, 0.04, 0.03, 0.005])
+        for got, want in zip(adjusted, [0.03, 0.06, 0.06, 0.02]):
+            self.assertAlmostEqual(got, want, places=12)
+        # Step-down stops at the first failure: 0.04 < 0.05 alone, but not after 0.03 failed.
+        self.assertEqual([a <= 0.05 for a in adjusted], [True, False, False, True])
+        self.assertEqual(self.st.holm_adjusted([0.5, 0.9]), [1.0, 1.0])
+        self.assertEqual(self.st.holm_adjusted([]), [])
+
+    def test_holm_equals_statsmodels(self):
+        try:
+            from statsmodels.stats.multitest import multipletests
+        except ImportError:
+            self.skipTest("python3-statsmodels is not installed")
+        import random
+        rng = random.Random(7)
+        for m in (1, 2, 5, 16, 30):
+            for _ in range(20):
+                p = [rng.random() ** 3 for _ in range(m)]
+                p[rng.randrange(m)] = p[0]  # a tie
+                reject, adjusted, _, _ = multipletests(p, alpha=0.05, method="holm")
+                mine = self.st.holm_adjusted(p)
+                for a, b in zip(mine, adjusted):
+                    self.assertAlmostEqual(a, float(b), places=12)
+                self.assertEqual([a <= 0.05 for a in mine], [bool(r) for r in reject])
+
+    def test_p_value_of_an_interval_equals_a_paired_t_test(self):
+        from scipy.stats import ttest_1samp
+        for diffs in ([0.031, 0.012, 0.05, 0.02, 0.041], [-0.01, 0.02, 0.003, -0.004, 0.001], [0.2, 0.25]):
+            mean, half, n = self.st.t_interval(diffs)
+            self.assertAlmostEqual(self.st.paired_p_value(mean, half, n), float(ttest_1samp(diffs, 0.0).pvalue), places=10)
+        self.assertIsNone(self.st.paired_p_value(0.1, None, 1))
+        self.assertEqual(self.st.paired_p_value(0.1, 0.0, 5), 0.0)
+
+    def summary(self, paired, gains=None):
+        """A search summary with CroMA and the given methods: paired {method: (mean, ci95)} at 5 shots."""
+        gains = gains or {}
+        cell = lambda m: {"shots": 5, "label_noise": 0.0, "mean": 0.6, "ci95": 0.01, "n_seeds": 5,
+                          "initial_mean": 0.5, "initial_ci95": 0.01,
+                          "gain_mean": gains.get(m, (0.1, 0.01))[0], "gain_ci95": gains.get(m, (0.1, 0.01))[1]}
+        rows = {f"method={m}": {"method": m, "point": {}, "seeds": [1, 2, 3, 4, 5], "cells": {"5|0.0": cell(m)},
+                                "target_samples_used": 10, "target_labels_used": 0, "episodes": 600, "ways": 5}
+                for m in ["croma"] + list(paired)}
+        return {"name": "t", "train": {}, "eval": {}, "selection_rule": "r", "missing": [], "selected": {},
+                "search": {"final_seeds": [1, 2, 3, 4, 5], "trial_seeds": [1], "configurations": 3},
+                "rows": rows,
+                "paired_vs_croma": {f"method={m}": {"5|0.0": {"mean": d[0], "ci95": d[1], "n_seeds": 5,
+                                                              "excludes_zero": abs(d[0]) > d[1]}}
+                                    for m, d in paired.items()}}
+
+    def test_table2_stars_only_what_survives_holm(self):
+        # Three comparisons whose unadjusted intervals all exclude zero: a strong one, and two
+        # at p about 0.03, which Holm (x 2, then x 1 after the first 0.03 fails x 2) drops.
+        from scipy.stats import t
+        q = t.ppf(0.975, 4)
+        half_at = lambda mean, p: mean / t.isf(p / 2, 4) * q   # the half-width whose p-value is p
+        s = self.summary({"a": (0.1, 0.01), "b": (0.02, half_at(0.02, 0.03)), "c": (-0.02, half_at(0.02, 0.031))})
+        holm = self.st.holm_family(s["paired_vs_croma"], self.st.table2_comparisons(s))
+        self.assertAlmostEqual(holm[("method=b", "5|0.0")]["p"], 0.03, places=9)
+        self.assertEqual({g: h["survives"] for (g, _), h in holm.items()},
+                         {"method=a": True, "method=b": False, "method=c": False})
+        md = self.st.table2(s)
+        self.assertIn("over all 3 paired comparisons of this table", md)
+        self.assertIn("| a | 60.0 ± 1.0 | 10.0 ± 1.0 * |", md)
+        self.assertRegex(md, r"\| b \| 60.0 ± 1.0 \| 2.0 ± 1.\d \|")
+        self.assertRegex(md, r"\| c \| 60.0 ± 1.0 \| -2.0 ± 1.\d \|")
+        # Alone in its table, b survives: the family is the table's.
+        alone = self.summary({"b": (0.02, half_at(0.02, 0.03))})
+        self.assertRegex(self.st.table2(alone), r"\| b \| 60.0 ± 1.0 \| 2.0 ± 1.\d \* \|")
+
+    def test_positive_control(self):
+        # Passing needs the interval above zero and the mean above 2 points.
+        s = self.summary({"oracle": (0.0, 0.01), "m": (0.0, 0.01)},
+                         gains={"croma": (0.025, 0.03), "oracle": (0.019, 0.005), "m": (0.03, 0.02)})
+        c = self.st.positive_control(s)
+        self.assertEqual([(m["method"], m["passes"]) for m in c["methods"]],
+                         [("croma", False), ("oracle", False), ("m", True)])
+        self.assertTrue(c["passes"])
+        self.assertFalse(c["oracle"]["passes"])
+        self.assertIn("**passes**; 1 of 3 methods pass: m +3.0 ± 2.0.", self.st.control_text(c))
+        self.assertIn("claims about the oracle are uninformative", self.st.control_text(c))
+        s["rows"]["method=m"]["cells"]["5|0.0"]["gain_ci95"] = 0.031
+        c = self.st.positive_control(s)
+        self.assertFalse(c["passes"])
+        self.assertIn("**fails: this data set is uninformative**", self.st.table2(s))
+
+    def test_committed_tables_are_what_the_committed_results_give(self):
+        repo = os.path.dirname(os.path.dirname(SWEEP))
+        folders = sorted(os.path.join(repo, "docs", "results", d) for d in os.listdir(os.path.join(repo, "docs", "results"))
+                         if os.path.exists(os.path.join(repo, "docs", "results", d, "results.json"))
+                         and os.path.exists(os.path.join(repo, "docs", "results", d, "selection.json")))
+        self.assertGreaterEqual(len(folders), 5, folders)
+        for folder in folders:
+            self.assertEqual(self.st.retabulate(folder, check=True), [], f"{folder}: run analysis/search_tables.py {folder}")
+        with open(os.path.join(repo, "docs", "results", "search-text_to_speech", "table2.md")) as f:
+            t2s = f.read()
+        # The issue's example: at 1 shot CroMA's 4.4 over Align + Meta Classify excludes zero unadjusted, not after Holm.
+        self.assertIn("| align-meta-classify | 56.6 ± 1.9 | 80.1 ± 1.1 | 4.4 ± 2.7 | 0.9 ± 1.7 |", t2s)
 
 
 if __name__ == "__main__":
