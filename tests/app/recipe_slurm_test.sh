@@ -100,6 +100,9 @@ STUB
 chmod +x "$bin"/*
 export PATH="$bin:$PATH"
 
+# The stand-in refuses what sbatch refuses.
+if sbatch --no-such-option jobs/train.sbatch >/dev/null 2>&1; then fail "the stand-in sbatch accepted an unknown option"; fi
+
 # --- the user's data and spec, as in recipe 1 -------------------------------------------------
 scratch_repo "$work/repo" "$croma"
 rm "$work/repo/build/croma"
@@ -138,8 +141,10 @@ grep -q "train.sbatch --run-dir runs/mydata-croma" "$STUB_LOG" || fail "train.sb
 /usr/bin/python3 - <<'PY' || fail "the train.sbatch run"
 import json
 c = json.load(open("runs/mydata-croma/config.json"))
-s = json.load(open("runs/mydata-croma/summary.json"))
-assert c["runtime"]["world_size"] == 4 if "world_size" in c.get("runtime", {}) else True, c.get("runtime")
+assert c["runtime"]["world_size"] == 4, c["runtime"]          # --ntasks=4: four ranks
+assert c["meta"]["pairs"] == "weak" and c["seed"] == 1, (c["meta"]["pairs"], c["seed"])
+ev = json.load(open("runs/mydata-croma/eval.json"))
+assert sorted(r["shots"] for r in ev["results"]) == [1, 5], ev["results"]
 PY
 grep -q "cell.sbatch" "$STUB_LOG" || fail "sweep.py submit ran no cell.sbatch"
 for f in selection.json table2.md gains.md results.json; do

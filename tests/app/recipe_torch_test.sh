@@ -23,7 +23,7 @@ cd "$work/repo"
 bash -euo pipefail -c "$(recipe_block own-data | grep -m1 '^python3 data_prep/import_features.py')" \
   >"$work/import.out" 2>&1 || fail "import: $(cat "$work/import.out")"
 tiny=(--data shards/mydata.shards.txt --pairs weak --steps 8 --val-every 4 --val-tasks 4 --hidden 24
-      --embed-dim 12 --classifier-hidden 16 --ways 3 --shots 2 --quiet)
+      --embed-dim 12 --classifier-hidden 16 --ways 3 --eval-ways 3 --shots 2 --quiet)
 build/croma train --run-dir runs/mydata-croma "${tiny[@]}" >"$work/train.out" 2>&1 \
   || fail "croma train: $(tail -n 5 "$work/train.out")"
 [ -f runs/mydata-croma/checkpoints/best.h5 ] || fail "no best.h5: $(ls runs/mydata-croma/checkpoints)"
