@@ -17,6 +17,7 @@ packages=(
   python3-scipy           # Student-t quantiles of the search tables (analysis/search_tables.py)
   python3-statsmodels     # an independent Holm correction the search tables' test checks against
   python3-matplotlib                   # analysis/ draws the figures (tables, Fig. 7, Fig. 8)
+  python3-torch           # analysis/load_encoder_torch.py: a checkpoint's encoders as torch.nn modules (and its test)
   librsvg2-bin sox        # data_prep renders SVG pictures and decodes audio (and their tests)
   slurm-wlm munge         # the Slurm tests run a one-node and a two-node cluster (tests/slurm/)
   iproute2 util-linux     # the two-node cluster: network namespaces, veth links (ip), nsenter, unshare
