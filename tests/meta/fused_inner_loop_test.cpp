@@ -183,7 +183,7 @@ TEST(InnerLoopChoice, FusedIsRefusedWhereTheKernelsDoNotApply) {
 //
 // Both compute the same float32 arithmetic in another order, so they differ by rounding.
 // Over the first 10 meta-steps that stays small (< 1e-4; the autoencoder reaches 2.6e-5 with
-// OPENBLAS_CORETYPE=SkylakeX), where a wrong gradient moves parameters by ~1e-3 in one step
+// OpenBLAS's SkylakeX kernels), where a wrong gradient moves parameters by ~1e-3 in one step
 // (and the kernels' gradients are checked against autograd's to 1e-5 in mlp_kernels_test). Later, the phases with epsilon = 1 (the meta-parameters
 // follow the inner trajectory: Align, the autoencoder) are chaotic: autograd started from
 // parameters changed by 1e-7 relative ends as far from itself after 100 steps as the fused run
