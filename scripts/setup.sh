@@ -16,6 +16,7 @@ packages=(
   python3 python3-h5py python3-numpy   # tests read checkpoints the way users do, with h5py
   python3-scipy           # Student-t quantiles of the search tables (analysis/search_tables.py)
   python3-statsmodels     # an independent Holm correction the search tables' test checks against
+  python3-sklearn         # an independent logistic-regression probe the frozen heads' test checks against
   python3-matplotlib                   # analysis/ draws the figures (tables, Fig. 7, Fig. 8)
   python3-torch           # analysis/load_encoder_torch.py: a checkpoint's encoders as torch.nn modules (and its test)
   librsvg2-bin sox        # data_prep renders SVG pictures and decodes audio (and their tests)

@@ -271,6 +271,14 @@ OptionTable<EvalCommandOptions> make_eval_table() {
   t.option("threads", field(&C::threads), "intra-op threads").at_least(1);
   t.option("skip-untrained", field(&C::skip_untrained),
            "do not evaluate the untrained start (model selection needs the trained parameters only)");
+  t.option("head", field(&C::heads),
+           "few-shot heads, a list: finetune (fine-tune e_t and phi, the paper's protocol), prototype (nearest "
+           "support-class mean of the frozen embeddings), logistic (logistic regression on them); the frozen heads "
+           "also run on the untrained start and the raw standardised features");
+  t.option("export-episodes", field(&C::export_episodes),
+           "also write FILE.json: every episode's items and labels, each head's accuracy on it, and the frozen "
+           "features the heads read (for audits and independent re-computation)")
+      .without_default();
   t.option("lock-wait", field(&C::lock_wait),
            "seconds to wait for another writer of --run-dir to end or go stale before refusing (0: refuse at once)")
       .at_least(0);

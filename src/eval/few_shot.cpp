@@ -46,20 +46,82 @@ FewShotEvaluator::FewShotEvaluator(const CromaModel& model, const EpisodeSampler
   }
 }
 
-FewShotSummary FewShotEvaluator::evaluate_repeated(const torch::Tensor& parameters, Split split,
-                                                   const EvalOptions& eval, std::int64_t shots,
-                                                   std::uint64_t seed, double label_noise) const {
+namespace {
+
+// eval.repeats task sets, seeds repeat_seed(seed, r), each evaluated by `one_set(seed)`.
+template <class OneSet>
+FewShotSummary repeated(const EvalOptions& eval, std::int64_t shots, std::uint64_t seed, double label_noise,
+                        const OneSet& one_set) {
   FewShotSummary summary;
   summary.shots = shots;
   summary.label_noise = label_noise;
   std::vector<double> means;
   for (std::int64_t r = 0; r < eval.repeats; ++r) {
-    summary.per_seed.push_back(
-        evaluate_shots(parameters, split, eval, shots, repeat_seed(seed, r), label_noise));
+    summary.per_seed.push_back(one_set(repeat_seed(seed, r)));
     means.push_back(summary.per_seed.back().mean);
   }
   std::tie(summary.mean, summary.std) = mean_and_std(means);
   return summary;
+}
+
+}  // namespace
+
+FewShotSummary FewShotEvaluator::evaluate_repeated(const torch::Tensor& parameters, Split split,
+                                                   const EvalOptions& eval, std::int64_t shots,
+                                                   std::uint64_t seed, double label_noise) const {
+  return repeated(eval, shots, seed, label_noise, [&](std::uint64_t s) {
+    return evaluate_shots(parameters, split, eval, shots, s, label_noise);
+  });
+}
+
+FewShotSummary FewShotEvaluator::evaluate_frozen_repeated(FrozenHead head, const torch::Tensor& item_features,
+                                                          Split split, const EvalOptions& eval, std::int64_t shots,
+                                                          std::uint64_t seed, double label_noise) const {
+  return repeated(eval, shots, seed, label_noise, [&](std::uint64_t s) {
+    return evaluate_frozen_shots(head, item_features, split, eval, shots, s, label_noise);
+  });
+}
+
+std::vector<FewShotTask> FewShotEvaluator::draw_tasks(Split split, const EvalOptions& eval, std::int64_t shots,
+                                                      std::uint64_t seed, double label_noise) const {
+  // The noise has a stream of its own so that p = 0 and p > 0 see the same tasks. All tasks
+  // are drawn before any is evaluated, so one-at-a-time and batched fine-tuning see the same
+  // ones.
+  const auto stream = static_cast<std::uint64_t>(split) * 1000 + static_cast<std::uint64_t>(shots);
+  Rng rng(seed, streams::kEvalTasks + stream);
+  Rng noise_rng(seed, streams::kEvalNoise + stream);
+  std::vector<FewShotTask> tasks;
+  tasks.reserve(static_cast<std::size_t>(eval.tasks));
+  for (std::int64_t t = 0; t < eval.tasks; ++t) {
+    tasks.push_back(sampler_.sample_target_task(rng, split, eval.ways, shots, eval.queries));
+    tasks.back().support_labels = symmetric_label_noise(tasks.back().support_labels, eval.ways, label_noise, noise_rng);
+  }
+  return tasks;
+}
+
+torch::Tensor FewShotEvaluator::embed_all(const torch::Tensor& parameters) const {
+  at::NoGradGuard no_grad;
+  const auto meta = parameters.to(device_, torch::kFloat32);
+  return model_.embed_target(meta, target_features_).cpu();
+}
+
+FewShotResult FewShotEvaluator::evaluate_frozen_shots(FrozenHead head, const torch::Tensor& item_features,
+                                                      Split split, const EvalOptions& eval, std::int64_t shots,
+                                                      std::uint64_t seed, double label_noise) const {
+  if (item_features.dim() != 2 || item_features.size(0) != target_features_.size(0)) {
+    throw std::invalid_argument("FewShotEvaluator: frozen-head features must be [target items, d]");
+  }
+  FewShotResult result;
+  result.shots = shots;
+  result.label_noise = label_noise;
+  result.seed = seed;
+  for (const auto& task : draw_tasks(split, eval, shots, seed, label_noise)) {
+    result.task_accuracy.push_back(frozen_head_accuracy(head, gather_rows(item_features, task.support_items),
+                                                        task.support_labels, gather_rows(item_features, task.query_items),
+                                                        task.query_labels, eval.ways));
+  }
+  std::tie(result.mean, result.std) = mean_and_std(result.task_accuracy);
+  return result;
 }
 
 FewShotResult FewShotEvaluator::evaluate_shots(const torch::Tensor& parameters, Split split,
@@ -70,18 +132,7 @@ FewShotResult FewShotEvaluator::evaluate_shots(const torch::Tensor& parameters, 
                       std::to_string(model_.shape().ways) +
                       " outputs (the --ways it was meta-trained with)");
   }
-  // Tasks depend on (seed, split, k) only, never on the parameters being evaluated; the
-  // noise has a stream of its own so that p = 0 and p > 0 see the same tasks. All tasks are
-  // drawn before any is fine-tuned, so one-at-a-time and batched fine-tuning see the same ones.
-  const auto stream = static_cast<std::uint64_t>(split) * 1000 + static_cast<std::uint64_t>(shots);
-  Rng rng(seed, streams::kEvalTasks + stream);
-  Rng noise_rng(seed, streams::kEvalNoise + stream);
-  std::vector<FewShotTask> tasks;
-  tasks.reserve(static_cast<std::size_t>(eval.tasks));
-  for (std::int64_t t = 0; t < eval.tasks; ++t) {
-    tasks.push_back(sampler_.sample_target_task(rng, split, eval.ways, shots, eval.queries));
-    tasks.back().support_labels = symmetric_label_noise(tasks.back().support_labels, eval.ways, label_noise, noise_rng);
-  }
+  const auto tasks = draw_tasks(split, eval, shots, seed, label_noise);
   const auto meta = parameters.to(device_, torch::kFloat32);
 
   FewShotResult result;

@@ -11,16 +11,6 @@ SearchDistribution log_uniform(double low, double high) { return {Kind::kLogUnif
 SearchDistribution uniform(double low, double high) { return {Kind::kUniform, low, high, {}, false}; }
 SearchDistribution int_choice(std::vector<double> values) { return {Kind::kChoice, 0, 0, std::move(values), true}; }
 
-// What each method reads, from its phase table (meta/method.cpp).
-bool aligns(Method m) {  // an alignment task (margin loss over paired items)
-  return m == Method::kCroma || m == Method::kAlignClassify || m == Method::kAlignMetaClassify ||
-         m == Method::kSharedAlign;
-}
-bool meta_learns(Method m) {  // a Reptile phase (epsilon = --meta-lr); plain phases ignore it
-  return m != Method::kTargetAutoencoder && m != Method::kAlignClassify;
-}
-bool two_phases(Method m) { return m == Method::kAlignClassify || m == Method::kAlignMetaClassify; }
-
 std::string kind_name(Kind kind) {
   switch (kind) {
     case Kind::kLogUniform: return "log-uniform";

@@ -83,6 +83,17 @@ ClusterPurity cluster_purity(const EpisodeSampler& sampler) {
 
 }  // namespace
 
+bool aligns(Method m) {
+  return m == Method::kCroma || m == Method::kAlignClassify || m == Method::kAlignMetaClassify ||
+         m == Method::kSharedAlign;
+}
+bool meta_learns(Method m) { return m != Method::kTargetAutoencoder && m != Method::kAlignClassify; }
+bool two_phases(Method m) { return m == Method::kAlignClassify || m == Method::kAlignMetaClassify; }
+
+std::vector<std::int64_t> class_revealing_target_items(const EpisodeSampler& sampler) {
+  return cluster_purity(sampler).revealing_items;
+}
+
 const std::vector<std::string>& method_names() {
   static const std::vector<std::string> names = [] {
     std::vector<std::string> n;

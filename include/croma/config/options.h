@@ -187,6 +187,8 @@ struct EvalCommandOptions {
   EvalOptions eval;
   bool eval_overridden = false;       // any --eval-* given on the command line
   std::int64_t lock_wait = 0;         // seconds to wait for another writer's run-directory lock
+  std::string heads = "finetune";     // --head: finetune and/or the frozen heads prototype, logistic
+  std::string export_episodes;        // a JSON file of every episode, its accuracies and the frozen features
 };
 
 // Parse `croma train` arguments (argv[0] is the subcommand name). Returns false when

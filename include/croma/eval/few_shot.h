@@ -20,6 +20,7 @@
 
 #include "croma/config/options.h"
 #include "croma/data/episode_sampler.h"
+#include "croma/eval/frozen_heads.h"
 #include "croma/meta/flat_adam.h"
 #include "croma/model/croma_model.h"
 
@@ -71,6 +72,23 @@ class FewShotEvaluator {
   FewShotSummary evaluate_repeated(const torch::Tensor& parameters, Split split,
                                    const EvalOptions& eval, std::int64_t shots, std::uint64_t seed,
                                    double label_noise) const;
+
+  // The tasks of one task set: (seed, split, k) decide them, never what is evaluated on them,
+  // so every head and parameter set sees the same episodes.
+  std::vector<FewShotTask> draw_tasks(Split split, const EvalOptions& eval, std::int64_t shots, std::uint64_t seed,
+                                      double label_noise) const;
+  // Every target item's embedding under `parameters` [items, embed_dim], nothing fine-tuned:
+  // what the frozen heads read.
+  torch::Tensor embed_all(const torch::Tensor& parameters) const;
+  // One task set scored by a frozen head (eval/frozen_heads.h) fitted on rows of
+  // `item_features` [target items, d]: embed_all()'s embeddings, or the standardised target
+  // features themselves (the raw row).
+  FewShotResult evaluate_frozen_shots(FrozenHead head, const torch::Tensor& item_features, Split split,
+                                      const EvalOptions& eval, std::int64_t shots, std::uint64_t seed,
+                                      double label_noise = 0.0) const;
+  FewShotSummary evaluate_frozen_repeated(FrozenHead head, const torch::Tensor& item_features, Split split,
+                                          const EvalOptions& eval, std::int64_t shots, std::uint64_t seed,
+                                          double label_noise) const;
 
  private:
   // Fine-tune from `meta` on one task and return its query accuracy (any encoder); `fast`

@@ -36,6 +36,17 @@ Method parse_method(const std::string& name);  // throws OptionError listing the
 std::string to_string(Method method);
 const std::vector<std::string>& method_names();
 
+// Whether the method has an alignment task (a loss over paired source and target items).
+bool aligns(Method method);
+// Whether it meta-learns (has a Reptile phase, epsilon = --meta-lr); plain phases ignore it.
+bool meta_learns(Method method);
+// Whether it trains in two phases (alignment first, then classification).
+bool two_phases(Method method);
+
+// Meta-train target items whose weak cluster lies inside one class, sorted: reading their
+// cluster id is reading their class label (what Table 2's class-pure label count counts).
+std::vector<std::int64_t> class_revealing_target_items(const EpisodeSampler& sampler);
+
 // The model variant a method trains (shared encoder, decoder, domain head, class head over
 // the `train_classes` meta-train classes).
 void configure_model(Method method, std::int64_t train_classes, ModelShape& shape);
