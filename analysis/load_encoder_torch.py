@@ -14,7 +14,7 @@ In Python:
     encoders = load_encoders("runs/a/checkpoints/best.h5")   # {"source": module, "target": module}
     z = encoders["target"](torch.from_numpy(x))              # [n, embed_dim], unit rows
 
-The layout read (docs/data-format.md, include/croma/io/checkpoint.h): one float32 dataset per
+The layout read (docs/data-format.md, include/croma/model/checkpoint.h): one float32 dataset per
 tensor, /<module>/layer<L>/weight [out, in] and /<module>/layer<L>/bias [out]; the source
 encoder is e_s, the target encoder e_t, each Linear - ReLU - ... - Linear (ReLU between layers,
 none after the last). The shared-encoder methods (shared, shared-align, shared-confusion,

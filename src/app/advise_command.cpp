@@ -8,7 +8,7 @@
 #include <stdexcept>
 
 #include "croma/app/commands.h"
-#include "croma/app/load_shards.h"
+#include "croma/meta/load_shards.h"
 #include "croma/data/feature_shards.h"
 #include "croma/study/shard_estimate.h"
 #include "croma/distributed/communicator.h"

@@ -11,7 +11,7 @@
 #include <string>
 
 #include "croma/app/commands.h"
-#include "croma/app/experiment.h"
+#include "croma/meta/experiment.h"
 #include "croma/config/options.h"
 #include "croma/data/feature_shards.h"
 #include "croma/distributed/communicator.h"

@@ -7,7 +7,7 @@
 #include <sstream>
 
 #include "croma/app/commands.h"
-#include "croma/app/experiment.h"
+#include "croma/meta/experiment.h"
 #include "croma/config/options.h"
 #include "croma/data/feature_shards.h"
 #include "croma/distributed/communicator.h"
@@ -15,7 +15,7 @@
 #include "croma/eval/few_shot.h"
 #include "croma/eval/frozen_heads.h"
 #include "croma/eval/retrieval.h"
-#include "croma/io/checkpoint.h"
+#include "croma/model/checkpoint.h"
 #include "croma/io/read_guard.h"
 #include "croma/io/run_directory.h"
 #include "croma/io/run_lock.h"

@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "croma/app/commands.h"
-#include "croma/app/load_shards.h"
+#include "croma/meta/load_shards.h"
 #include "croma/config/options.h"
 #include "croma/data/feature_shards.h"
 #include "croma/distributed/communicator.h"

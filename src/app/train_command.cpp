@@ -9,7 +9,7 @@
 #include <set>
 
 #include "croma/app/commands.h"
-#include "croma/app/experiment.h"
+#include "croma/meta/experiment.h"
 #include "croma/app/numerics_fingerprint.h"
 #include "croma/app/resume.h"
 #include "croma/config/options.h"
@@ -17,7 +17,7 @@
 #include "croma/distributed/collective_error.h"
 #include "croma/distributed/communicator.h"
 #include "croma/eval/few_shot.h"
-#include "croma/io/checkpoint.h"
+#include "croma/model/checkpoint.h"
 #include "croma/io/read_guard.h"
 #include "croma/io/run_directory.h"
 #include "croma/io/run_lock.h"

@@ -168,7 +168,7 @@ FewShotResult FewShotEvaluator::evaluate_shots(const torch::Tensor& parameters, 
 double FewShotEvaluator::fine_tune_one(const torch::Tensor& meta, const EvalOptions& eval,
                                        const FewShotTask& task, FastWeights& fast, FlatAdam& adam) const {
   const auto range = eval.head_only ? model_.classifier() : model_.target_and_classifier();
-  const AdamSettings settings{eval.lr, 0.9, 0.999, 1e-8};
+  const AdamSettings settings = fine_tuning_adam(eval.lr);
   const auto xs = gather_rows(target_features_, task.support_items);
   const auto ys = to_index_tensor(task.support_labels, device_);
   const auto xq = gather_rows(target_features_, task.query_items);
@@ -220,7 +220,7 @@ std::vector<double> FewShotEvaluator::fine_tune_batch(const torch::Tensor& meta,
   // Adam is element-wise, so one pass over every copy's range is each task's own Adam.
   FlatAdam adam;
   adam.reset(copies * range.size(), device_);
-  const AdamSettings settings{eval.lr, 0.9, 0.999, 1e-8};
+  const AdamSettings settings = fine_tuning_adam(eval.lr);
   for (std::int64_t s = 0; s < eval.steps; ++s) {
     const auto logits = model_.classify(fast, model_.embed_target(fast, xs)).narrow(2, 0, eval.ways);
     // Every task has the same number of rows, so the mean over all rows times the number of

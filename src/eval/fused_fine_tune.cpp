@@ -68,7 +68,7 @@ FusedFineTune::Net FusedFineTune::make_net() const {
 }
 
 bool FusedFineTune::agrees_with_model() {
-  set_start(model_.initial_parameters(20260101));
+  set_start(model_.probe_parameters());
   const auto rows = std::min<std::int64_t>(4, features_.size(0));
   std::vector<std::int64_t> items(static_cast<std::size_t>(rows));
   for (std::int64_t r = 0; r < rows; ++r) items[static_cast<std::size_t>(r)] = r;
@@ -125,7 +125,7 @@ double FusedFineTune::run(const EvalOptions& eval, const FewShotTask& task) {
   }
   at::NoGradGuard no_grad;
   weights_.restart();
-  const AdamSettings settings{eval.lr, 0.9, 0.999, 1e-8};
+  const AdamSettings settings = fine_tuning_adam(eval.lr);
   // Head-only: the path's weights do not move, so the support embeddings are formed once.
   if (head_only_) embed(support_, task.support_items);
   for (std::int64_t s = 0; s < eval.steps; ++s) {

@@ -72,7 +72,7 @@ void FusedRetrievalFineTune::embed(Net& net, const std::vector<std::int64_t>& so
 }
 
 bool FusedRetrievalFineTune::agrees_with_model() {
-  set_start(model_.initial_parameters(20260101));
+  set_start(model_.probe_parameters());
   const auto rows_s = std::min<std::int64_t>(4, source_features_.size(0));
   const auto rows_t = std::min<std::int64_t>(4, target_features_.size(0));
   std::vector<std::int64_t> is(static_cast<std::size_t>(rows_s)), it(static_cast<std::size_t>(rows_t));
@@ -99,7 +99,7 @@ torch::Tensor FusedRetrievalFineTune::run(const EvalOptions& eval, const Retriev
   }
   at::NoGradGuard no_grad;
   weights_.restart();
-  const AdamSettings settings{eval.lr, 0.9, 0.999, 1e-8};
+  const AdamSettings settings = fine_tuning_adam(eval.lr);
   const auto rows = static_cast<std::int64_t>(task.support_groups.size());
   const auto cols = support_.source.back()->out();
   for (std::int64_t s = 0; s < eval.steps; ++s) {

@@ -112,7 +112,7 @@ RetrievalResult RetrievalEvaluator::evaluate(const torch::Tensor& parameters, Sp
   std::optional<FastWeights> fast;
   if (!fused) fast.emplace(model_.layout(), meta.options());
   FlatAdam adam;
-  const AdamSettings settings{eval.lr, 0.9, 0.999, 1e-8};
+  const AdamSettings settings = fine_tuning_adam(eval.lr);
   RetrievalResult result;
   result.shots = shots;
   const double weight = 1.0 / static_cast<double>(eval.tasks);

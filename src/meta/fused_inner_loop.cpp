@@ -6,7 +6,6 @@
 #include <cstring>
 #include <stdexcept>
 
-#include "croma/meta/meta_trainer.h"
 #include "croma/util/stopwatch.h"
 
 namespace croma {
@@ -209,7 +208,7 @@ FusedInnerLoop::FusedInnerLoop(const TaskContext& ctx, std::vector<InnerProblem>
 
 bool FusedInnerLoop::agrees_with_model() {
   const auto& model = ctx_.model;
-  const torch::Tensor weights = model.initial_parameters(20260101);
+  const torch::Tensor weights = model.probe_parameters();
   fast_[0].copy_(weights);
   const auto xs = ctx_.source_features.values().narrow(0, 0, std::min<std::int64_t>(4, ctx_.source_features.size(0)));
   const auto xt = ctx_.target_features.values().narrow(0, 0, std::min<std::int64_t>(4, ctx_.target_features.size(0)));

@@ -45,9 +45,9 @@ torch::Tensor alignment_infonce_loss(const torch::Tensor& zs, const torch::Tenso
   return mean_over_anchors(per_anchor, m.anchors);
 }
 
-torch::Tensor alignment_loss(const MetaOptions& o, const torch::Tensor& zs, const torch::Tensor& zt,
+torch::Tensor alignment_loss(const AlignmentLossSettings& o, const torch::Tensor& zs, const torch::Tensor& zt,
                              const torch::Tensor& gs, const torch::Tensor& gt) {
-  return o.align_loss == AlignLossKind::kMargin ? alignment_margin_loss(zs, zt, gs, gt, o.margin)
+  return o.kind == AlignLossKind::kMargin ? alignment_margin_loss(zs, zt, gs, gt, o.margin)
                                                 : alignment_infonce_loss(zs, zt, gs, gt, o.temperature);
 }
 

@@ -142,7 +142,7 @@ void normalise_rows_backward(const float* z, const float* norms, const float* dz
   }
 }
 
-double alignment_loss_and_grad(const MetaOptions& o, const float* zs, const float* zt, std::int64_t bs,
+double alignment_loss_and_grad(const AlignmentLossSettings& o, const float* zs, const float* zt, std::int64_t bs,
                                std::int64_t bt, std::int64_t cols, const std::int64_t* gs,
                                const std::int64_t* gt, float* dzs, float* dzt) {
   // Similarities S = zs zt^T and their gradient, bs x bt (a minibatch: at most a few dozen).
@@ -167,7 +167,7 @@ double alignment_loss_and_grad(const MetaOptions& o, const float* zs, const floa
     const double w = 1.0 / (static_cast<double>(positives[i]) * anchor_count);
     const float* si = &s[i * bt];
     float* dsi = &ds[i * bt];
-    if (o.align_loss == AlignLossKind::kMargin) {
+    if (o.kind == AlignLossKind::kMargin) {
       const float margin = static_cast<float>(o.margin);
       double sum = 0.0;
       for (std::int64_t p = 0; p < bt; ++p) {

@@ -123,7 +123,7 @@ TEST(EvalOptions, RunDirIsRequired) {
 }
 
 
-// ---- issue 13: data preparation options ------------------------------------------------
+// ---- data preparation options ------------------------------------------------------
 
 TEST(PrepOptions, ParseValidateAndRoundTrip) {
   const auto defaults = parse({});

@@ -68,7 +68,7 @@ TEST_F(ExplicitSplitTest, RejectsBadSplits) {
 }
 
 
-// ---- issue 13: pairs across classes, and validation on held-out items --------------------
+// ---- pairs across classes, and validation on held-out items --------------------
 
 // A target item of class `k`.
 std::int64_t target_of_class(const CrossModalDataset& data, std::int64_t k) {

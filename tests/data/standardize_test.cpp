@@ -1,4 +1,4 @@
-// Feature standardisation (issue 13): statistics of the meta-train items only, the floor on
+// Feature standardisation: statistics of the meta-train items only, the floor on
 // tiny deviations, every feature kind, and the record stored in a run.
 #include <gtest/gtest.h>
 

@@ -3,8 +3,8 @@
 
 #include <filesystem>
 
-#include "croma/app/experiment.h"
-#include "croma/io/checkpoint.h"
+#include "croma/meta/experiment.h"
+#include "croma/model/checkpoint.h"
 #include "croma/distributed/communicator.h"
 #include "croma/meta/meta_trainer.h"
 #include "test_support.h"

@@ -2,7 +2,7 @@
 // built-in concept world raises 5-shot target-modality accuracy on unseen classes.
 #include <gtest/gtest.h>
 
-#include "croma/app/experiment.h"
+#include "croma/meta/experiment.h"
 #include "croma/eval/few_shot.h"
 #include "croma/meta/meta_trainer.h"
 #include "test_support.h"

@@ -1,7 +1,7 @@
 // Few-shot fine-tuning on the fused kernels against the autograd path it replaces.
 #include <gtest/gtest.h>
 
-#include "croma/app/experiment.h"
+#include "croma/meta/experiment.h"
 #include "croma/eval/few_shot.h"
 #include "croma/eval/fused_fine_tune.h"
 #include "croma/meta/fine_tune.h"

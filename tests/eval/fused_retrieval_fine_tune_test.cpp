@@ -1,7 +1,7 @@
 // Retrieval's fine-tuning on the fused kernels against the autograd path it replaces.
 #include <gtest/gtest.h>
 
-#include "croma/app/experiment.h"
+#include "croma/meta/experiment.h"
 #include "croma/eval/fused_retrieval_fine_tune.h"
 #include "croma/eval/retrieval.h"
 #include "croma/meta/fine_tune.h"

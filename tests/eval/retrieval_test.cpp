@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "croma/app/experiment.h"
+#include "croma/meta/experiment.h"
 #include "croma/eval/retrieval.h"
 #include "test_support.h"
 

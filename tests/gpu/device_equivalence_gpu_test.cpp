@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "croma/app/experiment.h"
+#include "croma/meta/experiment.h"
 #include "croma/meta/meta_trainer.h"
 #include "croma/meta/method.h"
 #include "gpu/gpu_test_device.h"

@@ -7,7 +7,7 @@
 
 #include <cstdio>
 
-#include "croma/app/experiment.h"
+#include "croma/meta/experiment.h"
 #include "croma/meta/meta_trainer.h"
 #include "croma/util/runtime.h"
 #include "gpu/gpu_test_device.h"

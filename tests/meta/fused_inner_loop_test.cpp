@@ -7,7 +7,7 @@
 #include <iostream>
 #include <map>
 
-#include "croma/app/experiment.h"
+#include "croma/meta/experiment.h"
 #include "croma/eval/few_shot.h"
 #include "croma/meta/meta_trainer.h"
 #include "croma/meta/method.h"

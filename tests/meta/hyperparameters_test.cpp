@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "croma/app/experiment.h"
+#include "croma/meta/experiment.h"
 #include "croma/meta/hyperparameters.h"
 #include "croma/meta/meta_trainer.h"
 #include "test_support.h"

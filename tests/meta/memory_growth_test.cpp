@@ -6,7 +6,7 @@
 
 #include <fstream>
 
-#include "croma/app/experiment.h"
+#include "croma/meta/experiment.h"
 #include "croma/meta/meta_trainer.h"
 #include "test_support.h"
 

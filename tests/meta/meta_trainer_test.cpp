@@ -2,7 +2,7 @@
 // Reptile update is exactly epsilon times the episode deltas.
 #include <gtest/gtest.h>
 
-#include "croma/app/experiment.h"
+#include "croma/meta/experiment.h"
 #include "croma/meta/meta_trainer.h"
 #include "pull_phi_task.h"
 #include "test_support.h"

@@ -6,7 +6,7 @@
 #include <iterator>
 #include <set>
 
-#include "croma/app/experiment.h"
+#include "croma/meta/experiment.h"
 #include "croma/eval/few_shot.h"
 #include "croma/meta/meta_trainer.h"
 #include "croma/meta/method.h"

@@ -4,8 +4,8 @@
 
 #include <filesystem>
 
-#include "croma/app/experiment.h"
-#include "croma/io/checkpoint.h"
+#include "croma/meta/experiment.h"
+#include "croma/model/checkpoint.h"
 #include "croma/meta/meta_trainer.h"
 #include "croma/model/croma_model.h"
 #include "test_support.h"

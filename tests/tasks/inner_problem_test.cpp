@@ -5,7 +5,7 @@
 
 #include <set>
 
-#include "croma/app/experiment.h"
+#include "croma/meta/experiment.h"
 #include "croma/meta/meta_trainer.h"
 #include "croma/meta/method.h"
 #include "croma/model/losses.h"

@@ -19,7 +19,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "croma/io/checkpoint.h"
+#include "croma/model/checkpoint.h"
 #include "croma/model/param_layout.h"
 
 namespace croma {

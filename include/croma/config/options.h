@@ -3,8 +3,9 @@
 // distributed, output, evaluation). One struct per group; the groups are plain values so
 // they can be copied into the run directory's config.json and read back by `croma eval`.
 //
-// The member initialisers below are the defaults, and the only place they are written. Each
-// option's command-line name, help text, allowed values and place in config.json is one entry
+// The member initialisers below are the defaults (CroMA's). A baseline's own defaults of a few
+// options, chosen from the tuning searches, are in config/method_defaults.cpp and apply to the
+// options the command line does not give. Each option's command-line name, help text, allowed values and place in config.json is one entry
 // of the option table (src/config/option_table.cpp, described in option_registry.h); parsing,
 // range checks, --help and the JSON round trip all come from that table.
 #include <cstdint>

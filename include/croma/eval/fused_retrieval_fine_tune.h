@@ -23,6 +23,7 @@
 #include "croma/eval/fine_tuned_weights.h"
 #include "croma/meta/flat_adam.h"
 #include "croma/model/croma_model.h"
+#include "croma/model/losses.h"
 #include "croma/model/mlp_kernels.h"
 
 namespace croma {
@@ -63,7 +64,7 @@ class FusedRetrievalFineTune {
   bool agrees_with_model();
 
   const CromaModel& model_;
-  MetaOptions alignment_;
+  AlignmentLossSettings alignment_;  // the run's alignment loss
   torch::Tensor source_features_, target_features_;  // contiguous CPU floats
   std::vector<DenseLayer> source_layers_;  // e_s
   std::vector<DenseLayer> target_layers_;  // e_t, or the shared encoder's input map

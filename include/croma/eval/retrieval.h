@@ -18,6 +18,7 @@
 #include "croma/data/episode_sampler.h"
 #include "croma/meta/flat_adam.h"
 #include "croma/model/croma_model.h"
+#include "croma/model/losses.h"
 #include "croma/model/fast_weights.h"
 
 namespace croma {
@@ -62,7 +63,7 @@ class RetrievalEvaluator {
 
   const CromaModel& model_;
   const EpisodeSampler& sampler_;
-  MetaOptions alignment_;
+  AlignmentLossSettings alignment_;  // the run's alignment loss
   torch::Device device_;
   FeatureBatch source_features_, target_features_;
 };

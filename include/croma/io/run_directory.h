@@ -2,7 +2,7 @@
 // The run directory that rank 0 of `croma train` writes:
 //   config.json         resolved configuration (every option, plus world size and versions)
 //   metrics.jsonl       one JSON object per logged meta-step
-//   checkpoints/*.h5    meta-parameters (see io/checkpoint.h): initial, best, final, step_N;
+//   checkpoints/*.h5    meta-parameters (see model/checkpoint.h): initial, best, final, step_N;
 //                       final and step_N also hold the training state `--resume` needs
 //   summary.json        the last stdout line of a finished `croma train`
 //   eval.json           written by `croma eval` (meta-test); eval-val.json: `croma eval --split val`

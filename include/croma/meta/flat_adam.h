@@ -8,8 +8,8 @@
 // On the CPU one step is a single loop that reads gradient, moments and parameters once and
 // writes moments and parameters once (the bias corrections hoisted out of it). Written as
 // five ATen passes (mul_, add_, addcmul_, sqrt, addcdiv_) the same step streams the range
-// about three times as often and pays five dispatches; that was a third of the bench
-// meta-iteration. Other devices keep the ATen formulation (step_reference()).
+// about three times as often and pays five dispatches. Other devices keep the ATen
+// formulation (step_reference()).
 #include <cstdint>
 
 namespace croma {
@@ -20,6 +20,14 @@ struct AdamSettings {
   double beta2 = 0.999;
   double eps = 1e-8;
 };
+
+// What evaluation's fine-tunings (few-shot and retrieval, fused and autograd) run: torch's
+// default betas and epsilon at the rate --eval-lr.
+inline AdamSettings fine_tuning_adam(double lr) {
+  AdamSettings s;
+  s.lr = lr;
+  return s;
+}
 
 class FlatAdam {
  public:

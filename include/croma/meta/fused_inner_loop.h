@@ -33,12 +33,12 @@
 
 #include "croma/meta/exact_sum.h"
 #include "croma/meta/flat_adam.h"
+#include "croma/meta/phase_timings.h"
 #include "croma/model/mlp_kernels.h"
 #include "croma/tasks/inner_task.h"
 
 namespace croma {
 
-struct PhaseTimings;
 
 class FusedInnerLoop {
  public:

@@ -4,8 +4,9 @@
 // it from (DomainBed's protocol, Gulrajani & Lopez-Paz 2021; docs/evaluation.md "Tuning").
 //
 // The registry names options; it holds no values of its own except the paper's. A method's
-// default is whatever `croma train --method M` resolves the option to (its struct default,
-// or what the command line says), so the defaults live in one place, config/options.h.
+// default is whatever `croma train --method M` resolves the option to: the struct default
+// (config/options.h), the method's own default (config/method_defaults.cpp), or what the
+// command line says.
 // `croma train --method M --print-hparams` prints the entries as JSON; jobs/sweep.py draws
 // the search's configurations from that output.
 #include <optional>

@@ -29,6 +29,7 @@
 #include "croma/distributed/communicator.h"
 #include "croma/meta/exact_sum.h"
 #include "croma/meta/flat_adam.h"
+#include "croma/meta/phase_timings.h"
 #include "croma/meta/reptile.h"
 #include "croma/model/croma_model.h"
 #include "croma/tasks/inner_task.h"
@@ -37,16 +38,6 @@
 namespace croma {
 
 class FusedInnerLoop;
-
-// Wall time spent in each part of meta-training since construction (CPU clock; on a GPU
-// the kernels run asynchronously and the split is only indicative).
-struct PhaseTimings {
-  double sampling = 0;         // drawing episodes and gathering their features
-  double forward_backward = 0; // inner-loop losses and gradients
-  double optimizer = 0;        // inner Adam updates
-  double reptile = 0;          // fast-weight copies, deltas, meta-update
-  double allreduce = 0;        // the collective, with its host copies
-};
 
 struct StepStats {
   // Mean inner-step loss of each task kind over the step's episodes on all ranks.

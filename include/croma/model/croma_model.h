@@ -104,6 +104,9 @@ class CromaModel {
   // Fresh parameters: PyTorch's nn.Linear default, U(-1/sqrt(fan_in), 1/sqrt(fan_in)),
   // drawn from the (seed, init) stream on the CPU.
   torch::Tensor initial_parameters(std::uint64_t seed) const;
+  // Parameters with distinct values of the right shape (fixed seed), for the self-checks that
+  // compare a fused kernel's forward pass with the model's before trusting it.
+  torch::Tensor probe_parameters() const { return initial_parameters(20260101); }
 
   // Normalised embeddings [rows, embed_dim] of a batch of features (a tensor of vectors or
   // images, or sequences with their lengths: data/features.h).

@@ -30,8 +30,17 @@ torch::Tensor alignment_infonce_loss(const torch::Tensor& source_embedding,
                                      const torch::Tensor& source_groups,
                                      const torch::Tensor& target_groups, double temperature);
 
-// The alignment loss a run is configured with (--align-loss, --margin, --temperature).
-torch::Tensor alignment_loss(const MetaOptions& options, const torch::Tensor& source_embedding,
+// All an alignment loss reads of a run's options (--align-loss, --margin, --temperature).
+struct AlignmentLossSettings {
+  AlignmentLossSettings(const MetaOptions& o)  // NOLINT: implicit by design, callers pass their options
+      : kind(o.align_loss), margin(o.margin), temperature(o.temperature) {}
+  AlignLossKind kind;
+  double margin;
+  double temperature;
+};
+
+// The alignment loss a run is configured with.
+torch::Tensor alignment_loss(const AlignmentLossSettings& settings, const torch::Tensor& source_embedding,
                              const torch::Tensor& target_embedding, const torch::Tensor& source_groups,
                              const torch::Tensor& target_groups);
 

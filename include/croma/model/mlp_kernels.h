@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "croma/config/options.h"
+#include "croma/model/losses.h"
 #include "croma/model/param_layout.h"
 #include "croma/model/small_products.h"
 
@@ -71,7 +72,7 @@ void normalise_rows_backward(const float* z, const float* norms, const float* dz
 
 // The configured alignment loss (losses.h: margin or InfoNCE) of normalised embeddings
 // zs [bs, cols], zt [bt, cols] with group ids gs, gt; writes d loss / d zs and d loss / d zt.
-double alignment_loss_and_grad(const MetaOptions& options, const float* zs, const float* zt,
+double alignment_loss_and_grad(const AlignmentLossSettings& settings, const float* zs, const float* zt,
                                std::int64_t bs, std::int64_t bt, std::int64_t cols,
                                const std::int64_t* gs, const std::int64_t* gt, float* dzs, float* dzt);
 

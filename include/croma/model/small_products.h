@@ -7,7 +7,7 @@
 // Built with libxsmm (CMake finds it: CROMA_HAVE_LIBXSMM), they run its just-in-time kernels
 // for small products; without it, or for a shape its code generator declines, at::mm_out
 // (OpenBLAS). At 8 rows OpenBLAS spends most of a product packing the whole weight matrix;
-// libxsmm's kernels read it in place and are 2.6-4x faster here (docs/performance.md).
+// libxsmm's kernels read it in place (measured: docs/results/, the performance history).
 //
 // A product's kernel is chosen by its shape alone, so a task slot computes the same bits
 // whatever else its rank runs (meta/exact_sum.h). The two back ends round differently; a

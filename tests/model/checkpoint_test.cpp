@@ -5,7 +5,7 @@
 
 #include <hdf5.h>
 
-#include "croma/io/checkpoint.h"
+#include "croma/model/checkpoint.h"
 #include "croma/model/croma_model.h"
 
 namespace croma {

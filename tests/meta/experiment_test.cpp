@@ -1,11 +1,11 @@
-// How a run prepares its data (issue 13): the built-in world stays as it was, standardisation
+// How a run prepares its data: the built-in world stays as it was, standardisation
 // uses the statistics it is given, and no meta-val, meta-test or held-out validation target
 // item is ever read by meta-training, whichever method trains.
 #include <gtest/gtest.h>
 
 #include <set>
 
-#include "croma/app/experiment.h"
+#include "croma/meta/experiment.h"
 #include "croma/data/concept_world.h"
 #include "croma/meta/meta_trainer.h"
 #include "croma/meta/method.h"

@@ -1,8 +1,8 @@
-#include "croma/app/experiment.h"
+#include "croma/meta/experiment.h"
 
 #include <algorithm>
 
-#include "croma/app/load_shards.h"
+#include "croma/meta/load_shards.h"
 #include "croma/data/concept_world.h"
 #include "croma/data/feature_shards.h"
 #include "croma/data/meta_split.h"

@@ -1,4 +1,4 @@
-#include "croma/io/checkpoint.h"
+#include "croma/model/checkpoint.h"
 #include "croma/io/hdf5_util.h"
 #include "croma/io/read_guard.h"
 

@@ -1,4 +1,4 @@
-#include "croma/app/load_shards.h"
+#include "croma/meta/load_shards.h"
 
 #include "croma/distributed/collective_error.h"
 #include "croma/io/read_guard.h"
