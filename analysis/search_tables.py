@@ -7,7 +7,9 @@ Every number comes from the runs on disk: the final cells' eval.json (meta-test)
                 the seed means; CroMA minus each baseline, paired by seed and episode, the unadjusted
                 interval printed and * where the difference survives Holm's step-down correction at
                 family-wise 5 % over all of the table's paired comparisons; the positive control;
-                the untrained start on the same episodes; #target (labels)
+                the untrained start on the same episodes; #target (labels; class-pure): the items
+                read, the labels as the paper counts them and the class-pure count (runs that predate
+                target_labels_class_pure get it derived from the results: class_pure_count)
   fig7.md/.png  accuracy against label noise, when the search has a label-noise axis (every
                 method selected again at each noise level), with the paired CroMA − method
                 differences, Holm-marked over the figure table's comparisons
@@ -241,6 +243,8 @@ def summarise(spec, selection, search_cells, final_cells):
         first = runs[(group, done[0])]
         row["target_samples_used"] = first.get("target_samples_used")
         row["target_labels_used"] = first.get("target_labels_used")
+        if "target_labels_class_pure" in first:  # runs before the count lack it: see class_pure_count
+            row["target_labels_class_pure"] = first["target_labels_class_pure"]
         row["episodes"] = first.get("episodes")
         row["ways"] = first.get("ways")
         for (k, noise), members in per_cell.items():
@@ -308,6 +312,99 @@ def point_text(point):
     return ", ".join(f"{k} {v}" for k, v in point.items())
 
 
+# ---- label accounting: the paper's count and the class-pure count --------------------------
+
+# The methods with an alignment task (croma's aligns(), meta/method.cpp): with --pairs weak they
+# read the weak cluster id of every target item they align.
+ALIGNING_METHODS = ("croma", "align-classify", "align-meta-classify", "shared-align")
+DEFAULT_PAIRS = "strong"  # croma train's --pairs default
+# The built-in world's default weak clusters are its sub-concepts (concept c's items fall in
+# clusters c * clusters-per-concept + r), so each lies inside one class.
+DEFAULT_CLASSES_PER_CLUSTER = 1
+# What croma train says when it refuses unsup-meta-weak because every weak cluster of the
+# meta-train target items lies inside one class.
+PURE_REFUSAL = "lies inside one class"
+
+
+def run_options(summary, group):
+    """The options a group's runs trained with: the search's train options, its axes point and
+    the configuration selected for it."""
+    row = summary["rows"].get(group) or summary.get("selected", {}).get(group, {})
+    hparams = summary.get("selected", {}).get(group, {}).get("hparams", {})
+    return {**summary.get("train", {}), **row.get("point", {}), **hparams}
+
+
+def weak_clusters_class_pure(summary, options):
+    """Whether every weak cluster of the meta-train target items lies inside one class, on the
+    data these options select, as far as the results tell: (True | False | None, the evidence)."""
+    if "data" not in options:
+        k = int(options.get("classes-per-cluster", DEFAULT_CLASSES_PER_CLUSTER))
+        if k == 1:
+            return True, "the built-in world's weak clusters are its sub-concepts, --classes-per-cluster 1"
+        return False, f"the built-in world's weak clusters group {k} classes (--classes-per-cluster {k})"
+    for group, sel in summary.get("selected", {}).items():
+        if (sel.get("method") == "unsup-meta-weak" and PURE_REFUSAL in sel.get("refused", "")
+                and run_options(summary, group).get("data") == options["data"]):
+            return True, "croma refused unsup-meta-weak on these data for that reason"
+    return None, "these results do not record whether every weak cluster lies inside one class"
+
+
+def class_pure_count(summary, group):
+    """(count, how): the row's target_labels_class_pure as its runs recorded it (how None), or,
+    for runs that predate the count, derived from what the results record. Derived, it is the
+    labels read (how "labels") unless the method aligns with weak pairs; then every item read
+    where every weak cluster lies inside one class (how: the evidence for that), else None."""
+    row = summary["rows"][group]
+    if row.get("target_labels_class_pure") is not None:
+        return row["target_labels_class_pure"], None
+    options = run_options(summary, group)
+    if row["method"] not in ALIGNING_METHODS or options.get("pairs", DEFAULT_PAIRS) != "weak":
+        return row.get("target_labels_used"), "labels"
+    pure, why = weak_clusters_class_pure(summary, options)
+    return (row.get("target_samples_used") if pure else None), why
+
+
+def target_cell(samples, labels, class_pure):
+    """Table 2's last column: 'items read (labels as the paper counts them; class-pure)'."""
+    return f"{samples} ({labels}; {'?' if class_pure is None else class_pure})"
+
+
+def label_counts_note(summary):
+    """The footnote of Table 2's last column, saying how its class-pure counts were derived where
+    the runs predate them."""
+    text = ("#target (labels; class-pure): meta-train target items read; in brackets the labels read as the paper "
+            "counts them (a weak pair reads none), then the class-pure count: the items whose class training "
+            "could read, i.e. the labelled ones plus, for a method that aligns with weak pairs (--pairs weak), "
+            "every item it saw whose weak cluster lies inside one class, since that cluster id is the class label.")
+    derived = {group: class_pure_count(summary, group) for group in summary["rows"]}
+    derived = {g: d for g, d in derived.items() if d[1] is not None}
+    if not derived:
+        return text
+    weak = {g: d for g, d in derived.items() if d[1] != "labels"}
+    text += (" These runs predate the class-pure count, so it is derived here from what the results record "
+             "(the pairs of each method's training options and selected configuration, and the data's weak clusters): ")
+    if not weak:
+        return text + ("no method here aligns with weak pairs (the aligning methods' pairs are strong: an "
+                       "item's only partner is its own pair), so each class-pure count is the labels read.")
+    methods = []
+    for g in weak:
+        if summary["rows"][g]["method"] not in methods:
+            methods.append(summary["rows"][g]["method"])
+    known = sorted({why for count, why in weak.values() if count is not None})
+    unknown = sorted({why for count, why in weak.values() if count is None})
+    named = ", ".join(methods[:-1]) + (" and " if len(methods) > 1 else "") + methods[-1]
+    if known:
+        one = len(methods) == 1
+        text += (f"{named} {'aligns' if one else 'align'} with weak pairs, and every weak cluster of the meta-train "
+                 f"target items lies inside one class ({'; '.join(known)}), so {'it' if one else 'each of them'} "
+                 f"read as many class labels as target items; every other method's class-pure count is its "
+                 f"labels read.")
+    if unknown:
+        text += (f"{' ' if known else ''}'?': the count of a method that aligns with weak pairs cannot be derived "
+                 f"where not every weak cluster is known to lie inside one class ({'; '.join(unknown)}).")
+    return text
+
+
 def table2_comparisons(summary):
     """The (group, key) of every paired comparison table2 shows: each row's shot counts at its own
     label-noise level."""
@@ -342,13 +439,13 @@ def table2(summary):
            f"trial seed(s), selected by {summary['selection_rule']}; no meta-test number was read to select. "
            f"Every method had the same budget ({json.dumps(summary['train'])}). "
            f"'CroMA −' columns: CroMA minus the row, paired by seed and episode, 95 % t-interval over seeds; "
-           f"* as stated above. #target (labels): meta-train target items read (of them with labels).", "",
+           f"* as stated above. " + label_counts_note(summary), "",
            control_text(control), ""]
     for point in points:
         noise = float(point.get("label-noise", 0.0))
         if point:
             out += [f"## {point_text(point)}", ""]
-        header = ["method"] + [f"{k}-shot" for k in shots] + [f"CroMA − ({k}-shot)" for k in shots] + ["#target (labels)"]
+        header = ["method"] + [f"{k}-shot" for k in shots] + [f"CroMA − ({k}-shot)" for k in shots] + ["#target (labels; class-pure)"]
         out += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         untrained = None
         for group, r in rows.items():
@@ -361,7 +458,8 @@ def table2(summary):
             for k in shots:
                 d = summary["paired_vs_croma"].get(group, {}).get(f"{k}|{noise}")
                 line.append(paired_text(d, holm.get((group, f"{k}|{noise}"))))
-            line.append(f"{r.get('target_samples_used')} ({r.get('target_labels_used')})")
+            line.append(target_cell(r.get("target_samples_used"), r.get("target_labels_used"),
+                                    class_pure_count(summary, group)[0]))
             out.append("| " + " | ".join(line) + " |")
             if r["method"] == REFERENCE:
                 untrained = r
@@ -373,7 +471,7 @@ def table2(summary):
             for k in shots:
                 c = untrained["cells"].get(f"{k}|{noise}")
                 line.append(pct(c["initial_mean"], c["initial_ci95"]) if c else "")
-            line += [""] * len(shots) + ["0 (0)"]
+            line += [""] * len(shots) + [target_cell(0, 0, 0)]
             out.append("| " + " | ".join(line) + " |")
         out.append("")
     if summary["missing"]:

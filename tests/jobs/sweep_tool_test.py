@@ -3,6 +3,7 @@ what would reach the cluster."""
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -315,7 +316,8 @@ class SearchTool(unittest.TestCase):
             os.makedirs(run)
             with open(os.path.join(run, "eval.json"), "w") as f:
                 json.dump({"results": results, "eval_seed": 1, "episodes": 4, "ways": 5,
-                           "target_samples_used": 10, "target_labels_used": 10 if not croma else 0}, f)
+                           "target_samples_used": 10, "target_labels_used": 10 if not croma else 0,
+                           "target_labels_class_pure": 7 if croma else 10}, f)
         p = subprocess.run([sys.executable, SWEEP, "aggregate", self.spec_path], capture_output=True, text=True)
         self.assertEqual(p.returncode, 0, p.stderr)
         out = json.loads(p.stdout.strip().splitlines()[-1])
@@ -327,6 +329,15 @@ class SearchTool(unittest.TestCase):
             table = f.read()
         self.assertIn("over all 2 paired comparisons of this table", table)
         self.assertIn("| oracle | 53.5 ± 0.5 | 53.5 ± 0.5 | 4.0 ± 1.0 * | 4.0 ± 1.0 * |", table)
+        # eval.json's class-pure count reaches results.json and Table 2 as the runs recorded it.
+        with open(out["written"]["results"]) as f:
+            rows = json.load(f)["rows"]
+        self.assertEqual({g: (r["target_labels_used"], r["target_labels_class_pure"]) for g, r in rows.items()},
+                         {"method=croma": (0, 7), "method=oracle": (10, 10)})
+        self.assertIn("| #target (labels; class-pure) |", table)
+        self.assertRegex(table, r"\| croma \|.*\| 10 \(0; 7\) \|\n")
+        self.assertRegex(table, r"\| oracle \|.*\| 10 \(10; 10\) \|\n")
+        self.assertNotIn("predate the class-pure count", table)
 
     def test_bad_search_specs_give_one_clear_error(self):
         for search, message in ((dict(final_seeds=[1, 9]), "must be fresh"),
@@ -516,6 +527,88 @@ class HolmMarks(unittest.TestCase):
         self.assertFalse(c["passes"])
         self.assertIn("**fails: this data set is uninformative**", self.st.table2(s))
 
+    def label_summary(self, train, methods, selected=None, carried=None):
+        """A summary whose rows read 10 target items, the oracle's all labelled; `carried`: {method:
+        target_labels_class_pure} recorded by the runs."""
+        s = self.summary({m: (0.0, 0.01) for m in methods})
+        s["train"] = train
+        s["selected"] = selected or {}
+        for group, row in s["rows"].items():
+            row["target_labels_used"] = row["target_samples_used"] if row["method"] == "oracle" else 0
+            if row["method"] in (carried or {}):
+                row["target_labels_class_pure"] = carried[row["method"]]
+        return s
+
+    def test_class_pure_count_derived_where_the_runs_lack_it(self):
+        st = self.st
+        methods = ["align-classify", "shared-align", "shared", "oracle", "unsup-meta-recon"]
+        counts = lambda s: {r["method"]: st.class_pure_count(s, g)[0] for g, r in s["rows"].items()}
+        labels = lambda s: {r["method"]: r["target_labels_used"] for r in s["rows"].values()}
+        items = lambda s: {r["method"]: r["target_samples_used"] for r in s["rows"].values()}
+        aligning = {"croma", "align-classify", "shared-align"}
+        # Built-in world, default sub-concept clusters (each inside one class), weak pairs: the
+        # aligning methods read every item they saw as a class label; the others their labels.
+        weak = self.label_summary({"pairs": "weak"}, methods)
+        want = {m: items(weak)[m] if m in aligning else labels(weak)[m] for m in items(weak)}
+        self.assertEqual(counts(weak), want)
+        self.assertNotEqual(want, labels(weak))  # the case tells the two counts apart
+        self.assertEqual(st.weak_clusters_class_pure(weak, weak["train"])[0], True)
+        # Strong pairs (given, or croma's default): the labels read, for every method.
+        for train in ({"pairs": "strong"}, {}):
+            self.assertEqual(counts(self.label_summary(train, methods)), labels(self.label_summary(train, methods)))
+        # Weak pairs through the selected configuration (pairs searched) count as weak pairs.
+        searched = self.label_summary({}, methods, selected={"method=croma": {"method": "croma", "point": {},
+                                                                              "hparams": {"pairs": "weak"}}})
+        self.assertEqual(counts(searched)["croma"], items(searched)["croma"])
+        self.assertEqual(counts(searched)["align-classify"], labels(searched)["align-classify"])
+        # Clusters of several classes: the count cannot be derived, and Table 2 says '?'.
+        coarse = self.label_summary({"pairs": "weak", "classes-per-cluster": 3}, methods)
+        self.assertEqual(st.weak_clusters_class_pure(coarse, coarse["train"])[0], False)
+        self.assertEqual({m for m, c in counts(coarse).items() if c is None}, aligning)
+        self.assertRegex(st.table2(coarse), r"\| croma \|.*\| 10 \(0; \?\) \|\n")
+        self.assertIn("'?': the count of a method that aligns with weak pairs cannot be derived", st.table2(coarse))
+        # Imported data: pure where croma refused unsup-meta-weak for that reason, unknown otherwise.
+        refusal = {"method=unsup-meta-weak": {"method": "unsup-meta-weak", "point": {}, "refused":
+                   "croma train: error: --method unsup-meta-weak: each of the 3 weak clusters of the meta-train "
+                   "target items lies inside one class, so its cluster ids are class labels"}}
+        data = {"pairs": "weak", "data": "d.shards.txt"}
+        refused = self.label_summary(data, methods, selected=refusal)
+        self.assertEqual(counts(refused), want)
+        self.assertEqual({m for m, c in counts(self.label_summary(data, methods)).items() if c is None}, aligning)
+        elsewhere = self.label_summary(data, methods, selected={
+            "method=unsup-meta-weak": {**refusal["method=unsup-meta-weak"], "point": {"data": "other.shards.txt"}}})
+        self.assertIsNone(counts(elsewhere)["croma"])
+        # A row that carries the count keeps it, whatever the derivation would give.
+        carried = self.label_summary({"pairs": "weak"}, methods, carried={"croma": 3, "oracle": 4})
+        self.assertEqual((counts(carried)["croma"], counts(carried)["oracle"]), (3, 4))
+        self.assertIsNone(st.class_pure_count(carried, "method=croma")[1])
+
+    def test_table2_label_column_and_footnote(self):
+        st = self.st
+        self.assertEqual(st.target_cell(12, 0, 9), "12 (0; 9)")
+        self.assertEqual(st.target_cell(12, 0, None), "12 (0; ?)")
+        s = self.label_summary({"pairs": "weak"}, ["oracle", "shared"])
+        md = st.table2(s)
+        header = [line for line in md.splitlines() if line.startswith("| method |")]
+        self.assertEqual(len(header), 1)
+        self.assertTrue(header[0].endswith("| #target (labels; class-pure) |"), header)
+        for row in s["rows"].values():
+            n, l = row["target_samples_used"], row["target_labels_used"]
+            pure = n if row["method"] == "croma" else l
+            self.assertRegex(md, rf"\| {row['method']} \|.*\| {n} \({l}; {pure}\) \|\n")
+        self.assertRegex(md, r"\| untrained start .*\| 0 \(0; 0\) \|\n")
+        # The footnote explains both counts, and that these were derived, and from what.
+        for text in ("a weak pair reads none", "whose weak cluster lies inside one class, since that cluster id is "
+                     "the class label", "These runs predate the class-pure count, so it is derived",
+                     "croma aligns with weak pairs", "--classes-per-cluster 1"):
+            self.assertIn(text, md)
+        strong = st.table2(self.label_summary({}, ["oracle"]))
+        self.assertIn("no method here aligns with weak pairs", strong)
+        recorded = st.table2(self.label_summary({"pairs": "weak"}, ["oracle"], carried={"croma": 5, "oracle": 10}))
+        self.assertIn("a weak pair reads none", recorded)
+        self.assertNotIn("predate the class-pure count", recorded)
+        self.assertRegex(recorded, r"\| croma \|.*\| 10 \(0; 5\) \|\n")
+
     def test_committed_tables_are_what_the_committed_results_give(self):
         repo = os.path.dirname(os.path.dirname(SWEEP))
         folders = sorted(os.path.join(repo, "docs", "results", d) for d in os.listdir(os.path.join(repo, "docs", "results"))
@@ -528,6 +621,22 @@ class HolmMarks(unittest.TestCase):
             t2s = f.read()
         # The issue's example: at 1 shot CroMA's 4.4 over Align + Meta Classify excludes zero unadjusted, not after Holm.
         self.assertIn("| align-meta-classify | 56.6 ± 1.9 | 80.1 ± 1.1 | 4.4 ± 2.7 | 0.9 ± 1.7 |", t2s)
+        # The committed runs predate the class-pure count: with weak pairs on data whose weak clusters
+        # are the classes, CroMA's count is every item it read; with strong pairs, its labels.
+        for name, weak in (("search-text_to_speech", True), ("search-image_to_audio", True),
+                           ("search-text_to_image", False), ("search-builtin", False)):
+            with open(os.path.join(repo, "docs", "results", name, "results.json")) as f:
+                summary = json.load(f)
+            with open(os.path.join(repo, "docs", "results", name, "table2.md")) as f:
+                table = f.read()
+            self.assertEqual(summary["train"].get("pairs", "strong") == "weak", weak, name)
+            row = summary["rows"]["method=croma"]
+            self.assertNotIn("target_labels_class_pure", row)
+            pure = row["target_samples_used"] if weak else row["target_labels_used"]
+            self.assertEqual(self.st.class_pure_count(summary, "method=croma")[0], pure, name)
+            cell = f"{row['target_samples_used']} ({row['target_labels_used']}; {pure})"
+            self.assertRegex(table, r"\| croma \|.*\| " + re.escape(cell) + r" \|\n", name)
+            self.assertIn("predate the class-pure count", table)
 
 
 if __name__ == "__main__":
