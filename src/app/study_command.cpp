@@ -181,15 +181,7 @@ int run_study_command(int argc, const char* const argv[]) {
     print_table(cells, xs);
   }
   if (o.weak) {
-    std::vector<Column> cols = {{"n", {}}, {"sets", {}}, {"trials", {}}, {"centroid_mean", {}},
-                                {"centroid_std", {}}, {"centroid_sem", {}}, {"pairing_mean", {}},
-                                {"pairing_std", {}}, {"pairing_sem", {}}, {"strong_theory", {}}};
-    for (const auto& c : weak) {
-      const double row[] = {double(c.n), double(c.sets), double(c.trials), c.centroid.mean, c.centroid.std,
-                            c.centroid.sem, c.pairing.mean, c.pairing.std, c.pairing.sem, c.strong_theory};
-      for (std::size_t k = 0; k < cols.size(); ++k) cols[k].values.push_back(row[k]);
-    }
-    write_csv_atomically(dir / "weak.csv", cols);
+    write_csv_atomically(dir / "weak.csv", weak_columns(weak));
     print_weak(weak, finding);
   }
   summary["seconds"] = seconds();

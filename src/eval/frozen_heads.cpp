@@ -57,7 +57,7 @@ std::pair<torch::Tensor, torch::Tensor> fit_logistic(const torch::Tensor& suppor
                                                         .max_iter(settings.max_iterations)
                                                         .max_eval(settings.max_iterations * 5 / 4)
                                                         .tolerance_grad(settings.gradient_tolerance)
-                                                        .tolerance_change(1e-12)
+                                                        .tolerance_change(1e-15)
                                                         .history_size(20)
                                                         .line_search_fn("strong_wolfe"));
   const auto objective = [&] {

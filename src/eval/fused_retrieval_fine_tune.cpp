@@ -18,7 +18,7 @@ torch::Tensor similarities(const std::vector<float>& a, const std::vector<float>
 }  // namespace
 
 std::unique_ptr<FusedRetrievalFineTune> FusedRetrievalFineTune::create(const CromaModel& model,
-                                                                       const MetaOptions& alignment,
+                                                                       const AlignmentLossSettings& alignment,
                                                                        const torch::Tensor& source_features,
                                                                        const torch::Tensor& target_features) {
   if (!encodable_features(source_features) || !encodable_features(target_features)) return nullptr;
@@ -38,7 +38,7 @@ std::unique_ptr<FusedRetrievalFineTune> FusedRetrievalFineTune::create(const Cro
   return out;
 }
 
-FusedRetrievalFineTune::FusedRetrievalFineTune(const CromaModel& model, const MetaOptions& alignment,
+FusedRetrievalFineTune::FusedRetrievalFineTune(const CromaModel& model, const AlignmentLossSettings& alignment,
                                                const torch::Tensor& source_features,
                                                const torch::Tensor& target_features,
                                                std::vector<DenseLayer> source_layers,

@@ -42,4 +42,16 @@ std::vector<Column> study_columns(const std::vector<CellResult>& cells) {
   return cols;
 }
 
+std::vector<Column> weak_columns(const std::vector<WeakCell>& cells) {
+  std::vector<Column> cols = {{"n", {}}, {"sets", {}}, {"trials", {}}, {"centroid_mean", {}},
+                              {"centroid_std", {}}, {"centroid_sem", {}}, {"pairing_mean", {}},
+                              {"pairing_std", {}}, {"pairing_sem", {}}, {"strong_theory", {}}};
+  for (const auto& c : cells) {
+    const double row[] = {double(c.n), double(c.sets), double(c.trials), c.centroid.mean, c.centroid.std,
+                          c.centroid.sem, c.pairing.mean, c.pairing.std, c.pairing.sem, c.strong_theory};
+    for (std::size_t k = 0; k < cols.size(); ++k) cols[k].values.push_back(row[k]);
+  }
+  return cols;
+}
+
 }  // namespace croma

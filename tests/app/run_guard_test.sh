@@ -4,7 +4,7 @@
 #    it, exit 2, nothing written;
 #  - two `croma train --resume` at once on one run directory: one is refused at once naming
 #    the holder (exit 1) and the run ends bit-identical to one never interrupted;
-#  - `croma eval` on a directory a training holds is refused;
+#  - `croma eval` on a directory a live training holds is refused, and runs once it is gone;
 #  - kill -9 of the holder: the next resume takes the lock over, with a warning, and ends
 #    bit-identical;
 #  - a lock left by another host is honoured within its lease and taken over after it
@@ -22,7 +22,7 @@ expect_error "unrecognised option '--step' (option names are written in full: di
 nothing_written "$work/t2"
 expect_error "unexpected word '5' after '--eval-shots 1': every value belongs to an option, and a list is written with commas and no spaces (--eval-shots 1,5)" \
   eval --run-dir "$work/e1" --eval-shots 1 5
-expect_error "did you mean --head-only" eval --run-dir "$work/e1" --head finetune
+expect_error "did you mean --retrieval" eval --run-dir "$work/e1" --retriev
 expect_error "unexpected word 'stray'" study --out "$work/s1" --trials 10 stray
 nothing_written "$work/s1"
 expect_error "did you mean --trials" study --out "$work/s2" --trial 10
@@ -41,7 +41,7 @@ small=(--concepts 20 --samples-per-concept 24 --latent-dim 6 --nuisance-dim 4 --
        --target-dim 16 --hidden 32 --embed-dim 16 --classifier-hidden 16 --ways 4 --shots 3
        --eval-ways 4 --eval-shots 3 --eval-tasks 4 --eval-queries 5 --eval-steps 10 --quiet
        --checkpoint-every 500 --val-every 0 --log-every 100)
-long=20000  # meta-steps: several seconds, long enough for a second writer to meet the first
+long=40000  # meta-steps: several seconds, long enough for a second writer to meet the first
 wait_for() { for _ in $(seq 1 600); do compgen -G "$1" >/dev/null && return 0; sleep 0.05; done; return 1; }
 
 "$croma" train --run-dir "$work/ref" "${small[@]}" --steps $long >/dev/null 2>"$work/ref.err" ||
@@ -58,8 +58,6 @@ still_running=no; kill -0 $first 2>/dev/null && still_running=yes
 [ $code -eq 1 ] && grep -qF "is in use by croma train on host $(hostname), pid $first, since" "$work/b.err" &&
   [ "$(wc -l <"$work/b.err")" -eq 1 ] && ok || fail "second resume: exit $code, stderr: $(cat "$work/b.err")"
 [ $still_running = yes ] && ok || fail "the first resume ended before the second came (the test proves nothing)"
-"$croma" eval --run-dir "$work/two" >/dev/null 2>"$work/e.err"; code=$?
-[ $code -eq 1 ] && grep -qF "is in use by croma train" "$work/e.err" && ok || fail "eval during training: exit $code: $(cat "$work/e.err")"
 wait $first && ok || fail "the first resume failed: $(tail -n 3 "$work/a.err")"
 params_equal "$work/two/checkpoints/final.h5" "$work/ref/checkpoints/final.h5" 2>"$work/cmp.err" && ok ||
   fail "two writers: the run ends with other meta-parameters: $(tail -n 2 "$work/cmp.err")"
@@ -68,6 +66,20 @@ import json, sys
 steps = [json.loads(l)["step"] for l in open(sys.argv[1])]
 assert steps == sorted(set(steps)), "metrics.jsonl holds steps twice or out of order"' "$work/two/metrics.jsonl" && ok ||
   fail "metrics.jsonl after two writers"
+
+# --- croma eval on a directory a live training holds (a lock planted for a live process, so
+# the check does not race a real training's end) -------------------------------------------------
+sleep 120 & sleeper=$!
+printf '{"purpose":"croma train","host":"%s","pid":%d,"started":"2026-01-01T00:00:00Z","lease_s":120,"token":"live"}\n' \
+  "$(hostname)" "$sleeper" >"$work/two/croma.lock"
+"$croma" eval --run-dir "$work/two" >/dev/null 2>"$work/e.err"; code=$?
+[ $code -eq 1 ] && grep -qF "is in use by croma train on host $(hostname), pid $sleeper" "$work/e.err" && ok ||
+  fail "eval during training: exit $code: $(cat "$work/e.err")"
+[ ! -e "$work/two/eval.json" ] && grep -qF '"token":"live"' "$work/two/croma.lock" && ok ||
+  fail "a refused eval wrote eval.json or touched the holder's lock"
+kill $sleeper; wait $sleeper 2>/dev/null
+"$croma" eval --run-dir "$work/two" >/dev/null 2>"$work/e2.err" && grep -qF "is gone" "$work/e2.err" &&
+  [ -e "$work/two/eval.json" ] && ok || fail "eval after the holder ended: $(cat "$work/e2.err")"
 
 # --- kill -9 of the holder: the next resume takes over -------------------------------------------
 "$croma" train --run-dir "$work/killed" "${small[@]}" --steps $long >/dev/null 2>"$work/k.err" &

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <torch/torch.h>
 
 #include "croma/config/options.h"
@@ -46,8 +48,10 @@ TEST(FrozenHeads, LogisticFitIsTheRegularisedOptimum) {
     const auto onehot = torch::one_hot(torch::tensor(y), 3).to(torch::kFloat64);
     const auto grad_w = c * (p - onehot).t().mm(x) + w;
     const auto grad_b = c * (p - onehot).sum(0);
-    EXPECT_LT(grad_w.abs().max().item<double>(), 1e-6) << "C = " << c;
-    EXPECT_LT(grad_b.abs().max().item<double>(), 1e-6) << "C = " << c;
+    // The objective scales with C, and so does the gradient the solver can reach.
+    const double tolerance = 1e-6 * std::max(1.0, c);
+    EXPECT_LT(grad_w.abs().max().item<double>(), tolerance) << "C = " << c;
+    EXPECT_LT(grad_b.abs().max().item<double>(), tolerance) << "C = " << c;
     // Stronger regularisation, smaller weights.
     if (c == 0.1) EXPECT_LT(w.norm().item<double>(), 1.0);
   }

@@ -33,7 +33,7 @@ class FusedRetrievalFineTune {
   // The fused fine-tuning of `model`'s encoders with `alignment`'s loss on these features
   // (every item of each modality, [items, dim]), or nullptr where it does not apply. The
   // kernels are checked once against the model's own embedding functions on a few real rows.
-  static std::unique_ptr<FusedRetrievalFineTune> create(const CromaModel& model, const MetaOptions& alignment,
+  static std::unique_ptr<FusedRetrievalFineTune> create(const CromaModel& model, const AlignmentLossSettings& alignment,
                                                         const torch::Tensor& source_features,
                                                         const torch::Tensor& target_features);
 
@@ -55,7 +55,7 @@ class FusedRetrievalFineTune {
     std::vector<std::unique_ptr<MlpKernel>> owned;
     KernelPath source, target;
   };
-  FusedRetrievalFineTune(const CromaModel& model, const MetaOptions& alignment, const torch::Tensor& source_features,
+  FusedRetrievalFineTune(const CromaModel& model, const AlignmentLossSettings& alignment, const torch::Tensor& source_features,
                          const torch::Tensor& target_features, std::vector<DenseLayer> source_layers,
                          std::vector<DenseLayer> target_layers, FineTunedWeights weights);
   Net make_net() const;

@@ -8,10 +8,13 @@
 
 #include "croma/io/column_table.h"
 #include "croma/study/alignment_study.h"
+#include "croma/study/weak_alignment.h"
 
 namespace croma {
 
 // The study table as named columns, for the writers of io/column_table.h.
 std::vector<Column> study_columns(const std::vector<CellResult>& cells);
+// The weak-alignment table (weak.csv) as named columns.
+std::vector<Column> weak_columns(const std::vector<WeakCell>& cells);
 
 }  // namespace croma
