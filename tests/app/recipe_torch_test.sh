@@ -5,8 +5,8 @@
 # the embeddings must equal an independent NumPy forward pass of the same checkpoint (the
 # layout of docs/data-format.md: standardise with the stored statistics, Linear-ReLU-Linear,
 # L2-normalise) to float tolerance. The same for the source encoder, and for a shared-encoder
-# method, whose target path is map_t then e_s. croma itself has no command that writes
-# embeddings, so they are not compared with croma's own.
+# method, whose target path is map_t then e_s. The target embeddings are also compared with
+# croma's own (croma eval --export-episodes writes every target item's embedding).
 # usage: recipe_torch_test.sh CROMA MPIRUN
 set -uo pipefail
 croma=$(realpath "$1")
@@ -70,6 +70,28 @@ print(f"{modality}: {got.shape[0]} x {got.shape[1]}, max |torch - numpy| = {err:
 PY
 }
 check runs/mydata-croma/checkpoints/best.h5 audio.npz target audio_emb.npy || fail "target embeddings"
+# croma's own embeddings of every target item (croma eval --export-episodes writes the frozen
+# features its heads read): the torch module must give the same rows.
+build/croma eval --run-dir runs/mydata-croma --checkpoint best --head prototype --skip-untrained --eval-shots 1 \
+  --eval-tasks 2 --export-episodes "$work/episodes.json" >"$work/export.out" 2>&1 || fail "croma eval --export-episodes: $(tail -n 3 "$work/export.out")"
+/usr/bin/python3 - "$work/episodes.json" audio_emb.npy shards <<'PY' || fail "torch embeddings differ from croma's own"
+import glob, json, sys
+import h5py, numpy as np
+ex, got = json.load(open(sys.argv[1])), np.load(sys.argv[2])
+ours = np.asarray(ex["features"]["trained"], dtype=np.float32)
+# Shard item order is the importer's; map it to audio.npz's rows by sample id.
+ids = []
+for path in sorted(glob.glob(sys.argv[3] + "/*.h5")):
+    with h5py.File(path, "r") as f:
+        ids += [i.decode() if isinstance(i, bytes) else str(i) for i in f["target/ids"][()]]
+npz = np.load("audio.npz")  # without `ids`, the importer names row r "target-r"
+npz_ids = [str(i) for i in npz["ids"]] if "ids" in npz.files else [f"target-{r}" for r in range(len(got))]
+row = {i: r for r, i in enumerate(npz_ids)}
+assert ours.shape == got.shape, (ours.shape, got.shape)
+err = np.abs(ours - got[[row[i] for i in ids]]).max()
+assert err < 1e-5, f"croma and torch embeddings differ by {err}"
+print(f"croma's own target embeddings: {ours.shape[0]} x {ours.shape[1]}, max |torch - croma| = {err:.2e}")
+PY
 python3 analysis/load_encoder_torch.py runs/mydata-croma/checkpoints/final.h5 text.npz --modality source --out text_emb.npy \
   >"$work/src.out" 2>&1 || fail "source: $(cat "$work/src.out")"
 check runs/mydata-croma/checkpoints/final.h5 text.npz source text_emb.npy || fail "source embeddings"
