@@ -441,7 +441,7 @@ FusedInnerLoop::Result FusedInnerLoop::run(const InnerTaskList& tasks, const tor
     clock.lap(timings.reptile);
     for (std::int64_t t = 0; t < slots; ++t) {
       auto& s = slots_[static_cast<std::size_t>(t)];
-      task.sample(streams[static_cast<std::size_t>(t)], meta);
+      task.sample(streams[static_cast<std::size_t>(t)]);
       const auto& ep = task.episode();
       s.first = host(ep.first.values(), torch::kFloat32);
       s.second = host(ep.second.values(), torch::kFloat32);

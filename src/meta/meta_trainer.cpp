@@ -149,7 +149,7 @@ void MetaTrainer::run_episode(InnerTask& task, Rng& rng, const EpisodeSums& out)
     fast_->values().copy_(meta_);  // a true copy: the episode never writes into the meta-parameters
   }
   clock.lap(timings_.reptile);
-  task.sample(rng, meta_);
+  task.sample(rng);
   const auto problem = task.problem();
   const bool described = problem.loss != InnerLoss::kCustom;
   const auto frozen = described ? frozen_embeddings(model_, problem, task.episode(), meta_) : torch::Tensor();

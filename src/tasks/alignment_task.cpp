@@ -2,7 +2,7 @@
 
 namespace croma {
 
-void AlignmentTask::sample(Rng& rng, const torch::Tensor& /*meta*/) {
+void AlignmentTask::sample(Rng& rng) {
   const auto ep = ctx_.sampler.sample_alignment(rng, ctx_.meta.pairs, ctx_.meta.ways, ctx_.meta.shots);
   episode_.first = gather_rows(ctx_.source_features, ep.source_items);
   episode_.second = gather_rows(ctx_.target_features, ep.target_items);

@@ -15,7 +15,7 @@ std::vector<std::int64_t> draw_items(Rng& rng, const std::vector<std::int64_t>& 
 }
 }  // namespace
 
-void DomainConfusionTask::sample(Rng& rng, const torch::Tensor& /*meta*/) {
+void DomainConfusionTask::sample(Rng& rng) {
   const auto n = ctx_.meta.ways * ctx_.meta.shots;
   const auto s = draw_items(rng, source_items_, n);
   const auto t = draw_items(rng, target_items_, n);

@@ -2,7 +2,7 @@
 
 namespace croma {
 
-void ReconstructionTask::sample(Rng& rng, const torch::Tensor& /*meta*/) {
+void ReconstructionTask::sample(Rng& rng) {
   // An episode is ways * shots unlabelled target items, the same size as a labelled episode.
   const auto n = std::min<std::int64_t>(ctx_.meta.ways * ctx_.meta.shots, static_cast<std::int64_t>(items_.size()));
   std::vector<std::int64_t> chosen;

@@ -17,7 +17,7 @@ SourceClassesTask::SourceClassesTask(const TaskContext& ctx,
   if (items_.empty()) throw std::invalid_argument("SourceClassesTask: no source items");
 }
 
-void SourceClassesTask::sample(Rng& rng, const torch::Tensor& /*meta*/) {
+void SourceClassesTask::sample(Rng& rng) {
   const auto n = std::min<std::int64_t>(ctx_.meta.ways * ctx_.meta.shots, static_cast<std::int64_t>(items_.size()));
   std::vector<std::int64_t> chosen, labels;
   for (auto i : rng.sample_without_replacement(static_cast<std::int64_t>(items_.size()), n)) {

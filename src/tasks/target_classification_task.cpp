@@ -4,7 +4,7 @@
 
 namespace croma {
 
-void TargetClassificationTask::sample(Rng& rng, const torch::Tensor& /*meta*/) {
+void TargetClassificationTask::sample(Rng& rng) {
   const auto ep = sample_from_pools(rng, groups_, ctx_.meta.ways, ctx_.meta.shots);
   episode_.first = gather_rows(ctx_.target_features, ep.items);
   episode_.first_labels = to_index_tensor(ep.labels, ctx_.device);

@@ -13,7 +13,7 @@ class PullPhiTask : public InnerTask {
   explicit PullPhiTask(const TaskContext& ctx) : ctx_(ctx) {}
   std::string name() const override { return "custom_pull"; }
   ParamRange range() const override { return ctx_.model.classifier(); }
-  void sample(Rng&, const torch::Tensor&) override {}
+  void sample(Rng&) override {}
   torch::Tensor step_loss(const Weights& fast, Rng&) override {
     const auto& layout = ctx_.model.layout();
     auto loss = torch::zeros({});

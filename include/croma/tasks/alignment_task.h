@@ -18,7 +18,7 @@ class AlignmentTask : public InnerTask {
     return {InnerLoss::kAlignment, RowPath::kSource, RowPath::kTarget, ctx_.meta.align_batch,
             ctx_.meta.pairs == PairKind::kStrong};
   }
-  void sample(Rng& rng, const torch::Tensor& meta) override;
+  void sample(Rng& rng) override;
 
  private:
   const TaskContext& ctx_;

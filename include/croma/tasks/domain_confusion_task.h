@@ -39,7 +39,7 @@ class DomainConfusionTask : public InnerTask {
     return {objective_ == DomainObjective::kConfusion ? InnerLoss::kDomainConfusion : InnerLoss::kDomainAdversarial,
             RowPath::kSource, RowPath::kTarget, ctx_.meta.inner_batch};
   }
-  void sample(Rng& rng, const torch::Tensor& meta) override;
+  void sample(Rng& rng) override;
 
  private:
   const TaskContext& ctx_;

@@ -36,8 +36,8 @@ class InnerTask {
   virtual ParamRange range() const = 0;
   // What the inner loop minimises (tasks/inner_problem.h). The same for every episode.
   virtual InnerProblem problem() const { return {}; }
-  // Draw the next episode into episode(); `meta` holds the current meta-parameters.
-  virtual void sample(Rng& rng, const torch::Tensor& meta) = 0;
+  // Draw the next episode into episode() from `rng` (the task slot's own stream).
+  virtual void sample(Rng& rng) = 0;
   // The episode of the last sample().
   const InnerEpisode& episode() const { return episode_; }
   // Only for a task whose problem() is InnerLoss::kCustom (an experiment the engine does not

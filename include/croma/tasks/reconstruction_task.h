@@ -17,7 +17,7 @@ class ReconstructionTask : public InnerTask {
   InnerProblem problem() const override {
     return {InnerLoss::kReconstruction, RowPath::kTarget, RowPath::kNone, ctx_.meta.inner_batch};
   }
-  void sample(Rng& rng, const torch::Tensor& meta) override;
+  void sample(Rng& rng) override;
 
  private:
   const TaskContext& ctx_;

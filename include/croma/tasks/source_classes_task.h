@@ -25,7 +25,7 @@ class SourceClassesTask : public InnerTask {
   InnerProblem problem() const override {
     return {InnerLoss::kSourceClasses, RowPath::kFrozenSource, RowPath::kNone, ctx_.meta.inner_batch};
   }
-  void sample(Rng& rng, const torch::Tensor& meta) override;
+  void sample(Rng& rng) override;
 
  private:
   const TaskContext& ctx_;

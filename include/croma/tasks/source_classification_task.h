@@ -20,7 +20,7 @@ class SourceClassificationTask : public InnerTask {
     return {InnerLoss::kClassification, adapt_encoder_ ? RowPath::kSource : RowPath::kFrozenSource,
             RowPath::kNone, ctx_.meta.inner_batch};
   }
-  void sample(Rng& rng, const torch::Tensor& meta) override;
+  void sample(Rng& rng) override;
 
  private:
   const TaskContext& ctx_;

@@ -21,7 +21,7 @@ class TargetClassificationTask : public InnerTask {
   InnerProblem problem() const override {
     return {InnerLoss::kClassification, RowPath::kTarget, RowPath::kNone, ctx_.meta.inner_batch};
   }
-  void sample(Rng& rng, const torch::Tensor& meta) override;
+  void sample(Rng& rng) override;
 
  private:
   const TaskContext& ctx_;
