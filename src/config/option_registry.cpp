@@ -2,6 +2,7 @@
 // on any entry through its ValueRef: one visit per operation, one branch per value type.
 #include "croma/config/option_registry.h"
 #include "croma/config/strict_command_line.h"
+#include "croma/config/study_arguments.h"
 
 #include <boost/make_shared.hpp>
 #include <boost/program_options.hpp>
@@ -160,7 +161,10 @@ T from_text(const std::string& option, const std::string& text, const Domain& do
   } else if constexpr (is<T, std::vector<std::int64_t>>) {
     return parse_list<std::int64_t>(option, text, "positive integers, e.g. 1,5,10", " (expected e.g. 1,5,10)");
   } else if constexpr (is<T, std::vector<double>>) {
-    return parse_list<double>(option, text, "rates in [0, 1), e.g. 0,0.2,0.4", "");
+    return parse_list<double>(option, text,
+                              domain.rule == Domain::Rule::kFraction ? "rates in [0, 1), e.g. 0,0.2,0.4"
+                                                                     : "numbers, e.g. 0,0.5,1",
+                              "");
   } else {  // std::vector<std::string>: kept as typed (--data: the data layer reads list files)
     return {text};
   }
@@ -217,6 +221,16 @@ void check_value(const std::string& option, const T& value, const Domain& domain
     if (value.empty()) invalid(option, "empty list");
   }
   // bool, unsigned, enums, paths: every value their parsing accepts is allowed.
+}
+
+bool empty_list(ValueRef ref) {
+  return std::visit(
+      [](auto* p) {
+        using T = Pointee<decltype(p)>;
+        if constexpr (is<T, std::vector<std::int64_t>> || is<T, std::vector<double>>) return p->empty();
+        return false;
+      },
+      ref);
 }
 
 // ---- JSON -------------------------------------------------------------------------------
@@ -543,6 +557,7 @@ void OptionTable<Options>::check(const Options& o, const std::string& group) con
   for (const auto& e : entries_) {
     if (!group.empty() && e.group != group) continue;
     for (const auto& ref : refs(e, o)) {
+      if (!e.show_default && !e.required && empty_list(ref)) continue;  // a list without a default, not given
       std::visit([&](auto* p) { check_value(e.name, *p, e.domain); }, ref);
     }
   }
@@ -588,7 +603,11 @@ void OptionTable<Options>::from_json(const nlohmann::json& j, Options& o) const 
 
 template class OptionTable<TrainOptions>;
 template class OptionTable<EvalCommandOptions>;
+template class OptionTable<StudyArguments>;
+template class OptionTable<AdviseArguments>;
 template struct OptionEntry<TrainOptions>;
 template struct OptionEntry<EvalCommandOptions>;
+template struct OptionEntry<StudyArguments>;
+template struct OptionEntry<AdviseArguments>;
 
 }  // namespace croma

@@ -9,11 +9,11 @@ src=$(cd "$(dirname "$0")/../.." && pwd)
 source "$src/tests/app/harness.sh"
 
 bash "$src/scripts/options_reference.sh" "$croma" "$work/page.md" || fail "scripts/options_reference.sh failed"
-for command in train eval bench; do
+for command in train eval bench study advise; do
   grep -qx "## croma $command" "$work/page.md" && ok || fail "the page has no section for croma $command"
 done
 # Every option of --help is a row of --help-markdown, and nothing else is.
-for command in train eval bench; do
+for command in train eval bench study advise; do
   help_names=$("$croma" "$command" --help | grep -oE '^  (-h \[ )?--[a-z0-9-]+' | grep -oE -- '--[a-z0-9-]+' | sort)
   md_names=$("$croma" "$command" --help-markdown | grep -oE '^\| `--[a-z0-9-]+`' | grep -oE -- '--[a-z0-9-]+' | sort)
   [ -n "$help_names" ] && [ "$help_names" = "$md_names" ] && ok ||

@@ -1,6 +1,7 @@
 #pragma once
 // The option registry: every option of `croma train` and `croma eval` is declared once, as one
-// entry of a table (src/config/option_table.cpp); everything else is derived from the tables.
+// entry of a table (src/config/option_table.cpp; `croma study` and `croma advise`:
+// study_option_table.cpp); everything else is derived from the tables.
 //
 // Design
 //   - Defaults live in the structs of options.h (member initialisers) and nowhere else. An
