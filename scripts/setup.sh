@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages croma's build, tests and quick start need. Idempotent:
 # packages already present are left alone, and apt is not touched when nothing is missing.
+#   bash scripts/setup.sh               everything (build, quick start, test suite)
+#   bash scripts/setup.sh --build-only  what building and running croma needs, nothing the
+#                                       tests alone need (the container image, scripts/container.sh)
 set -euo pipefail
 
-packages=(
+build_packages=(
   g++ make cmake pkg-config
   libtorch-dev            # LibTorch 1.13 (CPU)
   libopenblas0-pthread    # optimised BLAS; replaces the slow reference BLAS libtorch links
@@ -12,8 +15,10 @@ packages=(
   libhdf5-dev hdf5-tools
   libboost-program-options-dev
   nlohmann-json3-dev
+  python3 python3-h5py python3-numpy   # data_prep and analysis; tests read checkpoints the way users do, with h5py
+)
+test_packages=(
   libgtest-dev
-  python3 python3-h5py python3-numpy   # tests read checkpoints the way users do, with h5py
   python3-scipy           # Student-t quantiles of the search tables (analysis/search_tables.py)
   python3-statsmodels     # an independent Holm correction the search tables' test checks against
   python3-sklearn         # an independent logistic-regression probe the frozen heads' test checks against
@@ -24,6 +29,12 @@ packages=(
   iproute2 util-linux     # the two-node cluster: network namespaces, veth links (ip), nsenter, unshare
   clang libclang-rt-14-dev  # libFuzzer: the shard-reader fuzz test (tests/fuzz/)
 )
+
+case "${1:-}" in
+  "") packages=("${build_packages[@]}" "${test_packages[@]}") ;;
+  --build-only) packages=("${build_packages[@]}") ;;
+  *) echo "usage: bash scripts/setup.sh [--build-only]" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${packages[@]}"; do

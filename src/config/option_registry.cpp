@@ -2,6 +2,7 @@
 // on any entry through its ValueRef: one visit per operation, one branch per value type.
 #include "croma/config/option_registry.h"
 #include "croma/config/strict_command_line.h"
+#include "croma/config/study_arguments.h"
 
 #include <boost/make_shared.hpp>
 #include <boost/program_options.hpp>
@@ -160,7 +161,10 @@ T from_text(const std::string& option, const std::string& text, const Domain& do
   } else if constexpr (is<T, std::vector<std::int64_t>>) {
     return parse_list<std::int64_t>(option, text, "positive integers, e.g. 1,5,10", " (expected e.g. 1,5,10)");
   } else if constexpr (is<T, std::vector<double>>) {
-    return parse_list<double>(option, text, "rates in [0, 1), e.g. 0,0.2,0.4", "");
+    return parse_list<double>(option, text,
+                              domain.rule == Domain::Rule::kFraction ? "rates in [0, 1), e.g. 0,0.2,0.4"
+                                                                     : "numbers, e.g. 0,0.5,1",
+                              "");
   } else {  // std::vector<std::string>: kept as typed (--data: the data layer reads list files)
     return {text};
   }
@@ -217,6 +221,16 @@ void check_value(const std::string& option, const T& value, const Domain& domain
     if (value.empty()) invalid(option, "empty list");
   }
   // bool, unsigned, enums, paths: every value their parsing accepts is allowed.
+}
+
+bool empty_list(ValueRef ref) {
+  return std::visit(
+      [](auto* p) {
+        using T = Pointee<decltype(p)>;
+        if constexpr (is<T, std::vector<std::int64_t>> || is<T, std::vector<double>>) return p->empty();
+        return false;
+      },
+      ref);
 }
 
 // ---- JSON -------------------------------------------------------------------------------
@@ -315,11 +329,16 @@ void set_given_text(const OptionEntry<Options>& e, const std::string& text, Opti
   set_from_text(e.name, target, e.domain, e.target_value(o));
 }
 
-// Stores argv and any --config FILE (the command line wins) in `vm`; false after --help.
+// Stores argv and any --config FILE (the command line wins) in `vm`; false after --help or
+// --help-markdown (which prints `markdown`).
 bool run_boost(const po::options_description& all, const std::string& usage, int argc, const char* const argv[],
-               po::variables_map& vm) {
+               po::variables_map& vm, const std::function<std::string()>& markdown) {
   try {
     po::store(parse_strict_command_line(argc, argv, all), vm);
+    if (vm.count("help-markdown")) {
+      std::cout << markdown();
+      return false;
+    }
     if (vm.count("help")) {
       std::cout << usage << "\n" << all << "\n";
       return false;
@@ -337,6 +356,67 @@ bool run_boost(const po::options_description& all, const std::string& usage, int
     throw OptionError(e.what());
   }
   return true;
+}
+
+// ---- Markdown: the reference page's tables (--help-markdown) ------------------------------
+
+// A table cell: pipes escaped, so that "a | b" stays in its cell.
+std::string cell(const std::string& text) {
+  std::string out;
+  for (const char c : text) {
+    if (c == '|') out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+std::string code_cell(const std::string& text) { return text.empty() ? "\"\"" : "`" + cell(text) + "`"; }
+
+// The values an entry allows, in words: its rule, else what its type accepts.
+template <class Options>
+std::string allowed_text(const OptionEntry<Options>& e, ValueRef ref) {
+  using Rule = Domain::Rule;
+  const auto& d = e.domain;
+  const bool is_list = std::holds_alternative<std::vector<std::int64_t>*>(ref) ||
+                       std::holds_alternative<std::vector<double>*>(ref);
+  std::string text;
+  switch (d.rule) {
+    case Rule::kAtLeast: text = "integer >= " + std::to_string(d.minimum); break;
+    case Rule::kPositive: text = "number > 0"; break;
+    case Rule::kNonNegative: text = "number >= 0"; break;
+    case Rule::kFraction: text = "number in [0, 1)"; break;
+    case Rule::kOpenFraction: text = "number in (0, 1)"; break;
+    case Rule::kOneOf: {
+      std::vector<std::string> quoted;
+      for (const auto& choice : d.choices) quoted.push_back("`" + choice + "`");
+      text = join(quoted, ", ");
+      break;
+    }
+    case Rule::kNonEmptyPath: text = "a non-empty path"; break;
+    case Rule::kAny:
+      text = std::visit(
+          [](auto* p) -> std::string {
+            using T = Pointee<decltype(p)>;
+            if constexpr (is<T, bool>) return "flag (no value)";
+            if constexpr (is<T, std::int64_t> || is<T, std::vector<std::int64_t>>) return "integer";
+            if constexpr (is<T, std::uint64_t>) return "integer >= 0";
+            if constexpr (is<T, double> || is<T, std::vector<double>>) return "number";
+            return "text";
+          },
+          ref);
+      break;
+  }
+  if (!d.choices.empty() && std::holds_alternative<bool*>(ref)) text = join(std::vector<std::string>{"`" + d.choices[0] + "`", "`" + d.choices[1] + "`"}, ", ");
+  if (is_list) text = "comma-separated list, each " + text;
+  if (e.per_modality()) {
+    text += "; one value for both modalities, or source" + std::string(1, e.modality_separator) + "target";
+  }
+  return cell(text);
+}
+
+void markdown_table(std::ostringstream& out, const std::string& title, const std::vector<std::string>& rows) {
+  out << "\n### " << title << "\n\n| option | default | allowed values | description |\n| --- | --- | --- | --- |\n";
+  for (const auto& row : rows) out << row;
 }
 
 }  // namespace
@@ -393,14 +473,52 @@ std::string OptionTable<Options>::text(const Entry& e, const Options& o) const {
 }
 
 template <class Options>
+std::string OptionTable<Options>::markdown(const std::string& usage, const Options& o) const {
+  // "usage: croma train [options]" -> "croma train"
+  std::istringstream words(usage.rfind("usage: ", 0) == 0 ? usage.substr(7) : usage);
+  std::string program, command;
+  words >> program >> command;
+  std::ostringstream out;
+  out << "## " << program << " " << command << "\n\n```\n" << usage << "\n```\n";
+  std::vector<std::pair<std::string, std::vector<std::string>>> groups;
+  std::vector<std::string> general = {
+      "| `--help`, `-h` | | flag (no value) | show the options, grouped, as text |\n",
+      "| `--help-markdown` | | flag (no value) | show the options as these Markdown tables |\n",
+      "| `--config` | | a file | read options from FILE (`name = value` lines); the command line wins |\n"};
+  for (const auto& e : entries_) {
+    const ValueRef ref = e.value(const_cast<Options&>(o));
+    std::string default_text;
+    if (e.required) {
+      default_text = "required";
+    } else if (!e.show_default) {
+      default_text = "";
+    } else if (typed_by_boost(e, ref) && std::holds_alternative<bool*>(ref)) {
+      default_text = *std::get<bool*>(ref) ? "on" : "off";
+    } else {
+      default_text = code_cell(text(e, o));
+    }
+    const auto row = "| `--" + e.name + "` | " + default_text + " | " + allowed_text(e, ref) + " | " + cell(e.help) + " |\n";
+    if (e.group == "General") {
+      general.push_back(row);
+      continue;
+    }
+    if (groups.empty() || groups.back().first != e.group) groups.emplace_back(e.group, std::vector<std::string>{});
+    groups.back().second.push_back(row);
+  }
+  for (const auto& [title, rows] : groups) markdown_table(out, title, rows);
+  markdown_table(out, "General", general);
+  return out.str();
+}
+
+template <class Options>
 std::optional<std::set<std::string>> OptionTable<Options>::parse(const std::string& usage, int argc,
                                                                  const char* const argv[], Options& o) const {
   std::vector<std::string> staged(entries_.size());
   std::vector<std::pair<std::string, po::options_description>> groups;
   std::string config_file;
   po::options_description general("General");
-  general.add_options()("help,h", "show this help")("config", po::value(&config_file),
-                                                    "read options from FILE (key = value lines)");
+  general.add_options()("help,h", "show this help")("help-markdown", "show the options as Markdown tables")(
+      "config", po::value(&config_file), "read options from FILE (key = value lines)");
   for (std::size_t i = 0; i < entries_.size(); ++i) {
     const auto& e = entries_[i];
     auto description = describe(e, o, staged[i], text(e, o));
@@ -416,7 +534,9 @@ std::optional<std::set<std::string>> OptionTable<Options>::parse(const std::stri
   all.add(general);
 
   po::variables_map vm;
-  if (!run_boost(all, usage, argc, argv, vm)) return std::nullopt;
+  // The defaults as they were before parsing (Boost has written given values into `o`).
+  const Options before = o;
+  if (!run_boost(all, usage, argc, argv, vm, [&] { return markdown(usage, before); })) return std::nullopt;
   std::set<std::string> given;
   for (std::size_t i = 0; i < entries_.size(); ++i) {
     const auto& e = entries_[i];
@@ -437,6 +557,7 @@ void OptionTable<Options>::check(const Options& o, const std::string& group) con
   for (const auto& e : entries_) {
     if (!group.empty() && e.group != group) continue;
     for (const auto& ref : refs(e, o)) {
+      if (!e.show_default && !e.required && empty_list(ref)) continue;  // a list without a default, not given
       std::visit([&](auto* p) { check_value(e.name, *p, e.domain); }, ref);
     }
   }
@@ -482,7 +603,11 @@ void OptionTable<Options>::from_json(const nlohmann::json& j, Options& o) const 
 
 template class OptionTable<TrainOptions>;
 template class OptionTable<EvalCommandOptions>;
+template class OptionTable<StudyArguments>;
+template class OptionTable<AdviseArguments>;
 template struct OptionEntry<TrainOptions>;
 template struct OptionEntry<EvalCommandOptions>;
+template struct OptionEntry<StudyArguments>;
+template struct OptionEntry<AdviseArguments>;
 
 }  // namespace croma

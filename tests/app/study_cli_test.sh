@@ -66,5 +66,30 @@ grep -q "decision: use supervised learning" <<<"$out" && ok || fail "advise did 
 expect_error "no such file" advise --shards x.h5
 expect_error "n_align = 10 is too small" advise --n-align 10
 
+# Their options are option-registry tables: --help shows the paper's setting as the defaults,
+# every value is range-checked with the option named, and --config files are read.
+help=$("$croma" study --help)
+for want in "--n1 arg (=250)" "--n2 arg (=40)" "--trials arg (=1000)" "--weak-n arg (=100,400,1600)" \
+            "--method arg (=stats)" "--out arg (=runs/study)" "--config arg"; do
+  grep -qF -- "$want" <<<"$help" && ok || fail "croma study --help lacks '$want'"
+done
+grep -qF -- '--help-markdown' <<<"$help" && ok || fail "croma study --help lacks --help-markdown"
+"$croma" advise --help | grep -qF -- "--variance-kept arg (=0.9" && ok || fail "croma advise --help lacks --variance-kept's default"
+md=$("$croma" study --help-markdown)
+grep -qF '| `--weak-sets` |  | comma-separated list, each integer |' <<<"$md" && ok || fail "study --help-markdown: --weak-sets row: $(grep -F -- '--weak-sets' <<<"$md")"
+grep -qF '| `--method` | `stats` | `stats`, `direct` |' <<<"$md" && ok || fail "study --help-markdown: --method row"
+expect_error "invalid value for --threads: 0 (must be >= 1)" study --out "$work/bad8" --threads 0
+expect_error "invalid value for --device: 'gpu' (allowed: auto, cpu, cuda, cuda:N)" study --out "$work/bad9" --device gpu
+expect_error "invalid value for --weak-sets: '5,x'" study --out "$work/bad10" --weak --weak-sets 5,x
+expect_error "invalid value for --sigma-w2: '0,y' (expected a comma-separated list of numbers" study --out "$work/bad11" --sigma-w2 0,y
+expect_error "invalid value for --variance-kept: 0" advise --variance-kept 0
+expect_error "--skip-main without --weak leaves nothing to run" study --out "$work/bad12" --skip-main
+printf 'd = 4\nn1 = 40\nn2 = 8\nn-align = 9,20,200\nsigma-w2 = 0,0.5,1\ntrials = 200\nquiet = true\n' >"$work/study.cfg"
+"$croma" study --out "$work/from_config" --config "$work/study.cfg" >/dev/null 2>"$work/config.err" ||
+  fail "study --config failed: $(cat "$work/config.err")"
+cmp -s "$work/one/study.csv" "$work/from_config/study.csv" && ok || fail "study --config FILE differs from the same options typed"
+out=$("$croma" advise --d 20 --sigma2 1 --sigma-w2 1 --n1 250 --n2 40 --n-align 100 --n-align 1000 2>&1)
+[ $? -ne 0 ] && ok || fail "advise accepted --n-align twice: $out"
+
 echo "study_cli_test: $passed passed, $failures failed"
 [ $failures -eq 0 ]

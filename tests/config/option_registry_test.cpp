@@ -88,7 +88,7 @@ template <class Options>
 void expect_each_option_once_in_help(const OptionTable<Options>& table, const std::string& help) {
   const std::regex option_line("\n  --[a-z0-9-]+");
   const auto option_lines = std::distance(std::sregex_iterator(help.begin(), help.end(), option_line), std::sregex_iterator());
-  EXPECT_EQ(option_lines, static_cast<long>(table.entries().size()) + 1) << "every entry plus --config";
+  EXPECT_EQ(option_lines, static_cast<long>(table.entries().size()) + 2) << "every entry plus --config and --help-markdown";
   for (const auto& e : table.entries()) {
     const std::regex line("\n  --" + e.name + "( |\n)");
     const auto n = std::distance(std::sregex_iterator(help.begin(), help.end(), line), std::sregex_iterator());
@@ -124,6 +124,49 @@ TEST(OptionRegistry, HelpGroupsFollowTheTableAndShowTheStructDefaults) {
     const auto expected = "--" + e.name + " arg (=" + table.text(e, defaults) + ")";
     EXPECT_EQ(help.compare(line + 3, expected.size(), expected), 0) << expected;
   }
+}
+
+// --help-markdown: one row per entry, under its group's heading in table order, with the
+// struct default and the allowed values in words.
+TEST(OptionRegistry, HelpMarkdownHasEveryOptionOnceUnderItsGroup) {
+  const auto md = help_of({"train", "--help-markdown"});
+  const auto& table = train_option_table();
+  const TrainOptions defaults;
+  EXPECT_EQ(md.rfind("## croma train\n", 0), 0u) << md.substr(0, 80);
+  const std::regex row("\n\\| `--[a-z0-9-]+`");
+  EXPECT_EQ(std::distance(std::sregex_iterator(md.begin(), md.end(), row), std::sregex_iterator()),
+            static_cast<long>(table.entries().size()) + 3)
+      << "every entry plus --help, --help-markdown and --config";
+  std::size_t at = 0;
+  std::string group;
+  for (const auto& e : table.entries()) {
+    if (e.group != group) {
+      group = e.group;
+      const auto title = md.find("\n### " + group + "\n", at);
+      ASSERT_NE(title, std::string::npos) << group;
+      at = title;
+    }
+    const auto line = md.find("\n| `--" + e.name + "` | ", at);
+    ASSERT_NE(line, std::string::npos) << "--" << e.name << " under " << group;
+    at = line;
+    if (!e.show_default || is_switch(e.value(const_cast<TrainOptions&>(defaults)), e.domain)) continue;
+    const auto expected = "| `--" + e.name + "` | `" + table.text(e, defaults) + "` | ";
+    EXPECT_EQ(md.compare(line + 1, expected.size(), expected), 0) << expected;
+  }
+  EXPECT_NE(md.find("| `--ways` | `5` | integer >= 2 | classes per episode (N) |"), std::string::npos);
+  EXPECT_NE(md.find("| `--overwrite` | off | flag (no value) |"), std::string::npos);
+  EXPECT_NE(md.find("| `--eval-label-noise` | `0` | comma-separated list, each number in [0, 1) |"), std::string::npos);
+  EXPECT_NE(md.find("| `--pairs` | `strong` | `strong`, `weak` |"), std::string::npos);
+  EXPECT_NE(md.find("| `--seq-pool` | `max` | `last`, `mean`, `max`; one value for both modalities, or source,target |"),
+            std::string::npos);
+  EXPECT_NE(md.find("| comma-separated list, each integer >= 1; one value for both modalities, or source/target |"),
+            std::string::npos);
+  // A pipe inside help text is escaped, so that it stays in its cell.
+  EXPECT_NE(md.find("auto \\| fused \\| autograd"), std::string::npos);
+
+  const auto eval_md = help_of({"eval", "--help-markdown"}, false);
+  EXPECT_EQ(eval_md.rfind("## croma eval\n", 0), 0u);
+  EXPECT_NE(eval_md.find("| `--run-dir` | required | text |"), std::string::npos) << eval_md;
 }
 
 TEST(OptionRegistry, DefaultsAreTheStructDefaults) {

@@ -1,6 +1,7 @@
 #pragma once
 // The option registry: every option of `croma train` and `croma eval` is declared once, as one
-// entry of a table (src/config/option_table.cpp); everything else is derived from the tables.
+// entry of a table (src/config/option_table.cpp; `croma study` and `croma advise`:
+// study_option_table.cpp); everything else is derived from the tables.
 //
 // Design
 //   - Defaults live in the structs of options.h (member initialisers) and nowhere else. An
@@ -161,6 +162,10 @@ class OptionTable {
   void check(const Options& options, const std::string& group = "") const;
   // The value as it would be typed on the command line (--help's default).
   std::string text(const Entry& entry, const Options& options) const;
+  // --help-markdown: a heading naming the command of `usage` ("usage: croma train ..."), the
+  // usage line, and one Markdown table per --help group (option, default in `options`,
+  // allowed values, help text), General last.
+  std::string markdown(const std::string& usage, const Options& options) const;
   void to_json(const Options& options, nlohmann::json& j) const;
   // Reads every stored option; a missing one that older files may lack takes its default (or
   // absent_as). Throws nlohmann errors for a malformed file, OptionError for a bad value.
