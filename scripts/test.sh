@@ -3,7 +3,7 @@
 # The container test (label `container`: it builds a Debian image and croma inside it, about
 # 17 minutes on 2 cores, which would take CI past its budget) is left out unless
 # CROMA_TEST_CONTAINER=1; run it alone with `cd build && ctest -L container` (it needs root,
-# buildah and debootstrap, and skips without them; docs/cluster.md, "Running in a container").
+# buildah and debootstrap, and skips without them; docs/container.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh

@@ -4,7 +4,7 @@
 # a container made from that tarball, as Apptainer would read it: `mpirun -np 2 croma train`
 # and `croma eval --eval-shots 1,5,10`, and its output is checked.
 # Long (a Debian root, croma's packages and a full croma build inside the image): ctest label
-# `container`, left out of scripts/test.sh unless CROMA_TEST_CONTAINER=1 (docs/cluster.md).
+# `container`, left out of scripts/test.sh unless CROMA_TEST_CONTAINER=1 (docs/container.md).
 # Exit 77 (ctest: skipped, with the reason) where buildah cannot build or run containers here.
 # usage: container_quickstart_test.sh SOURCE_DIR WORK_DIR
 set -uo pipefail
