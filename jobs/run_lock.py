@@ -55,13 +55,19 @@ def process_start(pid):
 
 
 def pid_alive(pid):
+    """Whether the process runs; an exited one not yet reaped (a zombie) does not."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
+        pass
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+        return stat[stat.rfind(")") + 2:][:1] not in ("Z", "X")
+    except OSError:
         return True
-    return True
 
 
 def read_holder(path):

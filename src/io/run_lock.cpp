@@ -45,6 +45,18 @@ std::string process_start(long pid) {
   return "";
 }
 
+// A process that has exited but is not yet reaped (a zombie: state Z or X in /proc/PID/stat)
+// still answers kill(pid, 0); mpirun's ranks are reparented to init and linger so for seconds.
+bool exited(long pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat;
+  if (!std::getline(in, stat)) return false;
+  const auto name_end = stat.rfind(')');
+  if (name_end == std::string::npos || name_end + 2 >= stat.size()) return false;
+  const char state = stat[name_end + 2];
+  return state == 'Z' || state == 'X';
+}
+
 std::string utc_now() {
   const std::time_t now = std::time(nullptr);
   std::tm tm{};
@@ -114,7 +126,7 @@ std::string staleness(const Holder& h, const std::string& host) {
   if (holder_host == host && pid > 0) {
     const bool exists = ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM;
     const auto start = field<std::string>(h.fields, "pid_start", "");
-    if (!exists) return "its process " + std::to_string(pid) + " on this host is gone";
+    if (!exists || exited(pid)) return "its process " + std::to_string(pid) + " on this host is gone";
     if (!start.empty() && process_start(pid) != start && !process_start(pid).empty()) {
       return "its process " + std::to_string(pid) + " on this host is gone (the pid now belongs to another)";
     }

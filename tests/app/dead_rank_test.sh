@@ -50,7 +50,7 @@ else
   # The newest step checkpoint is whole and the run continues from it.
   out=$("$mpirun" --oversubscribe -np 2 "$croma" train --run-dir "$run" "${opts[@]}" --resume 2>"$work/resume.err")
   code=$?
-  [ $code -eq 0 ] || fail "--resume after the dead rank exited $code: $(tail -3 "$work/resume.err")"
+  [ $code -eq 0 ] || fail "--resume after the dead rank exited $code: $(grep 'croma' "$work/resume.err" | head -3)"
   /usr/bin/python3 - "$(tail -n 1 <<<"$out")" <<'PY' && ok || fail "resumed run summary: $out"
 import json, sys
 s = json.loads(sys.argv[1])

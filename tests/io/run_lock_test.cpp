@@ -109,6 +109,20 @@ TEST_F(RunLockTest, AHolderWhoseProcessDiedOnThisHostIsTakenOver) {
   EXPECT_NE(err.find("is gone"), std::string::npos) << err;
 }
 
+TEST_F(RunLockTest, AHolderThatExitedButIsNotYetReapedIsTakenOver) {
+  // mpirun's ranks linger as zombies after the job ends; kill(pid, 0) still finds them.
+  const pid_t child = fork();
+  if (child == 0) _exit(0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // exited; not reaped until waitpid
+  plant(host(), child, 60, 0);
+  testing::internal::CaptureStderr();
+  const auto lock = RunLock::acquire(dir, "croma train", refuse_at_once);
+  const auto err = testing::internal::GetCapturedStderr();
+  waitpid(child, nullptr, 0);
+  EXPECT_EQ(lock_contents().at("token"), lock->token());
+  EXPECT_NE(err.find("is gone"), std::string::npos) << err;
+}
+
 TEST_F(RunLockTest, AnotherHostsLockHoldsWithinItsLeaseAndIsTakenOverAfterIt) {
   plant("lost-node", 12345, 30, 5);  // renewed 5 s ago: alive as far as anyone can tell
   EXPECT_THROW(RunLock::acquire(dir, "croma train", refuse_at_once), RunLockHeld);
