@@ -29,32 +29,31 @@ std::string this_host() {
   return host;
 }
 
-// Field 22 of /proc/PID/stat (clock ticks after boot): with the pid, it tells a process from
-// a later one that was given the same pid. Empty where /proc does not say.
-std::string process_start(long pid) {
+// Field `n` (3 = state, 22 = start time) of /proc/PID/stat, empty where /proc does not say.
+// Fields are counted after the command name, which may hold spaces and parentheses.
+std::string proc_stat_field(long pid, int n) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
   std::string stat;
   if (!std::getline(in, stat)) return "";
-  const auto name_end = stat.rfind(')');  // the command name may hold spaces and parentheses
-  if (name_end == std::string::npos) return "";
+  const auto name_end = stat.rfind(')');
+  if (name_end == std::string::npos || name_end + 2 > stat.size()) return "";
   std::istringstream fields(stat.substr(name_end + 2));
   std::string field;
-  for (int i = 3; i <= 22 && fields >> field; ++i) {
-    if (i == 22) return field;
+  for (int i = 3; i <= n && fields >> field; ++i) {
+    if (i == n) return field;
   }
   return "";
 }
 
-// A process that has exited but is not yet reaped (a zombie: state Z or X in /proc/PID/stat)
-// still answers kill(pid, 0); mpirun's ranks are reparented to init and linger so for seconds.
+// Clock ticks after boot when the process started: with the pid, it tells a process from a
+// later one that was given the same pid.
+std::string process_start(long pid) { return proc_stat_field(pid, 22); }
+
+// A process that has exited but is not yet reaped (a zombie: state Z or X) still answers
+// kill(pid, 0); mpirun's ranks are reparented to init and linger so for seconds.
 bool exited(long pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat;
-  if (!std::getline(in, stat)) return false;
-  const auto name_end = stat.rfind(')');
-  if (name_end == std::string::npos || name_end + 2 >= stat.size()) return false;
-  const char state = stat[name_end + 2];
-  return state == 'Z' || state == 'X';
+  const auto state = proc_stat_field(pid, 3);
+  return state == "Z" || state == "X";
 }
 
 std::string utc_now() {
@@ -127,7 +126,8 @@ std::string staleness(const Holder& h, const std::string& host) {
     const bool exists = ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM;
     const auto start = field<std::string>(h.fields, "pid_start", "");
     if (!exists || exited(pid)) return "its process " + std::to_string(pid) + " on this host is gone";
-    if (!start.empty() && process_start(pid) != start && !process_start(pid).empty()) {
+    const auto start_now = process_start(pid);
+    if (!start.empty() && !start_now.empty() && start_now != start) {
       return "its process " + std::to_string(pid) + " on this host is gone (the pid now belongs to another)";
     }
     return "";
