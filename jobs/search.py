@@ -45,6 +45,16 @@ class SearchError(Exception):
     pass
 
 
+
+def write_atomically(path, text):
+    """Writes text to path through a temporary file of this process's own, renamed into place:
+    readers never see half a file, and two launchers writing the same file at once (each the
+    same content) never remove each other's temporary file."""
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
 def validate(spec, where):
     s = spec["search"]
     if not isinstance(s, dict):
@@ -100,9 +110,7 @@ def registry(spec, method, option_args):
         raise SearchError(f"`croma train --method {method} --print-hparams` failed: {last}")
     entries = json.loads(p.stdout)
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path + ".tmp", "w") as f:
-        json.dump(entries, f, indent=1)
-    os.replace(path + ".tmp", path)
+    write_atomically(path, json.dumps(entries, indent=1))
     return entries
 
 

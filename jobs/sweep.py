@@ -148,9 +148,7 @@ def write_cells_file(spec, all_cells):
                                  "give the changed sweep another \"root\"")
         return
     os.makedirs(spec["root"], exist_ok=True)
-    with open(path + ".tmp", "w") as f:
-        f.write(lines)
-    os.replace(path + ".tmp", path)
+    search.write_atomically(path, lines)
 
 
 # ---- Slurm --------------------------------------------------------------------------------
@@ -269,9 +267,7 @@ def search_stages(spec):
             selection, waiting = search.select(spec, s_cells, s_states)
             if waiting:
                 return s_spec, s_cells, s_states, None, []
-            with open(path + ".tmp", "w") as f:
-                json.dump(selection, f, indent=1)
-            os.replace(path + ".tmp", path)
+            search.write_atomically(path, json.dumps(selection, indent=1))
         f_spec = stage_spec(spec, "final")
         return s_spec, s_cells, s_states, f_spec, search.final_cells(spec, selection, option_args)
     except search.SearchError as e:
@@ -440,11 +436,10 @@ def run_stage_locally(spec, st_spec, all_cells, args):
             todo = []
             for cell in held:
                 path = os.path.join(st_spec["root"], "runs", cell["name"], CELL_LOCK)
-                while run_lock.read_holder(path) is not None:
+                holder = run_lock.read_holder(path)
+                while holder is not None and not run_lock.staleness(holder[0], holder[1], socket.gethostname()):
+                    time.sleep(1)  # a stale holder: the next attempt takes it over
                     holder = run_lock.read_holder(path)
-                    if holder is not None and run_lock.staleness(holder[0], holder[1], socket.gethostname()):
-                        break  # stale: the next attempt takes it over
-                    time.sleep(1)
                 states = cell_states(st_spec, [cell])
                 if states[cell["index"]] in wanted:
                     todo.append(cell)
