@@ -68,22 +68,29 @@ nlohmann::json retrieval_json(const RetrievalResult& r) {
 // Where a run keeps the evaluation of each split.
 std::string eval_output_name(Split split) { return split == Split::kVal ? "eval-val.json" : "eval.json"; }
 
-// --head: "finetune" (the paper's protocol) and/or the frozen heads, comma-separated.
-std::vector<std::string> parse_heads(const std::string& text) {
-  std::vector<std::string> heads;
+// A comma-separated list of distinct names from `allowed` (--head, --head-features).
+std::vector<std::string> parse_name_list(const std::string& option, const std::string& text,
+                                         const std::vector<std::string>& allowed) {
+  std::string allowed_text;
+  for (const auto& a : allowed) allowed_text += (allowed_text.empty() ? "" : ", ") + a;
+  std::vector<std::string> names;
   std::stringstream in(text);
   std::string item;
   while (std::getline(in, item, ',')) {
-    if (item != "finetune" && item != "prototype" && item != "logistic") {
-      throw OptionError("invalid value for --head: '" + text + "' (a list of finetune, prototype, logistic)");
+    if (std::find(allowed.begin(), allowed.end(), item) == allowed.end()) {
+      throw OptionError("invalid value for --" + option + ": '" + text + "' (a list of " + allowed_text + ")");
     }
-    if (std::find(heads.begin(), heads.end(), item) != heads.end()) {
-      throw OptionError("invalid value for --head: '" + text + "' ('" + item + "' twice)");
+    if (std::find(names.begin(), names.end(), item) != names.end()) {
+      throw OptionError("invalid value for --" + option + ": '" + text + "' ('" + item + "' twice)");
     }
-    heads.push_back(item);
+    names.push_back(item);
   }
-  if (heads.empty()) throw OptionError("invalid value for --head: empty list");
-  return heads;
+  if (names.empty()) throw OptionError("invalid value for --" + option + ": empty list");
+  return names;
+}
+
+bool contains(const std::vector<std::string>& names, const std::string& name) {
+  return std::find(names.begin(), names.end(), name) != names.end();
 }
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
@@ -118,6 +125,7 @@ class EvaluationRun {
   std::optional<RunDirectory> run_;
   nlohmann::json run_config_;
   std::vector<std::string> heads_;
+  std::vector<std::string> head_features_;
   std::unique_ptr<RunLock> lock_;
   torch::Device device_ = torch::kCPU;
   Split split_ = Split::kTest;
@@ -159,7 +167,8 @@ int EvaluationRun::run() {
 // The command line over the run's own evaluation settings; false after --help.
 bool EvaluationRun::read_options() {
   if (!parse_eval_options(argc_, argv_, e_)) return false;
-  heads_ = parse_heads(e_.heads);
+  heads_ = parse_name_list("head", e_.heads, {"finetune", "prototype", "logistic"});
+  head_features_ = parse_name_list("head-features", e_.head_features, {"trained", "initial", "raw"});
   run_.emplace(RunDirectory::open(e_.run_dir));
   run_config_ = run_->read_json("config.json");
   from_json(run_config_, o_);
@@ -289,10 +298,16 @@ void EvaluationRun::evaluate_frozen_heads() {
   for (const auto& h : heads_) {
     if (h == "finetune") continue;
     if (representations.empty()) {
-      representations.emplace_back("trained", evaluator_->embed_all(checkpoint_.parameters));
-      if (!e_.skip_untrained) representations.emplace_back("initial", evaluator_->embed_all(initial_));
+      if (contains(head_features_, "trained")) {
+        representations.emplace_back("trained", evaluator_->embed_all(checkpoint_.parameters));
+      }
+      if (contains(head_features_, "initial") && !e_.skip_untrained) {
+        representations.emplace_back("initial", evaluator_->embed_all(initial_));
+      }
       const auto& raw = exp_->sampler().data().target.batch();
-      if (raw.values().dim() == 2 && !raw.has_lengths()) representations.emplace_back("raw", raw.values().cpu());
+      if (contains(head_features_, "raw") && raw.values().dim() == 2 && !raw.has_lengths()) {
+        representations.emplace_back("raw", raw.values().cpu());
+      }
     }
     const auto head = parse_frozen_head(h);
     for (double noise : e_.eval.label_noise) {

@@ -274,7 +274,11 @@ OptionTable<EvalCommandOptions> make_eval_table() {
   t.option("head", field(&C::heads),
            "few-shot heads, a list: finetune (fine-tune e_t and phi, the paper's protocol), prototype (nearest "
            "support-class mean of the frozen embeddings), logistic (logistic regression on them); the frozen heads "
-           "also run on the untrained start and the raw standardised features");
+           "also run on the untrained start and the raw standardised features (--head-features)");
+  t.option("head-features", field(&C::head_features),
+           "what the frozen heads read, a list: trained (the checkpoint's embedding), initial (the untrained "
+           "start's; not with --skip-untrained), raw (the standardised target features, vector features only; "
+           "the same for every method on the same episodes, so a sweep needs it in one method's runs only)");
   t.option("export-episodes", field(&C::export_episodes),
            "also write FILE.json: every episode's items and labels, each head's accuracy on it, and the frozen "
            "features the heads read (for audits and independent re-computation)")

@@ -189,6 +189,7 @@ struct EvalCommandOptions {
   bool eval_overridden = false;       // any --eval-* given on the command line
   std::int64_t lock_wait = 0;         // seconds to wait for another writer's run-directory lock
   std::string heads = "finetune";     // --head: finetune and/or the frozen heads prototype, logistic
+  std::string head_features = "trained,initial,raw";  // --head-features: what the frozen heads read
   std::string export_episodes;        // a JSON file of every episode, its accuracies and the frozen features
 };
 
