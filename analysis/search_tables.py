@@ -207,25 +207,37 @@ def pct(mean, half):
 
 
 def compute(root, search_cells, final_cells):
+    """CPU-hours as the cells' cell-time.json recorded them (train × ranks + eval, × threads), per
+    stage and per method (search + final): what each method's selection cost."""
     total = {"search": 0.0, "final": 0.0}
     counted = {"search": 0, "final": 0}
+    by_method = {}
     for stage, cells in (("search", search_cells), ("final", final_cells)):
         for c in cells:
-            path = os.path.join(root, stage, "runs", c["name"], "cell-time.json")
+            path = os.path.join(root, c.get("stage", stage), "runs", c["name"], "cell-time.json")
             if not os.path.exists(path):
                 continue
             with open(path) as f:
                 t = json.load(f)
-            total[stage] += (t.get("train_s", 0) * t.get("ranks", 1) + t.get("eval_s", 0)) * t.get("threads", 1)
+            seconds = (t.get("train_s", 0) * t.get("ranks", 1) + t.get("eval_s", 0)) * t.get("threads", 1)
+            total[stage] += seconds
             counted[stage] += 1
-    return {f"{stage}_cpu_hours": round(total[stage] / 3600, 3) for stage in total} | \
+            by_method[c["method"]] = by_method.get(c["method"], 0.0) + seconds
+    out = {f"{stage}_cpu_hours": round(total[stage] / 3600, 3) for stage in total} | \
         {f"{stage}_cells_timed": counted[stage] for stage in counted}
+    if by_method:
+        out["cpu_hours_by_method"] = {m: round(v / 3600, 3) for m, v in by_method.items()}
+    return out
 
 
-def summarise(spec, selection, search_cells, final_cells):
+def summarise(spec, selection, search_cells, final_cells, runs=None):
+    """results.json of a search: from the final cells' eval.json under ROOT, or from `runs`
+    ({(group, seed): eval.json}, e.g. a committed episodes.json.gz; then compute is left empty)."""
     root = spec["root"]
     s = spec["search"]
-    runs = load_final(root, final_cells)
+    from_disk = runs is None
+    if from_disk:
+        runs = load_final(root, final_cells)
     groups = {}
     for c in final_cells:
         groups.setdefault(c["group"], {"method": c["method"], "point": c["point"], "seeds": []})["seeds"].append(c["seed"])
@@ -259,6 +271,9 @@ def summarise(spec, selection, search_cells, final_cells):
                 gain = t_interval([r["gain_mean"] for _, r in members])
                 cell["gain_mean"], cell["gain_ci95"] = gain[0], gain[1]
             row["cells"][f"{k}|{noise}"] = cell
+        heads = frozen_heads(runs, group, done)
+        if heads:
+            row["heads"] = heads
         if "retrieval" in first:
             row["retrieval"] = {}
             for r0 in first["retrieval"]:
@@ -296,11 +311,157 @@ def summarise(spec, selection, search_cells, final_cells):
                 mean, half, n = t_interval(diffs)
                 paired.setdefault(group, {})[key] = {"mean": mean, "ci95": half, "n_seeds": n,
                                                      "excludes_zero": half is not None and abs(mean) > half}
-    return {"name": spec["name"], "train": spec.get("train", {}), "eval": spec.get("eval", {}), "search": s,
-            "selection_rule": "best mean meta-val accuracy (over the evaluated shot counts) over the trial seeds",
-            "rows": rows, "paired_vs_croma": paired, "missing": missing,
-            "selected": {g: {k: v for k, v in sel.items() if k != "configurations"} for g, sel in selection.items()},
-            "compute": compute(root, search_cells, final_cells)}
+    summary = {"name": spec["name"], "train": spec.get("train", {}), "eval": spec.get("eval", {}), "search": s,
+               "selection_rule": "best mean meta-val accuracy (over the evaluated shot counts) over the trial seeds",
+               "rows": rows, "paired_vs_croma": paired, "missing": missing,
+               "selected": {g: {k: v for k, v in sel.items() if k != "configurations"} for g, sel in selection.items()},
+               "compute": compute(root, search_cells, final_cells) if from_disk else {}}
+    raw = raw_heads(runs)
+    if raw:
+        summary["raw_heads"] = raw
+    return summary
+
+
+# ---- the sanity rows: frozen heads (croma eval --head) -------------------------------------
+
+FROZEN_HEADS = ("prototype", "logistic")
+
+
+def frozen_heads(runs, group, seeds):
+    """{"head|k|noise": {"trained": cell, "initial": cell, "gain": cell}} of one row's runs, each
+    cell the mean over seeds with the 95 % t-interval of the seed means; gain is trained minus
+    the untrained start's embedding, paired by episode within each run. Empty where the runs
+    evaluated no frozen head."""
+    per_key = {}
+    for seed in seeds:
+        for cell in runs[(group, seed)].get("frozen_heads", []):
+            key = f"{cell['head']}|{cell['shots']}|{float(cell['label_noise'])}"
+            entry = per_key.setdefault(key, {"trained": [], "initial": [], "gain": []})
+            if "trained" in cell:
+                entry["trained"].append(cell["trained"]["accuracy_mean"])
+            if "initial" in cell:
+                entry["initial"].append(cell["initial"]["accuracy_mean"])
+                if "trained_minus_this_mean" in cell["initial"]:
+                    entry["gain"].append(cell["initial"]["trained_minus_this_mean"])
+    out = {}
+    for key, entry in per_key.items():
+        out[key] = {}
+        for name, values in entry.items():
+            if len(values) == len(seeds):
+                mean, half, n = t_interval(values)
+                out[key][name] = {"mean": mean, "ci95": half, "n_seeds": n}
+    return out
+
+
+def raw_heads(runs):
+    """{"head|k|noise": cell} of the frozen heads on the raw standardised target features: they
+    do not depend on the method, only on the episodes (the seed), so each seed counts once; runs
+    of one seed that both computed it must agree."""
+    per_key = {}
+    for (group, seed), ev in runs.items():
+        for cell in ev.get("frozen_heads", []):
+            if "raw" not in cell:
+                continue
+            key = f"{cell['head']}|{cell['shots']}|{float(cell['label_noise'])}"
+            value = cell["raw"]["accuracy_mean"]
+            seen = per_key.setdefault(key, {})
+            if seed in seen and abs(seen[seed] - value) > 1e-12:
+                raise ValueError(f"raw-feature {key} of seed {seed} differs between runs ({seen[seed]} and {value})")
+            seen[seed] = value
+    out = {}
+    for key, by_seed in per_key.items():
+        mean, half, n = t_interval([by_seed[sd] for sd in sorted(by_seed)])
+        out[key] = {"mean": mean, "ci95": half, "n_seeds": n, "per_seed": {str(sd): by_seed[sd] for sd in sorted(by_seed)}}
+    return out
+
+
+def heads_table(summary):
+    """The sanity rows: each method's fine-tuned accuracy (the paper's protocol) beside a nearest-
+    centroid and a logistic head on its frozen embedding, trained and untrained, and both heads
+    on the raw features. None where no run evaluated a frozen head."""
+    rows = summary["rows"]
+    if not any(r.get("heads") for r in rows.values()) and not summary.get("raw_heads"):
+        return None
+    keys = sorted({tuple_key(k.split("|", 1)[1]) for r in rows.values() for k in r.get("heads", {})}
+                  | {tuple_key(k.split("|", 1)[1]) for k in summary.get("raw_heads", {})})
+    cols = [f"{k}|{noise}" for k, noise in keys]
+    out = [f"# {summary['name']}: frozen heads beside fine-tuning (sanity rows)", "",
+           f"{next(iter(rows.values())).get('ways')}-way accuracy (%) on the same meta-test episodes as Table 2, mean "
+           "over the fresh seeds ± the 95 % t-interval of the seed means. finetune: the paper's protocol "
+           "(fine-tune e_t and φ on the support set); prototype: nearest support-class mean, squared Euclidean "
+           "distance, on the frozen embedding; logistic: multinomial logistic regression with C = 1 fitted on the "
+           "support set, on the frozen embedding. 'trained' reads the method's meta-trained embedding, 'untrained' "
+           "its own initial parameters' embedding, 'gain' is trained minus untrained paired by episode within each "
+           "run. The raw rows read the standardised target features with no network (the same for every method: "
+           "one value per seed).", "",
+           "| method | head | " + " | ".join(f"{key_text(c)} trained | untrained | gain" for c in cols) + " |",
+           "|---|---|" + "---|---|---|" * len(cols)]
+    for group, r in rows.items():
+        line = [group, "finetune"]
+        for c in cols:
+            cell = r["cells"].get(c)
+            if cell is None:
+                line += ["", "", ""]
+                continue
+            line += [pct(cell["mean"], cell["ci95"]), pct(cell["initial_mean"], cell["initial_ci95"]),
+                     signed_pct(cell["gain_mean"], cell["gain_ci95"]) if cell.get("gain_mean") is not None else ""]
+        out.append("| " + " | ".join(line) + " |")
+        for head in FROZEN_HEADS:
+            line = [group, head]
+            for c in cols:
+                cell = r.get("heads", {}).get(f"{head}|{c}", {})
+                line += [pct(cell[n]["mean"], cell[n]["ci95"]) if n in cell else "" for n in ("trained", "initial")]
+                line.append(signed_pct(cell["gain"]["mean"], cell["gain"]["ci95"]) if "gain" in cell else "")
+            if any(line[2:]):
+                out.append("| " + " | ".join(line) + " |")
+    for head in FROZEN_HEADS:
+        line = ["raw standardised features (no network)", head]
+        for c in cols:
+            cell = summary.get("raw_heads", {}).get(f"{head}|{c}")
+            line += [pct(cell["mean"], cell["ci95"]) if cell else "", "", ""]
+        if any(line[2:]):
+            out.append("| " + " | ".join(line) + " |")
+    return "\n".join(out) + "\n"
+
+
+# ---- the episodes behind the tables ----------------------------------------------------------
+
+EPISODES_FILE = "episodes.json.gz"
+EPISODES_FORMAT = "croma search final runs 1"
+# Where a run was evaluated: not evidence, and different on every machine.
+MACHINE_KEYS = ("run_dir", "checkpoint", "output")
+
+
+def episodes_document(final_cells, runs):
+    """What episodes.json.gz holds: every final cell (finished or not) and each finished run's
+    eval.json, per-episode accuracies included, less its machine paths."""
+    cells = [{k: c[k] for k in ("name", "group", "method", "point", "seed")} for c in final_cells]
+    done = [{"group": c["group"], "seed": c["seed"],
+             "eval": {k: v for k, v in runs[(c["group"], c["seed"])].items() if k not in MACHINE_KEYS}}
+            for c in final_cells if (c["group"], c["seed"]) in runs]
+    return {"format": EPISODES_FORMAT, "cells": cells, "runs": done}
+
+
+def write_episodes(path, document):
+    """Gzip without a time stamp or a file name in its header: the same runs, the same bytes."""
+    import gzip
+    data = json.dumps(document, separators=(",", ":")).encode()
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as raw_file:
+        with gzip.GzipFile(filename="", mode="wb", fileobj=raw_file, mtime=0, compresslevel=9) as f:
+            f.write(data)
+    os.replace(tmp, path)
+
+
+def read_episodes(path):
+    """(final cells, {(group, seed): eval.json}) of an episodes.json.gz."""
+    import gzip
+    with gzip.open(path, "rt") as f:
+        document = json.load(f)
+    if document.get("format") != EPISODES_FORMAT:
+        raise ValueError(f"{path}: not a croma episodes file (format {document.get('format')!r})")
+    runs = {(r["group"], r["seed"]): r["eval"] for r in document["runs"]}
+    return document["cells"], runs
 
 
 def tuple_key(key):
@@ -568,14 +729,23 @@ def selected(summary, selection):
         if "refused" in sel:
             out += [f"## {group}", "", f"Refused by croma on this data: {sel['refused']}", ""]
             continue
+        # Successive halving: the configurations that reached a higher rung first (their scores
+        # are over more seeds and episodes), each with its score at every rung it ran.
+        halving = "rung" in sel
         ranked = sorted((c for c in sel["configurations"] if c["val_accuracy"] is not None),
-                        key=lambda c: -c["val_accuracy"])
+                        key=lambda c: (-c.get("rung", 0), -c["val_accuracy"]))
         failed = [c["config"] for c in sel["configurations"] if c["val_accuracy"] is None]
+        rung_head = "rung reached | meta-val % per rung | " if halving else ""
         out += [f"## {group}", "", f"config {sel['config']}, meta-val {100 * sel['val_accuracy']:.1f} %: "
                 f"`{json.dumps(sel['hparams'])}`", "",
-                "| config | meta-val % | " + " | ".join(sel["hparams"]) + " |", "|" + "---|" * (len(sel["hparams"]) + 2)]
+                f"| config | meta-val % | {rung_head}" + " | ".join(sel["hparams"]) + " |",
+                "|" + "---|" * (len(sel["hparams"]) + 2 + 2 * halving)]
         for c in ranked:
-            out.append(f"| {c['config']} | {100 * c['val_accuracy']:.1f} | " +
+            rung_cells = ""
+            if halving:
+                per_rung = " / ".join("–" if v is None else f"{100 * v:.1f}" for v in c["rung_val_accuracy"])
+                rung_cells = f"{c['rung']} | {per_rung} | "
+            out.append(f"| {c['config']} | {100 * c['val_accuracy']:.1f} | {rung_cells}" +
                        " | ".join(str(c["hparams"][k]) for k in sel["hparams"]) + " |")
         if failed:
             out.append(f"\nFailed (excluded): configs {failed}")
@@ -617,8 +787,11 @@ def search_spread(selection, chance, near=0.05):
         if "refused" in sel:
             rows.append({"group": group, "refused": sel["refused"]})
             continue
-        vals = sorted(c["val_accuracy"] for c in sel["configurations"] if c["val_accuracy"] is not None)
-        default = next((c["val_accuracy"] for c in sel["configurations"] if c["config"] == 0), None)
+        # Successive halving: the spread of rung 0, where every configuration ran alike.
+        def first(c):
+            return c["rung_val_accuracy"][0] if "rung_val_accuracy" in c else c["val_accuracy"]
+        vals = sorted(first(c) for c in sel["configurations"] if first(c) is not None)
+        default = next((first(c) for c in sel["configurations"] if c["config"] == 0), None)
         n = len(vals)
         median = (vals[(n - 1) // 2] + vals[n // 2]) / 2 if n else None
         rows.append({"group": group, "configurations": len(sel["configurations"]), "failed": len(sel["configurations"]) - n,
@@ -668,14 +841,19 @@ def markdown_tables(summary, selection, root, draw=True):
     t4 = table4(summary)
     if t4:
         tables["table4.md"] = t4
+    heads = heads_table(summary)
+    if heads:
+        tables["heads.md"] = heads
     return tables
 
 
 def write_tables(spec, selection, search_cells, final_cells):
     root = spec["root"]
+    runs = load_final(root, final_cells)
     summary = summarise(spec, selection, search_cells, final_cells)
     write(os.path.join(root, "results.json"), json.dumps(summary, indent=1) + "\n")
-    written = {"results": os.path.join(root, "results.json")}
+    write_episodes(os.path.join(root, EPISODES_FILE), episodes_document(final_cells, runs))
+    written = {"results": os.path.join(root, "results.json"), "episodes": os.path.join(root, EPISODES_FILE)}
     for name, text in markdown_tables(summary, selection, root).items():
         write(os.path.join(root, name), text)
         written[name[:-3]] = os.path.join(root, name)

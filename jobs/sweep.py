@@ -5,6 +5,7 @@
     jobs/sweep.py status    SPEC.json
     jobs/sweep.py aggregate SPEC.json
     jobs/sweep.py run       SPEC.json [--jobs N] [--rerun-failed]   # without Slurm: local processes
+    (submit and run of a search also take --final-only: the final stage of ROOT/selection.json)
 
 SPEC.json (paths relative to the spec file):
     {
@@ -41,6 +42,10 @@ folder's tables are rewritten from its results.json and selection.json alone, wi
 `run` runs the same cells without Slurm, as local processes (--jobs at once; "local":
 {"ranks": R, "threads": T} in the spec runs each cell under mpirun -np R): a whole search,
 stage after stage, or a whole grid. A rerun skips finished cells and resumes interrupted ones.
+
+`--final-only` (submit, run) runs a search's final stage alone, from the selection.json already
+in ROOT: copy a committed results folder's selection.json there to rerun its final runs (with
+other evaluation options, or to check that its tables reproduce) without repeating the search.
 
 `aggregate` writes ROOT/cells.csv (one row per finished cell) and ROOT/summary.csv and
 ROOT/summary.md (mean +- sample std over seeds, grouped by the other grid parameters).
@@ -252,35 +257,88 @@ def stage_spec(spec, stage):
 
 
 def search_stages(spec):
-    """(search stage spec, its cells, their states, final stage spec or None, its cells).
-    The final stage exists once every search cell has finished; selection.json is then written
-    (once: later calls read it back, so a rerun never selects again)."""
+    """([(stage spec, cells, states)] of the search's rungs so far, final stage spec or None,
+    its cells). A random search has one rung; successive halving adds rung r + 1 once rung r has
+    finished (search.promotions). The final stage exists once selection.json does: written when
+    the last rung has finished (once: later calls read it back, so a rerun never selects again),
+    or copied there (--final-only)."""
     try:
-        s_spec = stage_spec(spec, "search")
-        s_cells = search.search_cells(spec, option_args)
-        s_states = cell_states(s_spec, s_cells) if os.path.isdir(s_spec["root"]) else {c["index"]: "new" for c in s_cells}
+        stages = []
+        promoted = None
+        earlier = []
+        n_rungs = len(search.rungs(spec))
+        for rung in range(n_rungs):
+            st_spec = stage_spec(spec, search.stage_dir(rung))
+            st_cells = search.search_cells(spec, option_args, rung, promoted)
+            st_states = (cell_states(st_spec, st_cells) if os.path.isdir(st_spec["root"])
+                         else {c["index"]: "new" for c in st_cells})
+            st_spec["reuse"] = search.reused_runs(spec, earlier, st_cells)
+            stages.append((st_spec, st_cells, st_states))
+            earlier.append((st_cells, st_states))
+            if rung + 1 < n_rungs:
+                promoted = search.promotions(spec, rung + 1, st_cells, st_states)
+                if promoted is None:
+                    break
         path = os.path.join(spec["root"], "selection.json")
         if os.path.exists(path):
             with open(path) as f:
                 selection = json.load(f)
+        elif len(stages) < n_rungs:
+            return stages, None, []
         else:
-            selection, waiting = search.select(spec, s_cells, s_states)
+            selection, waiting = search.select(spec, earlier)
             if waiting:
-                return s_spec, s_cells, s_states, None, []
+                return stages, None, []
             search.write_atomically(path, json.dumps(selection, indent=1))
         f_spec = stage_spec(spec, "final")
-        return s_spec, s_cells, s_states, f_spec, search.final_cells(spec, selection, option_args)
+        return stages, f_spec, search.final_cells(spec, selection, option_args)
     except search.SearchError as e:
         raise SweepError(str(e))
 
 
+def start_reused_runs(st_spec, all_cells):
+    """Successive halving: a rung's cell whose training an earlier rung did starts as a copy of
+    that run, less its evaluation and its launcher's files, so that `croma train --resume` finds
+    the run finished and trains nothing, and only the evaluation on this rung's episodes runs."""
+    for c in all_cells:
+        source = st_spec.get("reuse", {}).get(c["name"])
+        target = os.path.join(st_spec["root"], "runs", c["name"])
+        if source is None or os.path.exists(target):
+            continue
+        tmp = target + f".{os.getpid()}.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(source, tmp, ignore=shutil.ignore_patterns(
+            "eval-val.json", "eval.json", CELL_LOCK, "job.log", "*.out", "cell-time.json", "FAILED", "croma.lock"))
+        os.replace(tmp, target)
+
+
+def require_selection(spec):
+    """--final-only: the final stage needs ROOT/selection.json, written by a finished search or
+    copied from a committed results folder."""
+    if "search" not in spec:
+        raise SweepError("--final-only: this spec is a grid, not a search")
+    path = os.path.join(spec["root"], "selection.json")
+    if not os.path.exists(path):
+        raise SweepError(f"--final-only: no '{path}' (run the search, or copy a committed results "
+                         f"folder's selection.json there)")
+
+
 def cmd_submit(spec, args):
     if "search" not in spec:
+        if args.final_only:
+            require_selection(spec)
         return submit_cells(spec, cells(spec), args)
-    s_spec, s_cells, s_states, f_spec, f_cells = search_stages(spec)
+    if args.final_only:
+        require_selection(spec)
+        _, f_spec, f_cells = search_stages(spec)
+        return submit_cells(f_spec, f_cells, args)
+    stages_, f_spec, f_cells = search_stages(spec)
     wanted = {"new", "interrupted"} | ({"failed"} if args.rerun_failed else set())
-    if f_spec is None or any(st in wanted for st in s_states.values()):
-        return submit_cells(s_spec, s_cells, args)
+    for st_spec, st_cells, st_states in stages_:
+        if any(st in wanted for st in st_states.values()):
+            return submit_cells(st_spec, st_cells, args)
+    if f_spec is None:  # the last rung so far still runs: nothing new to submit
+        return submit_cells(stages_[-1][0], stages_[-1][1], args)
     print(f"sweep {spec['name']}: search finished, configurations selected ({spec['root']}/selection.json)",
           file=sys.stderr)
     return submit_cells(f_spec, f_cells, args)
@@ -289,6 +347,7 @@ def cmd_submit(spec, args):
 def submit_cells(spec, all_cells, args):
     if not args.dry_run:
         write_cells_file(spec, all_cells)
+        start_reused_runs(spec, all_cells)
     states = cell_states(spec, all_cells) if os.path.isdir(spec["root"]) else {c["index"]: "new" for c in all_cells}
     wanted = {"new", "interrupted"} | ({"failed"} if args.rerun_failed else set())
     todo = [c["index"] for c in all_cells if states[c["index"]] in wanted]
@@ -336,11 +395,12 @@ def submit_cells(spec, all_cells, args):
 
 
 def stages(spec):
-    """[(stage spec, cells)] of a grid (one) or a search (one or two, see search_stages)."""
+    """[(stage spec, cells)] of a grid (one) or a search (its rungs so far, then the final stage
+    once it exists; see search_stages)."""
     if "search" not in spec:
         return [(spec, cells(spec))]
-    s_spec, s_cells, _, f_spec, f_cells = search_stages(spec)
-    return [(s_spec, s_cells)] + ([(f_spec, f_cells)] if f_spec else [])
+    stages_, f_spec, f_cells = search_stages(spec)
+    return [(st_spec, st_cells) for st_spec, st_cells, _ in stages_] + ([(f_spec, f_cells)] if f_spec else [])
 
 
 def cmd_status(spec, args):
@@ -416,6 +476,7 @@ def run_locked_cell(spec, run_dir, cell):
 
 def run_stage_locally(spec, st_spec, all_cells, args):
     write_cells_file(st_spec, all_cells)
+    start_reused_runs(st_spec, all_cells)
     states = cell_states(st_spec, all_cells)
     wanted = {"new", "interrupted"} | ({"failed"} if args.rerun_failed else set())
     todo = [c for c in all_cells if states[c["index"]] in wanted]
@@ -453,12 +514,20 @@ def cmd_run(spec, args):
     if args.jobs < 1:
         raise SweepError(f"invalid value for --jobs: {args.jobs} (must be >= 1)")
     failed = 0
-    if "search" not in spec:
+    if args.final_only:
+        require_selection(spec)
+        _, f_spec, f_cells = search_stages(spec)
+        failed += run_stage_locally(spec, f_spec, f_cells, args)
+    elif "search" not in spec:
         failed = run_stage_locally(spec, spec, cells(spec), args)
     else:
-        s_spec, s_cells, _, _, _ = search_stages(spec)
-        failed += run_stage_locally(spec, s_spec, s_cells, args)
-        _, _, _, f_spec, f_cells = search_stages(spec)
+        for rung in range(len(search.rungs(spec))):
+            stages_, _, _ = search_stages(spec)
+            if rung >= len(stages_):
+                raise SweepError(f"rung {rung - 1} of the search has unfinished cells; run again")
+            st_spec, st_cells, _ = stages_[rung]
+            failed += run_stage_locally(spec, st_spec, st_cells, args)
+        _, f_spec, f_cells = search_stages(spec)
         if f_spec is None:
             raise SweepError("the search stage has unfinished cells; run again")
         failed += run_stage_locally(spec, f_spec, f_cells, args)
@@ -560,7 +629,8 @@ def aggregate_search(spec):
     """The tables of a search (analysis/search_tables.py), from the runs on disk."""
     sys.path.insert(0, os.path.join(os.path.dirname(HERE), "analysis"))
     import search_tables
-    s_spec, s_cells, _, f_spec, f_cells = search_stages(spec)
+    stages_, f_spec, f_cells = search_stages(spec)
+    s_cells = [c for _, st_cells, _ in stages_ for c in st_cells]
     if f_spec is None:
         raise SweepError("the search stage has not finished: nothing is selected yet (run `status`)")
     with open(os.path.join(spec["root"], "selection.json")) as f:
@@ -587,6 +657,8 @@ def main(argv=None):
     p.add_argument("--dry-run", action="store_true", help="print the sbatch commands, submit nothing")
     p.add_argument("--rerun-failed", action="store_true", help="also submit cells that failed")
     p.add_argument("--throttle", type=int, help="at most N cells at once (overrides the spec)")
+    p.add_argument("--final-only", action="store_true",
+                   help="a search's final stage alone, from ROOT/selection.json (no search cell is run)")
     p = sub.add_parser("status", help="list cells as pending / running / done / failed / ...")
     p.add_argument("spec")
     p = sub.add_parser("aggregate", help="collect finished cells into CSV and markdown tables")
@@ -595,6 +667,8 @@ def main(argv=None):
     p.add_argument("spec")
     p.add_argument("--jobs", type=int, default=1, help="cells at once (default 1)")
     p.add_argument("--rerun-failed", action="store_true", help="also run cells that failed")
+    p.add_argument("--final-only", action="store_true",
+                   help="a search's final stage alone, from ROOT/selection.json (no search cell is run)")
     args = parser.parse_args(argv)
     try:
         spec = load_spec(args.spec)

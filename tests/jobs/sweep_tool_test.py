@@ -273,7 +273,7 @@ class SearchTool(unittest.TestCase):
             json.dump({"split": "meta-test", "results": [{"shots": 1, "accuracy_mean": 1.0 if c["config"] == 3 else 0.0}]},
                       open(os.path.join(run, "eval.json"), "w"))
             states[c["index"]] = "done"
-        chosen, waiting = sweep.search.select(spec, cells, states)
+        chosen, waiting = sweep.search.select(spec, [(cells, states)])
         self.assertEqual(waiting, [])
         self.assertEqual(chosen["method=croma"]["config"], 2)
         self.assertAlmostEqual(chosen["method=croma"]["val_accuracy"], (0.61 + 0.71 + 0.62 + 0.72) / 4)
@@ -281,7 +281,7 @@ class SearchTool(unittest.TestCase):
         self.assertIsNone(chosen["method=croma"]["configurations"][1]["val_accuracy"])
         # A group with an unfinished cell waits.
         states[cells[-1]["index"]] = "running"
-        chosen, waiting = sweep.search.select(spec, cells, states)
+        chosen, waiting = sweep.search.select(spec, [(cells, states)])
         self.assertEqual(waiting, ["method=oracle"])
         # The final cells train the selected configuration with the fresh seeds, on meta-test.
         final = sweep.search.final_cells(spec, {**chosen, "method=oracle": chosen["method=croma"]}, sweep.option_args)
@@ -297,7 +297,7 @@ class SearchTool(unittest.TestCase):
             os.makedirs(run)
             with open(os.path.join(run, "eval-val.json"), "w") as f:
                 json.dump({"split": "meta-val", "results": [{"shots": 1, "accuracy_mean": 0.3 + 0.01 * c["config"]}]}, f)
-        _, _, _, _, final = sweep.search_stages(spec)
+        _, _, final = sweep.search_stages(spec)
         # CroMA learns 10 points over its start; the oracle 0.5: the data set passes its control,
         # the oracle fails it. CroMA is ahead of the oracle by about 4 points at both k.
         for c in final:
@@ -338,6 +338,262 @@ class SearchTool(unittest.TestCase):
         self.assertRegex(table, r"\| croma \|.*\| 10 \(0; 7\) \|\n")
         self.assertRegex(table, r"\| oracle \|.*\| 10 \(10; 10\) \|\n")
         self.assertNotIn("predate the class-pure count", table)
+
+    def test_frozen_heads_and_per_method_options_reach_the_final_cells_only(self):
+        self.write_spec(final_eval_by_method={"croma": {"head-features": "trained,initial,raw"}})
+        with open(self.spec_path) as f:
+            raw = json.load(f)
+        raw["eval"].update({"head": "finetune,prototype,logistic", "head-features": "trained,initial"})
+        with open(self.spec_path, "w") as f:
+            json.dump(raw, f)
+        spec = sweep.load_spec(self.spec_path)
+        # Selection reads the fine-tuned accuracy only: no frozen head in a search cell.
+        for c in sweep.search.search_cells(spec, sweep.option_args):
+            self.assertNotIn("--head", c["eval"])
+            self.assertNotIn("--head-features", c["eval"])
+        chosen = {f"method={m}": {"config": 0, "hparams": {}} for m in ("croma", "oracle")}
+        final = {c["name"]: c["eval"] for c in sweep.search.final_cells(spec, chosen, sweep.option_args)}
+        self.assertEqual(final["method=croma,seed=7"], ["--eval-shots", "1,5", "--head", "finetune,prototype,logistic",
+                                                        "--head-features", "trained,initial,raw"])
+        self.assertEqual(final["method=oracle,seed=7"], ["--eval-shots", "1,5", "--head", "finetune,prototype,logistic",
+                                                         "--head-features", "trained,initial"])
+        for by_method, message in (({"nosuch": {}}, 'names nosuch, not in "methods"'),
+                                   ({"croma": 3}, '"final_eval_by_method" must be an object'),
+                                   ({"croma": {"split": "val"}}, '"split" is set by the search stages')):
+            self.write_spec(final_eval_by_method=by_method)
+            p = subprocess.run([sys.executable, SWEEP, "status", self.spec_path], capture_output=True, text=True)
+            self.assertNotEqual(p.returncode, 0)
+            self.assertIn(message, p.stderr)
+
+    def test_final_only_runs_the_final_stage_of_a_copied_selection(self):
+        for command in (["submit", "--dry-run"], ["run"]):
+            p = subprocess.run([sys.executable, SWEEP, *command, "--final-only", self.spec_path],
+                               capture_output=True, text=True)
+            self.assertEqual(p.returncode, 1, p.stderr)
+            self.assertIn("--final-only: no '", p.stderr)
+            self.assertIn("copy a committed results folder's selection.json", p.stderr)
+        root = os.path.join(self.dir, "sr")
+        os.makedirs(root)
+        with open(os.path.join(root, "selection.json"), "w") as f:
+            json.dump({f"method={m}": {"method": m, "point": {}, "config": 2, "hparams": {"inner-lr": 0.003}}
+                       for m in ("croma", "oracle")}, f)
+        p = subprocess.run([sys.executable, SWEEP, "submit", "--dry-run", "--final-only", self.spec_path],
+                           capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("--job-name=croma-s-final", p.stdout)
+        self.assertNotIn("croma-s-search", p.stdout)
+        self.assertEqual(re.findall(r"cell \d+: (\S+)", p.stdout),
+                         [f"method={m},seed={s}" for m in ("croma", "oracle") for s in (7, 8, 9)])
+        self.assertFalse(os.path.exists(os.path.join(root, "search", "runs")))
+
+    def test_frozen_head_rows_and_the_episodes_reproduce_the_tables(self):
+        repo = os.path.dirname(os.path.dirname(SWEEP))
+        sys.path.insert(0, os.path.join(repo, "analysis"))
+        import check_episodes
+        import search_tables
+        spec = sweep.load_spec(self.spec_path)
+        for c in sweep.search.search_cells(spec, sweep.option_args):
+            run = os.path.join(spec["root"], "search", "runs", c["name"])
+            os.makedirs(run)
+            with open(os.path.join(run, "eval-val.json"), "w") as f:
+                json.dump({"split": "meta-val", "results": [{"shots": 1, "accuracy_mean": 0.3 + 0.01 * c["config"]}]}, f)
+        _, _, final = sweep.search_stages(spec)
+        expected = {}
+        for c in final:
+            croma, seed = c["method"] == "croma", c["seed"]
+            results, heads = [], []
+            for k in (1, 5):
+                start = [0.40, 0.50, 0.45, 0.55]
+                trained = [a + (0.10 if croma else 0.02) + 0.01 * (seed - 8) for a in start]
+                mean = lambda v: sum(v) / len(v)
+                results.append({"shots": k, "label_noise": 0.0, "accuracy_mean": mean(trained),
+                                "initial_accuracy_mean": mean(start), "gain_mean": mean(trained) - mean(start),
+                                "trained": {"seeds": [{"task_accuracy": trained}]}})
+                for head, shift in (("prototype", 0.03), ("logistic", 0.05)):
+                    cell = {"head": head, "shots": k, "label_noise": 0.0,
+                            "trained": {"accuracy_mean": mean(trained) + shift},
+                            "initial": {"accuracy_mean": 0.3 + 0.01 * seed,
+                                        "trained_minus_this_mean": mean(trained) + shift - 0.3 - 0.01 * seed}}
+                    if croma:  # the raw row in one method's runs only (final_eval_by_method)
+                        cell["raw"] = {"accuracy_mean": 0.2 + shift + 0.02 * seed}
+                    heads.append(cell)
+                    expected.setdefault((c["method"], head, k), []).append(mean(trained) + shift)
+            run = os.path.join(spec["root"], "final", "runs", c["name"])
+            os.makedirs(run)
+            with open(os.path.join(run, "eval.json"), "w") as f:
+                json.dump({"results": results, "frozen_heads": heads, "eval_seed": 1, "episodes": 4, "ways": 5,
+                           "target_samples_used": 10, "target_labels_used": 10, "run_dir": run,
+                           "checkpoint": run + "/final.h5"}, f)
+        p = subprocess.run([sys.executable, SWEEP, "aggregate", self.spec_path], capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        written = json.loads(p.stdout.strip().splitlines()[-1])["written"]
+        with open(written["results"]) as f:
+            summary = json.load(f)
+        # Each head's trained accuracy: the mean over the seeds, against an independent mean.
+        for (method, head, k), values in expected.items():
+            cell = summary["rows"][f"method={method}"]["heads"][f"{head}|{k}|0.0"]["trained"]
+            self.assertAlmostEqual(cell["mean"], sum(values) / len(values), places=12)
+            self.assertEqual(cell["n_seeds"], 3)
+        # The raw row: one value per seed (0.2 + 0.03 + 0.02 * seed at prototype).
+        raw = summary["raw_heads"]["prototype|1|0.0"]
+        self.assertAlmostEqual(raw["mean"], 0.23 + 0.02 * 8, places=12)
+        self.assertEqual(sorted(raw["per_seed"]), ["7", "8", "9"])
+        with open(written["heads"]) as f:
+            heads_md = f.read()
+        self.assertIn("| method=croma | prototype | 60.5 ± 2.5 | 38.0 ± 2.5 | +22.5 ± 0.0 |", heads_md)
+        self.assertIn("| raw standardised features (no network) | logistic | 41.0 ± 5.0 |  |  |", heads_md)
+        # The episodes file: no machine path, the same bytes when written again, and the tables
+        # reproduce from it alone.
+        folder = os.path.join(self.dir, "committed")
+        os.makedirs(folder)
+        for name in ("results.json", "selection.json", "table2.md", "gains.md", "heads.md", "selected.md",
+                     "search.md", "episodes.json.gz"):
+            with open(os.path.join(spec["root"], name), "rb") as src, open(os.path.join(folder, name), "wb") as dst:
+                dst.write(src.read())
+        cells, runs = search_tables.read_episodes(os.path.join(folder, "episodes.json.gz"))
+        self.assertEqual(len(cells), 6)
+        self.assertNotIn("run_dir", runs[("method=croma", 7)])
+        before = open(written["episodes"], "rb").read()
+        subprocess.run([sys.executable, SWEEP, "aggregate", self.spec_path], capture_output=True, check=True)
+        self.assertEqual(open(written["episodes"], "rb").read(), before)
+        self.assertEqual(check_episodes.check(folder), [])
+        # One episode changed: the check names the table that no longer reproduces.
+        import gzip
+        with gzip.open(os.path.join(folder, "episodes.json.gz"), "rt") as f:
+            document = json.load(f)
+        document["runs"][0]["eval"]["results"][0]["accuracy_mean"] += 0.01
+        search_tables.write_episodes(os.path.join(folder, "episodes.json.gz"), document)
+        names = [name for name, _ in check_episodes.check(folder)]
+        self.assertIn("results.json", names)
+        self.assertIn("table2.md", names)
+        p = subprocess.run([sys.executable, os.path.join(repo, "analysis", "check_episodes.py"), folder],
+                           capture_output=True, text=True)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("table2.md: does not reproduce from the episodes: line", p.stderr)
+        os.remove(os.path.join(folder, "episodes.json.gz"))
+        p = subprocess.run([sys.executable, os.path.join(repo, "analysis", "check_episodes.py"), folder],
+                           capture_output=True, text=True)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("cannot check, no episodes.json.gz", p.stderr)
+
+    def halving_spec(self, **extra):
+        spec = dict(methods=["croma", "oracle"], configurations=7, final_seeds=[7, 8],
+                    halving={"keep": 3, "rungs": [{"seeds": [1], "val_eval": {"eval-tasks": 10}},
+                                                  {"seeds": [1, 2], "val_eval": {"eval-tasks": 30}},
+                                                  {"seeds": [1, 2, 3], "val_eval": {"eval-tasks": 60}}]})
+        spec.update(extra)
+        with open(self.spec_path, "w") as f:
+            json.dump({"name": "s", "root": "sr", "croma": "bin/croma", "train": {"steps": 5},
+                       "eval": {"eval-shots": "1,5"}, "search": spec}, f)
+
+    def finish(self, spec, cells, score):
+        """Every cell of a rung done, with meta-val accuracy score(cell) and a final checkpoint."""
+        for c in cells:
+            run = os.path.join(spec["root"], c["stage"], "runs", c["name"])
+            os.makedirs(os.path.join(run, "checkpoints"), exist_ok=True)
+            with open(os.path.join(run, "config.json"), "w") as f:
+                f.write("{}")
+            with open(os.path.join(run, "checkpoints", "final.h5"), "w") as f:
+                f.write(f"trained {c['name']}")
+            with open(os.path.join(run, "eval-val.json"), "w") as f:
+                json.dump({"split": "meta-val", "results": [{"shots": 1, "accuracy_mean": score(c)}]}, f)
+
+    def test_successive_halving_promotes_the_best_third_and_reuses_trained_runs(self):
+        self.halving_spec()
+        spec = sweep.load_spec(self.spec_path)
+        stages, final_spec, _ = sweep.search_stages(spec)
+        self.assertEqual(len(stages), 1)  # rung 1 exists once rung 0 has finished
+        self.assertIsNone(final_spec)
+        rung0 = stages[0][1]
+        self.assertEqual(len(rung0), 2 * 7)
+        self.assertEqual(rung0[0]["eval"], ["--eval-shots", "1,5", "--eval-tasks", "10", "--split", "val", "--skip-untrained"])
+        # Scores with ties: croma's configs 2 and 5 tie at the top, then 6; the oracle's best is 0.
+        val0 = {"croma": [0.30, 0.35, 0.60, 0.20, 0.40, 0.60, 0.50], "oracle": [0.70, 0.1, 0.2, 0.3, 0.3, 0.1, 0.2]}
+        self.finish(spec, rung0, lambda c: val0[c["method"]][c["config"]])
+        stages, final_spec, _ = sweep.search_stages(spec)
+        self.assertEqual(len(stages), 2)
+        rung1 = stages[1][1]
+        # An independent promotion: the best ceil(7 / 3) = 3 by score, ties to the lower index.
+        for method, scores in val0.items():
+            order = sorted(range(7), key=lambda i: (-scores[i], i))[:3]
+            self.assertEqual(sorted({c["config"] for c in rung1 if c["method"] == method}), sorted(order), method)
+        self.assertEqual(sorted({c["config"] for c in rung1 if c["method"] == "croma"}), [2, 5, 6])
+        self.assertEqual({c["seed"] for c in rung1}, {1, 2})
+        self.assertTrue(all(c["stage"] == "search-rung1" for c in rung1))
+        with open(os.path.join(spec["root"], "promotions.json")) as f:
+            self.assertEqual(json.load(f)["rung1"]["method=croma"], [2, 5, 6])
+        # Submitting: one array for rung 1, whose seed-1 cells start as copies of rung 0's trained
+        # runs, without their evaluation (made by submit and run before the cells start).
+        p = subprocess.run([sys.executable, SWEEP, "submit", "--dry-run", self.spec_path], capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(re.findall(r"--job-name=(\S+)", p.stdout), ["croma-s-search-rung1"])
+        self.assertEqual(len(re.findall(r"cell \d+: ", p.stdout)), 2 * 3 * 2)
+        sweep.start_reused_runs(stages[1][0], rung1)
+        copy = os.path.join(spec["root"], "search-rung1", "runs", "method=croma,config=05,seed=1")
+        with open(os.path.join(copy, "checkpoints", "final.h5")) as f:
+            self.assertEqual(f.read(), "trained method=croma,config=05,seed=1")
+        self.assertFalse(os.path.exists(os.path.join(copy, "eval-val.json")))
+        self.assertFalse(os.path.exists(os.path.join(spec["root"], "search-rung1", "runs", "method=croma,config=05,seed=2")))
+        # Rung 1 scores (mean over 2 seeds) reorder croma: config 6 first, then 2; rung 2 runs ceil(3 / 3) = 1.
+        val1 = {2: 0.55, 5: 0.45, 6: 0.65}
+        self.finish(spec, rung1, lambda c: val1[c["config"]] + 0.01 * c["seed"] if c["method"] == "croma" else 0.5)
+        stages, final_spec, _ = sweep.search_stages(spec)
+        rung2 = stages[2][1]
+        self.assertEqual(sorted({c["config"] for c in rung2 if c["method"] == "croma"}), [6])
+        self.assertEqual(sorted({c["config"] for c in rung2 if c["method"] == "oracle"}), [0])  # a 3-way tie: lowest
+        self.assertIsNone(final_spec)
+        self.finish(spec, rung2, lambda c: 0.7)
+        stages, final_spec, final = sweep.search_stages(spec)
+        with open(os.path.join(spec["root"], "selection.json")) as f:
+            selection = json.load(f)
+        croma = selection["method=croma"]
+        self.assertEqual((croma["config"], croma["rung"]), (6, 2))
+        self.assertAlmostEqual(croma["val_accuracy"], 0.7, places=12)
+        by_config = {c["config"]: c for c in croma["configurations"]}
+        self.assertEqual(len(by_config), 7)
+        for got, want in zip(by_config[6]["rung_val_accuracy"], [0.5, 0.665, 0.7], strict=True):
+            self.assertAlmostEqual(got, want, places=12)
+        self.assertEqual(by_config[2]["rung"], 1)
+        self.assertAlmostEqual(by_config[2]["val_accuracy"], 0.565)
+        self.assertEqual((by_config[3]["rung"], by_config[3]["val_accuracy"]), (0, 0.2))
+        self.assertEqual([c["name"] for c in final if c["method"] == "croma"], ["method=croma,seed=7", "method=croma,seed=8"])
+        # Promotions are read back, never redone: a changed score of rung 0 changes nothing now.
+        self.finish(spec, rung0, lambda c: 1.0 - val0[c["method"]][c["config"]])
+        stages_again, _, _ = sweep.search_stages(spec)
+        self.assertEqual([c["name"] for c in stages_again[1][1]], [c["name"] for c in rung1])
+
+    def test_bad_halving_specs_give_one_clear_error(self):
+        rungs = [{"seeds": [1]}, {"seeds": [1, 2]}]
+        for extra, message in ((dict(trial_seeds=[1]), 'either "trial_seeds"'),
+                               (dict(halving={"keep": 1, "rungs": rungs}), '"keep" must be an integer >= 2'),
+                               (dict(halving={"keep": 3, "rungs": rungs[:1]}), "at least 2 rung objects"),
+                               (dict(halving={"keep": 3, "rungs": [{"seeds": [1], "steps": 3}, rungs[1]]}),
+                                "rung 0: unknown key(s) steps"),
+                               (dict(halving={"keep": 3, "rungs": [rungs[0], {"seeds": [1, 7]}]}), "must be fresh"),
+                               (dict(halving={"keep": 3, "rungs": [rungs[0], {"seeds": [1], "train": {"seed": 2}}]}),
+                                '"seed" is set by the search')):
+            self.halving_spec(**extra)
+            p = subprocess.run([sys.executable, SWEEP, "status", self.spec_path], capture_output=True, text=True)
+            self.assertNotEqual(p.returncode, 0, extra)
+            self.assertIn(message, p.stderr)
+            self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
+
+    def test_compare_results_of_a_rerun(self):
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(SWEEP)), "analysis"))
+        import compare_results
+        cell = lambda m, h: {"mean": m, "ci95": h}
+        old = {"name": "x", "rows": {"method=croma": {"cells": {"1|0.0": cell(0.50, 0.02), "5|0.0": cell(0.70, 0.01)}},
+                                     "method=oracle": {"cells": {"1|0.0": cell(0.40, 0.03)}}},
+               "paired_vs_croma": {"method=oracle": {"1|0.0": {"mean": 0.10, "ci95": 0.04, "excludes_zero": True}}}}
+        new = {"name": "x", "rows": {"method=croma": {"cells": {"1|0.0": cell(0.50, 0.02), "5|0.0": cell(0.73, 0.01)}},
+                                     "method=oracle": {"cells": {"1|0.0": cell(0.42, 0.02)}}},
+               "paired_vs_croma": {"method=oracle": {"1|0.0": {"mean": 0.08, "ci95": 0.09, "excludes_zero": False}}}}
+        s = compare_results.compare(old, new)["summary"]
+        self.assertEqual((s["cells"], s["identical"], s["inside_old_interval"]), (3, 1, 2))
+        self.assertAlmostEqual(s["largest_abs_difference"], 0.03)
+        self.assertEqual((s["paired"], s["paired_inside_old_interval"], s["paired_same_verdict"]), (1, 1, 0))
+        with self.assertRaises(ValueError):
+            compare_results.compare(old, dict(new, name="y"))
 
     def test_bad_search_specs_give_one_clear_error(self):
         for search, message in ((dict(final_seeds=[1, 9]), "must be fresh"),
