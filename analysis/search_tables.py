@@ -579,6 +579,18 @@ def table2_comparisons(summary):
     return out
 
 
+def search_budget_text(s):
+    """What each method's search ran: random search or the rungs of successive halving."""
+    drawn = f"{s['configurations']} configurations (the defaults and random draws from croma's registry)"
+    if "halving" not in s:
+        return f"{drawn} x {len(s['trial_seeds'])} trial seed(s)"
+    h = s["halving"]
+    rungs = "; ".join(f"{len(r['seeds'])} seed(s)" + (f", {json.dumps(r['val_eval'])}" if r.get("val_eval") else "")
+                      + (f", train {json.dumps(r['train'])}" if r.get("train") else "") for r in h["rungs"])
+    return (f"{drawn} by successive halving over {len(h['rungs'])} rungs, each keeping the best 1/{h['keep']} "
+            f"({rungs}), in the last rung's scores")
+
+
 def table2(summary):
     rows = summary["rows"]
     if not rows:
@@ -595,9 +607,8 @@ def table2(summary):
     out = [f"# {summary['name']}: k-shot accuracy on meta-test", "", holm_rule(len(holm)), "",
            f"{ways}-way few-shot accuracy (%), mean over {len(s['final_seeds'])} fresh training seeds with the 95 % "
            f"t-interval of the seed means; each run's mean is over {next(iter(rows.values())).get('episodes')} "
-           f"meta-test episodes per k. Each method ran its own selected configuration: {s['configurations']} "
-           f"configurations (the defaults and random draws from croma's registry) x {len(s['trial_seeds'])} "
-           f"trial seed(s), selected by {summary['selection_rule']}; no meta-test number was read to select. "
+           f"meta-test episodes per k. Each method ran its own selected configuration: {search_budget_text(s)}, "
+           f"selected by {summary['selection_rule']}; no meta-test number was read to select. "
            f"Every method had the same budget ({json.dumps(summary['train'])}). "
            f"'CroMA −' columns: CroMA minus the row, paired by seed and episode, 95 % t-interval over seeds; "
            f"* as stated above. " + label_counts_note(summary), "",

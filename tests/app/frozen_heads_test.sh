@@ -7,7 +7,8 @@
 #    standardised features;
 #  - adding the frozen heads leaves the fine-tuning results unchanged, and the exported
 #    fine-tuning accuracies are eval.json's;
-#  - a bad --head is refused (exit 2, nothing written).
+#  - --head-features picks the representations, and the ones it keeps are unchanged;
+#  - a bad --head or --head-features is refused (exit 2, nothing written).
 # usage: frozen_heads_test.sh CROMA MPIRUN
 set -uo pipefail
 croma=$(realpath "$1")
@@ -59,6 +60,22 @@ for cell in ex["cells"].values():
         print(f"{k}-shot {rep}: prototype {100*np.mean(proto):.1f} %, logistic {100*ours:.1f} % (scikit-learn {100*np.mean(ref_logit):.1f} %)")
 PY
 
+# --head-features raw: the raw-features rows alone, equal to the full run's (the same episodes).
+cp "$work/run/eval.json" "$work/all-features.json"
+"$croma" eval --run-dir "$work/run" --eval-tasks 100 --head prototype,logistic --head-features raw \
+  >/dev/null 2>"$work/raw.err" || fail "eval --head-features raw: $(cat "$work/raw.err")"
+"$py" - "$work/all-features.json" "$work/run/eval.json" <<'PY' && ok || fail "--head-features raw"
+import json, sys
+full, raw = (json.load(open(p)) for p in sys.argv[1:])
+cells = {(c["head"], c["shots"]): c for c in full["frozen_heads"]}
+assert len(raw["frozen_heads"]) == 4, raw["frozen_heads"]
+for c in raw["frozen_heads"]:
+    assert set(c) - {"head", "shots", "label_noise"} == {"raw"}, sorted(c)
+    assert c["raw"]["seeds"] == cells[(c["head"], c["shots"])]["raw"]["seeds"], c["head"]
+PY
+cp "$work/all-features.json" "$work/run/eval.json"
+expect_error "invalid value for --head-features: 'trained,pixels' (a list of trained, initial, raw)" \
+  eval --run-dir "$work/run" --head prototype --head-features trained,pixels
 expect_error "invalid value for --head: 'finetune,knn' (a list of finetune, prototype, logistic)" \
   eval --run-dir "$work/run" --head finetune,knn
 "$py" -c 'import json,sys; j=json.load(open(sys.argv[1])); assert "frozen_heads" in j' "$work/run/eval.json" && ok ||
