@@ -180,57 +180,49 @@ class MachineFloor {
   }
 
   bool add_task(const InnerProblem& p, ParamRange range, Totals& t) {
+    const auto parts = inner_parts(p, model_.shape().shared_encoder);
     const auto es = model_.mlp_layers(ModelPart::kSourceEncoder);
-    const auto phi = model_.mlp_layers(ModelPart::kClassifier);
     const std::int64_t episode = m_.ways * m_.shots;
     const std::int64_t rows = std::min(episode, p.batch);
-    if (!es) return false;
-    switch (p.loss) {
-      case InnerLoss::kAlignment:
-        train(t, *es, rows, false);
-        if (!target_path(t, rows)) return false;
+    if (!parts || !es) return false;
+    for (const auto path : {parts->first, parts->second}) {
+      if (path == RowPath::kFrozenSource) forward(t, *es, episode);
+      if (path == RowPath::kSource) train(t, *es, rows, false);
+      if (path == RowPath::kTarget && !target_path(t, rows)) return false;
+    }
+    // The head; its input gradient feeds the encoder path before it, where that adapts.
+    const bool into_encoder = parts->first == RowPath::kSource || parts->first == RowPath::kTarget;
+    switch (parts->head) {
+      case InnerHead::kNone:
         break;
-      case InnerLoss::kClassification:
+      case InnerHead::kClassifier: {
+        const auto phi = model_.mlp_layers(ModelPart::kClassifier);
         if (!phi) return false;
-        if (p.first == RowPath::kFrozenSource) {
-          forward(t, *es, episode);
-          train(t, *phi, rows, false);
-          break;
-        }
-        if (p.first == RowPath::kSource) {
-          train(t, *es, rows, false);
-        } else if (!target_path(t, rows)) {
-          return false;
-        }
-        train(t, *phi, rows, true);
+        train(t, *phi, rows, into_encoder);
         break;
-      case InnerLoss::kSourceClasses: {
+      }
+      case InnerHead::kClassChain: {
+        const auto phi = model_.mlp_layers(ModelPart::kClassifier);
         const auto head = model_.mlp_layers(ModelPart::kClassHead);
         if (!phi || !head) return false;
         std::vector<DenseLayer> chain{phi->front()};
         chain.insert(chain.end(), head->begin(), head->end());
-        forward(t, *es, episode);
-        train(t, chain, rows, false);
+        train(t, chain, rows, into_encoder);
         break;
       }
-      case InnerLoss::kReconstruction: {
+      case InnerHead::kDecoder: {
         const auto decoder = model_.mlp_layers(ModelPart::kDecoder);
-        if (!decoder || !target_path(t, rows)) return false;
-        train(t, *decoder, rows, true);
+        if (!decoder) return false;
+        train(t, *decoder, rows, into_encoder);
         break;
       }
-      case InnerLoss::kDomainAdversarial:
-      case InnerLoss::kDomainConfusion: {
+      case InnerHead::kDomainHead: {
         const auto domain = model_.mlp_layers(ModelPart::kDomainHead);
         if (!domain) return false;
-        train(t, *es, rows, false);
-        if (!target_path(t, rows)) return false;
         train(t, *domain, 2 * rows, false);  // the discriminator on both row sets
         fixed(t, *domain, p.loss == InnerLoss::kDomainAdversarial ? rows : 2 * rows);
         break;
       }
-      default:
-        return false;
     }
     auto pv = torch::randn({range.size()}), g = torch::randn({range.size()});
     FlatAdam adam;

@@ -216,7 +216,7 @@ torch::Tensor to_index_tensor(const std::vector<std::int64_t>& ids, const torch:
   return torch::tensor(ids, torch::kInt64).to(device);
 }
 
-torch::Tensor gather_rows(const torch::Tensor& features, const std::vector<std::int64_t>& ids) {
+torch::Tensor select_rows(const torch::Tensor& features, const std::vector<std::int64_t>& ids) {
   return features.index_select(0, to_index_tensor(ids, features.device()));
 }
 

@@ -116,8 +116,8 @@ FewShotResult FewShotEvaluator::evaluate_frozen_shots(FrozenHead head, const tor
   result.label_noise = label_noise;
   result.seed = seed;
   for (const auto& task : draw_tasks(split, eval, shots, seed, label_noise)) {
-    result.task_accuracy.push_back(frozen_head_accuracy(head, gather_rows(item_features, task.support_items),
-                                                        task.support_labels, gather_rows(item_features, task.query_items),
+    result.task_accuracy.push_back(frozen_head_accuracy(head, select_rows(item_features, task.support_items),
+                                                        task.support_labels, select_rows(item_features, task.query_items),
                                                         task.query_labels, eval.ways));
   }
   std::tie(result.mean, result.std) = mean_and_std(result.task_accuracy);
@@ -139,13 +139,9 @@ FewShotResult FewShotEvaluator::evaluate_shots(const torch::Tensor& parameters, 
   result.shots = shots;
   result.label_noise = label_noise;
   result.seed = seed;
-  // The fused kernels where they apply (unless the autograd path is asked for).
-  const auto fused = eval.fine_tune == "autograd" ? nullptr
-                                                  : FusedFineTune::create(model_, target_features_.values(), eval.head_only);
-  if (!fused && eval.fine_tune == "fused") {
-    throw OptionError("--eval-fine-tune fused: the fused kernels do not fine-tune this model here; they need an "
-                      "MLP target path and classifier on the CPU (use --eval-fine-tune auto or autograd)");
-  }
+  const auto fused = choose_fused_fine_tuning(
+      eval.fine_tune, [&] { return FusedFineTune::create(model_, target_features_.values(), eval.head_only); },
+      "this model", "an MLP target path and classifier on the CPU");
   if (fused) {
     fused->set_start(meta);
     for (const auto& task : tasks) result.task_accuracy.push_back(fused->run(eval, task));

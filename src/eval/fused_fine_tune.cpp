@@ -50,10 +50,9 @@ std::unique_ptr<FusedFineTune> FusedFineTune::create(const CromaModel& model, co
 FusedFineTune::FusedFineTune(const CromaModel& model, const torch::Tensor& target_features, bool head_only,
                              std::vector<std::vector<DenseLayer>> path_layers, std::vector<DenseLayer> head_layers,
                              FineTunedWeights weights)
-    : model_(model), features_(target_features), head_only_(head_only), path_layers_(std::move(path_layers)),
-      head_layers_(std::move(head_layers)),
-      scale_(static_cast<float>(std::sqrt(static_cast<double>(model.shape().embed_dim)))),
-      weights_(std::move(weights)) {}
+    : FusedFineTuning(model, std::move(weights)), features_(target_features), head_only_(head_only),
+      path_layers_(std::move(path_layers)), head_layers_(std::move(head_layers)),
+      scale_(static_cast<float>(std::sqrt(static_cast<double>(model.shape().embed_dim)))) {}
 
 FusedFineTune::Net FusedFineTune::make_net() const {
   Net net;
@@ -68,7 +67,7 @@ FusedFineTune::Net FusedFineTune::make_net() const {
 }
 
 bool FusedFineTune::agrees_with_model() {
-  set_start(model_.probe_parameters());
+  start_at_probe();
   const auto rows = std::min<std::int64_t>(4, features_.size(0));
   std::vector<std::int64_t> items(static_cast<std::size_t>(rows));
   for (std::int64_t r = 0; r < rows; ++r) items[static_cast<std::size_t>(r)] = r;

@@ -43,9 +43,9 @@ FusedRetrievalFineTune::FusedRetrievalFineTune(const CromaModel& model, const Al
                                                const torch::Tensor& target_features,
                                                std::vector<DenseLayer> source_layers,
                                                std::vector<DenseLayer> target_layers, FineTunedWeights weights)
-    : model_(model), alignment_(alignment), source_features_(source_features), target_features_(target_features),
-      source_layers_(std::move(source_layers)), target_layers_(std::move(target_layers)),
-      shared_(model.shape().shared_encoder), weights_(std::move(weights)) {}
+    : FusedFineTuning(model, std::move(weights)), alignment_(alignment), source_features_(source_features),
+      target_features_(target_features), source_layers_(std::move(source_layers)),
+      target_layers_(std::move(target_layers)), shared_(model.shape().shared_encoder) {}
 
 FusedRetrievalFineTune::Net FusedRetrievalFineTune::make_net() const {
   Net net;
@@ -72,7 +72,7 @@ void FusedRetrievalFineTune::embed(Net& net, const std::vector<std::int64_t>& so
 }
 
 bool FusedRetrievalFineTune::agrees_with_model() {
-  set_start(model_.probe_parameters());
+  start_at_probe();
   const auto rows_s = std::min<std::int64_t>(4, source_features_.size(0));
   const auto rows_t = std::min<std::int64_t>(4, target_features_.size(0));
   std::vector<std::int64_t> is(static_cast<std::size_t>(rows_s)), it(static_cast<std::size_t>(rows_t));
@@ -110,8 +110,7 @@ torch::Tensor FusedRetrievalFineTune::run(const EvalOptions& eval, const Retriev
     // the other support pairs are the negatives (none with k = 1, N = 1: zero loss and gradient).
     alignment_loss_and_grad(alignment_, zs_.data(), zt_.data(), rows, rows, cols, task.support_groups.data(),
                             task.support_groups.data(), dzs_.data(), dzt_.data());
-    // The source path first: with a shared encoder it writes e_s's gradient, and the target
-    // path's second run of e_s adds to it.
+    // The source path first (make_net: the target path's e_s adds to its gradient).
     encode_backward(support_.source, zs_, ns_, dzs_);
     encode_backward(support_.target, zt_, nt_, dzt_);
     weights_.adam_step(settings);

@@ -96,16 +96,13 @@ RetrievalResult RetrievalEvaluator::evaluate(const torch::Tensor& parameters, Sp
                                              const EvalOptions& eval, std::int64_t shots,
                                              std::uint64_t seed) const {
   const auto meta = parameters.to(device_, torch::kFloat32);
-  // The fused kernels where both encoder paths are MLPs on the CPU (unless autograd is asked
-  // for); they fine-tune each task to the autograd path's weights up to float rounding.
-  const auto fused = eval.fine_tune == "autograd"
-                         ? nullptr
-                         : FusedRetrievalFineTune::create(model_, alignment_, source_features_.values(),
-                                                          target_features_.values());
-  if (!fused && eval.fine_tune == "fused") {
-    throw OptionError("--eval-fine-tune fused: the fused kernels do not fine-tune this model's encoders for "
-                      "retrieval here; they need MLP encoders on the CPU (use --eval-fine-tune auto or autograd)");
-  }
+  // The fused kernels fine-tune each task to the autograd path's weights up to float rounding.
+  const auto fused = choose_fused_fine_tuning(
+      eval.fine_tune,
+      [&] {
+        return FusedRetrievalFineTune::create(model_, alignment_, source_features_.values(), target_features_.values());
+      },
+      "this model's encoders for retrieval", "MLP encoders on the CPU");
   if (fused) fused->set_start(meta);
   // The autograd path's fine-tuning state: a copy of the whole model and its gradient, only
   // where the fused kernels do not run.

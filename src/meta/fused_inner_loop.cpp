@@ -16,28 +16,6 @@ bool cpu_floats(const torch::Tensor& t) {
          t.is_contiguous();
 }
 
-// Whether the fused kernels run this problem (on a model whose encoders are MLPs).
-bool fusable(const InnerProblem& p, bool shared_encoder) {
-  switch (p.loss) {
-    case InnerLoss::kAlignment:
-      return p.first == RowPath::kSource && p.second == RowPath::kTarget;
-    case InnerLoss::kClassification:
-      // Adapting e_s under phi is the shared methods' source task; with separate encoders no
-      // method poses it (and its range, e_s and phi, would not be contiguous).
-      return p.first == RowPath::kFrozenSource || p.first == RowPath::kTarget ||
-             (p.first == RowPath::kSource && shared_encoder);
-    case InnerLoss::kSourceClasses:
-      return p.first == RowPath::kFrozenSource;
-    case InnerLoss::kReconstruction:
-      return p.first == RowPath::kTarget;
-    case InnerLoss::kDomainAdversarial:
-    case InnerLoss::kDomainConfusion:
-      return p.first == RowPath::kSource && p.second == RowPath::kTarget;
-    default:
-      return false;
-  }
-}
-
 // The labels (or group ids) of a minibatch's rows.
 std::vector<std::int64_t> labels_of(const torch::Tensor& labels, const std::vector<std::int64_t>& rows) {
   std::vector<std::int64_t> out(rows.size());
@@ -67,7 +45,7 @@ torch::Tensor host(const torch::Tensor& t, torch::ScalarType type) {
 
 }  // namespace
 
-std::vector<FusedInnerLoop::Member> FusedInnerLoop::parts_run(const InnerProblem& p, bool shared) {
+std::vector<FusedInnerLoop::Member> FusedInnerLoop::parts_run(const InnerParts& p, bool shared) {
   std::vector<Member> out;
   auto rows = [&](RowPath path) {
     if (path == RowPath::kSource) out.push_back(&Parts::source);
@@ -78,13 +56,12 @@ std::vector<FusedInnerLoop::Member> FusedInnerLoop::parts_run(const InnerProblem
   };
   rows(p.first);
   rows(p.second);
-  switch (p.loss) {
-    case InnerLoss::kClassification: out.push_back(&Parts::classifier); break;
-    case InnerLoss::kSourceClasses: out.push_back(&Parts::class_chain); break;
-    case InnerLoss::kReconstruction: out.push_back(&Parts::decoder); break;
-    case InnerLoss::kDomainAdversarial:
-    case InnerLoss::kDomainConfusion: out.push_back(&Parts::domain); break;
-    default: break;
+  switch (p.head) {
+    case InnerHead::kClassifier: out.push_back(&Parts::classifier); break;
+    case InnerHead::kClassChain: out.push_back(&Parts::class_chain); break;
+    case InnerHead::kDecoder: out.push_back(&Parts::decoder); break;
+    case InnerHead::kDomainHead: out.push_back(&Parts::domain); break;
+    case InnerHead::kNone: break;
   }
   return out;
 }
@@ -104,9 +81,12 @@ std::unique_ptr<FusedInnerLoop> FusedInnerLoop::create(const TaskContext& ctx, c
   const auto& model = ctx.model;
   const bool shared = model.shape().shared_encoder;
   std::vector<InnerProblem> problems;
+  std::vector<InnerParts> problem_parts;
   for (const auto& task : tasks) {
     problems.push_back(task->problem());
-    if (!fusable(problems.back(), shared)) return nullptr;
+    const auto parts = inner_parts(problems.back(), shared);
+    if (!parts) return nullptr;
+    problem_parts.push_back(*parts);
   }
   // run() stores the first slot's delta of each task instead of adding it where no two
   // tasks' ranges overlap (the shared methods' tasks both adapt e_s: there it adds).
@@ -136,7 +116,7 @@ std::unique_ptr<FusedInnerLoop> FusedInnerLoop::create(const TaskContext& ctx, c
     return true;
   };
   if (!load(&Parts::source)) return nullptr;
-  for (const auto& p : problems) {
+  for (const auto& p : problem_parts) {
     for (const auto member : parts_run(p, shared)) {
       if (!load(member)) return nullptr;
     }
@@ -155,7 +135,7 @@ std::unique_ptr<FusedInnerLoop> FusedInnerLoop::create(const TaskContext& ctx, c
   for (std::size_t k = 0; k < tasks.size(); ++k) {
     const auto range = tasks[k]->range();
     std::vector<ParamRange> run;
-    for (const auto member : parts_run(problems[k], shared)) {
+    for (const auto member : parts_run(problem_parts[k], shared)) {
       for (const auto& r : spans_of(parts.*member)) run.push_back(r);
     }
     run = merge_ranges(std::move(run));
@@ -164,7 +144,8 @@ std::unique_ptr<FusedInnerLoop> FusedInnerLoop::create(const TaskContext& ctx, c
     starts.push_back(merge_ranges(std::move(read)));
     cleared.push_back(uncovered(range, run));
   }
-  std::unique_ptr<FusedInnerLoop> loop(new FusedInnerLoop(ctx, std::move(problems), std::move(parts), slots));
+  std::unique_ptr<FusedInnerLoop> loop(
+      new FusedInnerLoop(ctx, std::move(problems), std::move(problem_parts), std::move(parts), slots));
   loop->stores_first_slot_ = disjoint;
   loop->starts_ = std::move(starts);
   loop->cleared_ = std::move(cleared);
@@ -172,9 +153,9 @@ std::unique_ptr<FusedInnerLoop> FusedInnerLoop::create(const TaskContext& ctx, c
   return loop;
 }
 
-FusedInnerLoop::FusedInnerLoop(const TaskContext& ctx, std::vector<InnerProblem> problems, Parts parts,
-                               std::int64_t slots)
-    : ctx_(ctx), problems_(std::move(problems)), numel_(ctx.model.numel()),
+FusedInnerLoop::FusedInnerLoop(const TaskContext& ctx, std::vector<InnerProblem> problems,
+                               std::vector<InnerParts> problem_parts, Parts parts, std::int64_t slots)
+    : ctx_(ctx), problems_(std::move(problems)), problem_parts_(std::move(problem_parts)), numel_(ctx.model.numel()),
       scale_(static_cast<float>(std::sqrt(static_cast<double>(ctx.model.shape().embed_dim)))),
       shared_(ctx.model.shape().shared_encoder) {
   fast_ = torch::zeros({slots, numel_}, torch::kFloat32);
@@ -276,24 +257,27 @@ void FusedInnerLoop::embed_frozen_episodes(const torch::Tensor& meta) {
   }
 }
 
-double FusedInnerLoop::step(const InnerProblem& problem, Slot& s, const Minibatch& rows) {
-  switch (problem.loss) {
-    case InnerLoss::kAlignment:
+double FusedInnerLoop::step(const InnerProblem& problem, const InnerParts& parts, Slot& s, const Minibatch& rows) {
+  switch (parts.head) {
+    case InnerHead::kNone:
       return alignment_step(s, rows);
-    case InnerLoss::kClassification:
-      if (problem.first == RowPath::kFrozenSource) return frozen_head_step(s, *s.classifier, rows.first);
-      return head_step(s, problem.first == RowPath::kSource ? source_path(s) : target_path(s, false), *s.classifier,
-                       rows.first, false);
-    case InnerLoss::kSourceClasses:
+    case InnerHead::kClassifier:
+      if (parts.first == RowPath::kFrozenSource) return frozen_head_step(s, *s.classifier, rows.first);
+      return head_step(s, row_path(s, parts.first), *s.classifier, rows.first, false);
+    case InnerHead::kClassChain:
       return frozen_head_step(s, *s.class_chain, rows.first);
-    case InnerLoss::kReconstruction:
-      return head_step(s, target_path(s, false), *s.decoder, rows.first, true);
-    case InnerLoss::kDomainAdversarial:
-    case InnerLoss::kDomainConfusion:
+    case InnerHead::kDecoder:
+      return head_step(s, row_path(s, parts.first), *s.decoder, rows.first, true);
+    case InnerHead::kDomainHead:
       return domain_step(s, rows, problem.loss == InnerLoss::kDomainAdversarial);
-    default:
-      throw std::logic_error("FusedInnerLoop: a problem create() did not accept");
   }
+  throw std::logic_error("FusedInnerLoop: a problem create() did not accept");
+}
+
+FusedInnerLoop::Path FusedInnerLoop::row_path(Slot& s, RowPath path) const {
+  if (path == RowPath::kSource) return source_path(s);
+  if (path == RowPath::kTarget) return target_path(s, false);
+  throw std::logic_error("FusedInnerLoop: rows without an adapted encoder path");
 }
 
 FusedInnerLoop::Path FusedInnerLoop::target_path(Slot& s, bool after_source) const {
@@ -422,6 +406,7 @@ FusedInnerLoop::Result FusedInnerLoop::run(const InnerTaskList& tasks, const tor
   for (std::size_t k = 0; k < tasks.size(); ++k) {
     auto& task = *tasks[k];
     const auto& problem = problems_[k];
+    const auto& parts = problem_parts_[k];
     const auto range = task.range();
     auto params = fast_.narrow(1, range.begin, range.size());
     auto grads = grad_.narrow(1, range.begin, range.size());
@@ -458,7 +443,7 @@ FusedInnerLoop::Result FusedInnerLoop::run(const InnerTaskList& tasks, const tor
         auto& s = slots_[static_cast<std::size_t>(t)];
         const auto rows = draw_minibatch(problem, s.first.size(0), s.second.defined() ? s.second.size(0) : 0,
                                          streams[static_cast<std::size_t>(t)]);
-        loss_sum[static_cast<std::size_t>(t)] += step(problem, s, rows);
+        loss_sum[static_cast<std::size_t>(t)] += step(problem, parts, s, rows);
       }
       clock.lap(timings.forward_backward);
       adam_.step(params, grads, adam);

@@ -8,9 +8,8 @@
 #include <stdexcept>
 
 #include "croma/meta/fused_inner_loop.h"
+#include "croma/meta/method.h"
 #include "croma/meta/reptile.h"
-#include "croma/tasks/alignment_task.h"
-#include "croma/tasks/source_classification_task.h"
 #include "croma/tasks/inner_problem.h"
 #include "croma/util/stopwatch.h"
 
@@ -57,10 +56,7 @@ MetaTrainer::MetaTrainer(const CromaModel& model, const EpisodeSampler& sampler,
   for (std::int64_t t = 0; t < meta.tasks_per_rank; ++t) {
     slots_.emplace_back(seed, static_cast<std::uint64_t>(comm.rank() * meta.tasks_per_rank + t));
   }
-  InnerTaskList croma_tasks;
-  croma_tasks.push_back(std::make_unique<AlignmentTask>(*context_));
-  croma_tasks.push_back(std::make_unique<SourceClassificationTask>(*context_, false));
-  set_tasks(std::move(croma_tasks), meta.meta_lr);
+  set_tasks(croma_tasks(*context_), meta.meta_lr);
 }
 
 MetaTrainer::~MetaTrainer() = default;

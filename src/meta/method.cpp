@@ -2,7 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <map>
+#include <initializer_list>
+#include <stdexcept>
 
 #include "croma/data/label_noise.h"
 #include "croma/tasks/alignment_task.h"
@@ -15,21 +16,88 @@
 namespace croma {
 namespace {
 
-const std::vector<std::pair<Method, std::string>>& table() {
-  static const std::vector<std::pair<Method, std::string>> t = {
-      {Method::kCroma, "croma"},
-      {Method::kTargetAutoencoder, "target-autoencoder"},
-      {Method::kUnsupMetaRecon, "unsup-meta-recon"},
-      {Method::kUnsupMetaWeak, "unsup-meta-weak"},
-      {Method::kAlignClassify, "align-classify"},
-      {Method::kAlignMetaClassify, "align-meta-classify"},
-      {Method::kOracle, "oracle"},
-      {Method::kShared, "shared"},
-      {Method::kSharedAlign, "shared-align"},
-      {Method::kSharedConfusion, "shared-confusion"},
-      {Method::kSharedTargetLabels, "shared-target-labels"},
+// The kinds of inner task the methods combine.
+enum class TaskKind {
+  kAlign,                   // AlignmentTask over paired source and target items
+  kClassify,                // SourceClassificationTask, e_s held at the meta-parameters
+  kClassifyThroughEncoder,  // SourceClassificationTask adapting the shared encoder too
+  kReconstruct,             // ReconstructionTask over the meta-train target items
+  kWeakClusters,            // TargetClassificationTask over the weak clusters
+  kTargetLabels,            // TargetClassificationTask over the (noisy) target labels
+  kSourceClasses,           // SourceClassesTask: every meta-train class at once
+  kAdversarialMap,          // DomainConfusionTask, the target map passing for source
+  kDomainConfusion,         // DomainConfusionTask, both domains confused
+};
+
+// How many meta-steps a phase gets of the budget of 2 * --steps episodes per task slot.
+enum class Budget {
+  kSteps,        // --steps: each meta-step runs two tasks
+  kTwiceSteps,   // 2 * --steps: one task per meta-step
+  kFirstShare,   // the first of two phases: --first-phase-fraction of 2 * --steps
+  kSecondShare,  // the second: the rest
+};
+
+struct PhaseRecipe {
+  const char* name;
+  Budget budget;
+  bool reptile;  // epsilon = --meta-lr; else 1 (plain training)
+  std::vector<TaskKind> tasks;
+};
+
+// Each method once: its name, whether it shares one encoder across the modalities, and its
+// phases. Everything else about a method (its traits, its model variant, its tasks) is
+// read from its row.
+struct MethodRecipe {
+  Method method;
+  const char* name;
+  bool shared_encoder;
+  std::vector<PhaseRecipe> phases;
+};
+
+const std::vector<MethodRecipe>& recipes() {
+  using K = TaskKind;
+  using B = Budget;
+  static const std::vector<MethodRecipe> r = {
+      {Method::kCroma, "croma", false, {{"croma", B::kSteps, true, {K::kAlign, K::kClassify}}}},
+      {Method::kTargetAutoencoder, "target-autoencoder", false,
+       {{"autoencoder", B::kTwiceSteps, false, {K::kReconstruct}}}},
+      {Method::kUnsupMetaRecon, "unsup-meta-recon", false,
+       {{"reptile-recon", B::kTwiceSteps, true, {K::kReconstruct}}}},
+      {Method::kUnsupMetaWeak, "unsup-meta-weak", false,
+       {{"reptile-weak-labels", B::kTwiceSteps, true, {K::kWeakClusters}}}},
+      {Method::kAlignClassify, "align-classify", false,
+       {{"align", B::kFirstShare, false, {K::kAlign}},
+        {"classify-all-classes", B::kSecondShare, false, {K::kSourceClasses}}}},
+      {Method::kAlignMetaClassify, "align-meta-classify", false,
+       {{"align", B::kFirstShare, false, {K::kAlign}}, {"meta-classify", B::kSecondShare, true, {K::kClassify}}}},
+      {Method::kOracle, "oracle", false, {{"reptile-target", B::kTwiceSteps, true, {K::kTargetLabels}}}},
+      {Method::kShared, "shared", true,
+       {{"shared", B::kSteps, true, {K::kAdversarialMap, K::kClassifyThroughEncoder}}}},
+      {Method::kSharedAlign, "shared-align", true,
+       {{"shared-align", B::kSteps, true, {K::kAlign, K::kClassifyThroughEncoder}}}},
+      {Method::kSharedConfusion, "shared-confusion", true,
+       {{"shared-confusion", B::kSteps, true, {K::kDomainConfusion, K::kClassifyThroughEncoder}}}},
+      {Method::kSharedTargetLabels, "shared-target-labels", true,
+       {{"shared-target-labels", B::kSteps, true, {K::kTargetLabels, K::kClassifyThroughEncoder}}}},
   };
-  return t;
+  return r;
+}
+
+const MethodRecipe& recipe(Method method) {
+  for (const auto& r : recipes()) {
+    if (r.method == method) return r;
+  }
+  throw std::logic_error("method.cpp: a method without a recipe");
+}
+
+// Whether any task of any phase of `method` is of one of these kinds.
+bool has_task(Method method, std::initializer_list<TaskKind> kinds) {
+  for (const auto& phase : recipe(method).phases) {
+    for (const auto kind : phase.tasks) {
+      if (std::find(kinds.begin(), kinds.end(), kind) != kinds.end()) return true;
+    }
+  }
+  return false;
 }
 
 std::vector<std::int64_t> flatten(const std::vector<std::vector<std::int64_t>>& groups) {
@@ -81,14 +149,75 @@ ClusterPurity cluster_purity(const EpisodeSampler& sampler) {
   return out;
 }
 
+using TaskMaker = std::function<std::unique_ptr<InnerTask>(const TaskContext&)>;
+
+// The kinds that need nothing but the context; nullptr for the others.
+std::unique_ptr<InnerTask> context_task(TaskKind kind, const TaskContext& c) {
+  switch (kind) {
+    case TaskKind::kAlign: return std::make_unique<AlignmentTask>(c);
+    case TaskKind::kClassify: return std::make_unique<SourceClassificationTask>(c, false);
+    case TaskKind::kClassifyThroughEncoder: return std::make_unique<SourceClassificationTask>(c, true);
+    default: return nullptr;
+  }
+}
+
+// The maker of one kind of task under these options, with what it reads of the split.
+TaskMaker task_maker(TaskKind kind, const TrainOptions& o, const EpisodeSampler& sampler) {
+  const auto& split = sampler.split();
+  switch (kind) {
+    case TaskKind::kAlign:
+    case TaskKind::kClassify:
+    case TaskKind::kClassifyThroughEncoder:
+      return [kind](const TaskContext& c) { return context_task(kind, c); };
+    case TaskKind::kReconstruct:
+      return [target_items = flatten(split.train_target_items)](const TaskContext& c) {
+        return std::make_unique<ReconstructionTask>(c, target_items);
+      };
+    case TaskKind::kWeakClusters: {
+      auto purity = cluster_purity(sampler);
+      if (purity.pure == purity.clusters) {
+        throw OptionError(
+            "--method unsup-meta-weak: each of the " + std::to_string(purity.clusters) +
+            " weak clusters of the meta-train target items lies inside one class, so its cluster ids "
+            "are class labels and the method would be the oracle under another name; it needs clusters "
+            "that span several classes (built-in world: --classes-per-cluster 2 or more)");
+      }
+      return [clusters = split.train_target_clusters,
+              revealing = std::move(purity.revealing_items)](const TaskContext& c) {
+        return std::make_unique<TargetClassificationTask>(c, clusters, false, revealing);
+      };
+    }
+    case TaskKind::kTargetLabels:
+      return [groups = noisy_target_classes(sampler, o.meta.label_noise, o.seed)](const TaskContext& c) {
+        return std::make_unique<TargetClassificationTask>(c, groups, true);
+      };
+    case TaskKind::kSourceClasses:
+      return [by_class = split.classify_source_items](const TaskContext& c) {
+        return std::make_unique<SourceClassesTask>(c, by_class);
+      };
+    case TaskKind::kAdversarialMap:
+    case TaskKind::kDomainConfusion: {
+      // The shared methods' domain task over the source items of classification and the
+      // meta-train target items.
+      const auto objective =
+          kind == TaskKind::kAdversarialMap ? DomainObjective::kAdversarialMap : DomainObjective::kConfusion;
+      return [objective, source_items = flatten(split.classify_source_items),
+              target_items = flatten(split.train_target_items)](const TaskContext& c) {
+        return std::make_unique<DomainConfusionTask>(c, objective, source_items, target_items);
+      };
+    }
+  }
+  throw std::logic_error("method.cpp: unhandled task kind");
+}
+
 }  // namespace
 
-bool aligns(Method m) {
-  return m == Method::kCroma || m == Method::kAlignClassify || m == Method::kAlignMetaClassify ||
-         m == Method::kSharedAlign;
+bool aligns(Method m) { return has_task(m, {TaskKind::kAlign}); }
+bool meta_learns(Method m) {
+  const auto& phases = recipe(m).phases;
+  return std::any_of(phases.begin(), phases.end(), [](const PhaseRecipe& p) { return p.reptile; });
 }
-bool meta_learns(Method m) { return m != Method::kTargetAutoencoder && m != Method::kAlignClassify; }
-bool two_phases(Method m) { return m == Method::kAlignClassify || m == Method::kAlignMetaClassify; }
+bool two_phases(Method m) { return recipe(m).phases.size() == 2; }
 
 std::vector<std::int64_t> class_revealing_target_items(const EpisodeSampler& sampler) {
   return cluster_purity(sampler).revealing_items;
@@ -97,15 +226,15 @@ std::vector<std::int64_t> class_revealing_target_items(const EpisodeSampler& sam
 const std::vector<std::string>& method_names() {
   static const std::vector<std::string> names = [] {
     std::vector<std::string> n;
-    for (const auto& [m, name] : table()) n.push_back(name);
+    for (const auto& r : recipes()) n.push_back(r.name);
     return n;
   }();
   return names;
 }
 
 Method parse_method(const std::string& name) {
-  for (const auto& [m, n] : table()) {
-    if (n == name) return m;
+  for (const auto& r : recipes()) {
+    if (r.name == name) return r.method;
   }
   if (name == "unimodal-pretrain") {
     throw OptionError("--method unimodal-pretrain was renamed target-autoencoder (an autoencoder on "
@@ -118,111 +247,47 @@ Method parse_method(const std::string& name) {
 }
 
 std::string to_string(Method method) {
-  for (const auto& [m, n] : table()) {
-    if (m == method) return n;
+  for (const auto& r : recipes()) {
+    if (r.method == method) return r.name;
   }
   return "?";
 }
 
 void configure_model(Method method, std::int64_t train_classes, ModelShape& shape) {
-  shape.shared_encoder = method == Method::kShared || method == Method::kSharedAlign ||
-                         method == Method::kSharedConfusion || method == Method::kSharedTargetLabels;
-  shape.decoder = method == Method::kTargetAutoencoder || method == Method::kUnsupMetaRecon;
-  shape.domain_head = method == Method::kShared || method == Method::kSharedConfusion;
-  shape.source_classes = method == Method::kAlignClassify ? train_classes : 0;
+  shape.shared_encoder = recipe(method).shared_encoder;
+  shape.decoder = has_task(method, {TaskKind::kReconstruct});
+  shape.domain_head = has_task(method, {TaskKind::kAdversarialMap, TaskKind::kDomainConfusion});
+  shape.source_classes = has_task(method, {TaskKind::kSourceClasses}) ? train_classes : 0;
+}
+
+InnerTaskList croma_tasks(const TaskContext& context) {
+  InnerTaskList list;
+  for (const auto kind : recipe(Method::kCroma).phases.front().tasks) list.push_back(context_task(kind, context));
+  return list;
 }
 
 std::vector<Phase> plan_method(Method method, const TrainOptions& o, const EpisodeSampler& sampler) {
   const auto s = o.meta.steps;
-  const double reptile = o.meta.meta_lr;
-  const double plain = 1.0;
-  const auto& split = sampler.split();
-  auto align = [](const TaskContext& c) { return std::make_unique<AlignmentTask>(c); };
-  auto classify = [](bool adapt_encoder) {
-    return [adapt_encoder](const TaskContext& c) {
-      return std::make_unique<SourceClassificationTask>(c, adapt_encoder);
-    };
-  };
-  auto tasks = [](auto... makers) {
-    return [=](const TaskContext& c) {
-      InnerTaskList list;
-      (list.push_back(makers(c)), ...);
-      return list;
-    };
-  };
-  const auto target_items = flatten(split.train_target_items);
-  // The shared methods' domain task (adversarial target map or domain confusion) over the
-  // source items of classification and the meta-train target items.
-  auto domain = [&split, target_items](DomainObjective objective) {
-    return [objective, source_items = flatten(split.classify_source_items), target_items](const TaskContext& c) {
-      return std::make_unique<DomainConfusionTask>(c, objective, source_items, target_items);
-    };
-  };
-  const auto target_labels = [&] { return noisy_target_classes(sampler, o.meta.label_noise, o.seed); };
   // Two-phase methods split the 2 * s budget; each phase keeps at least one step.
   const auto first = std::clamp<std::int64_t>(
       static_cast<std::int64_t>(std::llround(2.0 * static_cast<double>(s) * o.meta.first_phase_fraction)), 1,
       std::max<std::int64_t>(1, 2 * s - 1));
   const auto second = std::max<std::int64_t>(1, 2 * s - first);
-
-  switch (method) {
-    case Method::kCroma:
-      return {{"croma", s, reptile, tasks(align, classify(false))}};
-    case Method::kTargetAutoencoder:
-      return {{"autoencoder", 2 * s, plain, tasks([target_items](const TaskContext& c) {
-                 return std::make_unique<ReconstructionTask>(c, target_items);
-               })}};
-    case Method::kUnsupMetaRecon:
-      return {{"reptile-recon", 2 * s, reptile, tasks([target_items](const TaskContext& c) {
-                 return std::make_unique<ReconstructionTask>(c, target_items);
-               })}};
-    case Method::kUnsupMetaWeak: {
-      auto purity = cluster_purity(sampler);
-      if (purity.pure == purity.clusters) {
-        throw OptionError(
-            "--method unsup-meta-weak: each of the " + std::to_string(purity.clusters) +
-            " weak clusters of the meta-train target items lies inside one class, so its cluster ids "
-            "are class labels and the method would be the oracle under another name; it needs clusters "
-            "that span several classes (built-in world: --classes-per-cluster 2 or more)");
-      }
-      const auto clusters = split.train_target_clusters;
-      return {{"reptile-weak-labels", 2 * s, reptile,
-               tasks([clusters, revealing = std::move(purity.revealing_items)](const TaskContext& c) {
-                 return std::make_unique<TargetClassificationTask>(c, clusters, false, revealing);
-               })}};
-    }
-    case Method::kAlignClassify: {
-      const auto by_class = split.classify_source_items;
-      return {{"align", first, plain, tasks(align)},
-              {"classify-all-classes", second, plain, tasks([by_class](const TaskContext& c) {
-                 return std::make_unique<SourceClassesTask>(c, by_class);
-               })}};
-    }
-    case Method::kAlignMetaClassify:
-      return {{"align", first, plain, tasks(align)}, {"meta-classify", second, reptile, tasks(classify(false))}};
-    case Method::kOracle: {
-      const auto groups = target_labels();
-      return {{"reptile-target", 2 * s, reptile, tasks([groups](const TaskContext& c) {
-                 return std::make_unique<TargetClassificationTask>(c, groups, true);
-               })}};
-    }
-    case Method::kShared:
-      return {{"shared", s, reptile, tasks(domain(DomainObjective::kAdversarialMap), classify(true))}};
-    case Method::kSharedAlign:
-      return {{"shared-align", s, reptile, tasks(align, classify(true))}};
-    case Method::kSharedConfusion:
-      return {{"shared-confusion", s, reptile, tasks(domain(DomainObjective::kConfusion), classify(true))}};
-    case Method::kSharedTargetLabels: {
-      const auto groups = target_labels();
-      return {{"shared-target-labels", s, reptile,
-               tasks(
-                   [groups](const TaskContext& c) {
-                     return std::make_unique<TargetClassificationTask>(c, groups, true);
-                   },
-                   classify(true))}};
-    }
+  std::vector<Phase> phases;
+  for (const auto& p : recipe(method).phases) {
+    std::vector<TaskMaker> makers;
+    for (const auto kind : p.tasks) makers.push_back(task_maker(kind, o, sampler));
+    const std::int64_t steps = p.budget == Budget::kSteps        ? s
+                               : p.budget == Budget::kTwiceSteps ? 2 * s
+                               : p.budget == Budget::kFirstShare ? first
+                                                                 : second;
+    phases.push_back({p.name, steps, p.reptile ? o.meta.meta_lr : 1.0, [makers](const TaskContext& c) {
+                        InnerTaskList list;
+                        for (const auto& make : makers) list.push_back(make(c));
+                        return list;
+                      }});
   }
-  throw std::logic_error("plan_method: unhandled method");
+  return phases;
 }
 
 }  // namespace croma

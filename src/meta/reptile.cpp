@@ -6,13 +6,6 @@
 
 namespace croma {
 
-void accumulate_reptile_delta(torch::Tensor& delta_sum, const torch::Tensor& fast,
-                              const torch::Tensor& meta, ParamRange range) {
-  at::NoGradGuard no_grad;
-  auto out = slice(delta_sum, range);
-  out.add_(slice(fast, range)).sub_(slice(meta, range));
-}
-
 void accumulate_reptile_delta_exact(torch::Tensor sums, const torch::Tensor& fast, const torch::Tensor& meta,
                                     ParamRange range, const FixedPoint& fp, torch::Tensor refused) {
   at::NoGradGuard no_grad;
@@ -38,13 +31,6 @@ std::int64_t accumulate_reptile_delta_exact(torch::Tensor& sums, const torch::Te
   auto refused = torch::zeros({1}, torch::TensorOptions().dtype(torch::kInt64).device(meta.device()));
   accumulate_reptile_delta_exact(sums, fast, meta, range, fp, refused);
   return refused.item<std::int64_t>();
-}
-
-void apply_reptile_update(torch::Tensor& meta, const torch::Tensor& delta_sum, double task_count,
-                          double epsilon) {
-  if (!(task_count > 0)) throw std::invalid_argument("apply_reptile_update: task_count must be > 0");
-  at::NoGradGuard no_grad;
-  meta.add_(delta_sum, epsilon / task_count);
 }
 
 std::vector<TaskCoverage> task_coverage(const std::vector<ParamRange>& ranges, std::int64_t numel) {

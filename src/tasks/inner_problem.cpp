@@ -44,6 +44,37 @@ std::string to_string(InnerLoss loss) {
   return "?";
 }
 
+std::optional<InnerParts> inner_parts(const InnerProblem& p, bool shared_encoder) {
+  const bool source_and_target = p.first == RowPath::kSource && p.second == RowPath::kTarget;
+  auto with = [&](InnerHead head) { return InnerParts{p.first, p.second, head}; };
+  switch (p.loss) {
+    case InnerLoss::kAlignment:
+      if (source_and_target) return with(InnerHead::kNone);
+      break;
+    case InnerLoss::kClassification:
+      // Adapting e_s under phi is the shared methods' source task; with separate encoders no
+      // method poses it (and its range, e_s and phi, would not be contiguous).
+      if (p.first == RowPath::kFrozenSource || p.first == RowPath::kTarget ||
+          (p.first == RowPath::kSource && shared_encoder)) {
+        return with(InnerHead::kClassifier);
+      }
+      break;
+    case InnerLoss::kSourceClasses:
+      if (p.first == RowPath::kFrozenSource) return with(InnerHead::kClassChain);
+      break;
+    case InnerLoss::kReconstruction:
+      if (p.first == RowPath::kTarget) return with(InnerHead::kDecoder);
+      break;
+    case InnerLoss::kDomainAdversarial:
+    case InnerLoss::kDomainConfusion:
+      if (source_and_target) return with(InnerHead::kDomainHead);
+      break;
+    default:
+      break;
+  }
+  return std::nullopt;
+}
+
 Minibatch draw_minibatch(const InnerProblem& problem, std::int64_t first_rows, std::int64_t second_rows, Rng& rng) {
   Minibatch out;
   out.first = draw_rows(rng, first_rows, problem.batch);

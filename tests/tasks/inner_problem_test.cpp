@@ -108,6 +108,37 @@ TEST(InnerProblems, EveryMethodsTasksStateTheirRowsHeadsAndLosses) {
   EXPECT_EQ(seen["shared"][0], code(InnerLoss::kDomainAdversarial, RowPath::kSource, RowPath::kTarget));
 }
 
+// Which MLP parts a problem runs: every method's problems have them on the method's own
+// model, and a problem no built-in task poses has none.
+TEST(InnerParts, EveryMethodsProblemsNameTheirPartsAndOtherProblemsNone) {
+  auto o = testing::tiny_options();
+  o.world.classes_per_cluster = 2;
+  for (const auto& name : method_names()) {
+    o.meta.method = name;
+    Experiment exp(o);
+    const auto comm = Communicator::self();
+    MetaTrainer trainer(exp.model(), exp.sampler(), o.meta, o.seed, comm, torch::kCPU);
+    for (const auto& phase : plan_method(parse_method(name), o, exp.sampler())) {
+      for (const auto& task : phase.make_tasks(trainer.context())) {
+        const auto parts = inner_parts(task->problem(), exp.model().shape().shared_encoder);
+        ASSERT_TRUE(parts) << name << " / " << task->name();
+        EXPECT_EQ(parts->first, task->problem().first) << name;
+        EXPECT_EQ(parts->second, task->problem().second) << name;
+      }
+    }
+  }
+  EXPECT_FALSE(inner_parts(InnerProblem{}, false));  // a custom loss
+  const InnerProblem source_under_phi{InnerLoss::kClassification, RowPath::kSource, RowPath::kNone, 8, false};
+  EXPECT_FALSE(inner_parts(source_under_phi, false));  // posed only with a shared encoder
+  const auto shared = inner_parts(source_under_phi, true);
+  ASSERT_TRUE(shared);
+  EXPECT_EQ(shared->head, InnerHead::kClassifier);
+  const InnerProblem align{InnerLoss::kAlignment, RowPath::kSource, RowPath::kTarget, 8, true};
+  EXPECT_EQ(inner_parts(align, false)->head, InnerHead::kNone);
+  const InnerProblem reversed{InnerLoss::kAlignment, RowPath::kTarget, RowPath::kSource, 8, true};
+  EXPECT_FALSE(inner_parts(reversed, false));
+}
+
 // The definition reads the minibatch's rows and their own labels.
 TEST(InnerStepLoss, ClassificationOfTargetRowsIsPhiOverTheirEmbeddingsAgainstTheirLabels) {
   auto o = testing::tiny_options();

@@ -73,8 +73,9 @@ class EpisodeSampler {
   MetaSplit split_;
 };
 
-// rows[i] = features[ids[i]], as one float tensor on `device`.
-torch::Tensor gather_rows(const torch::Tensor& features, const std::vector<std::int64_t>& ids);
+// rows[i] = features[ids[i]] of a plain tensor, on its device (a FeatureBatch, lengths and
+// all: gather_rows() of data/features.h).
+torch::Tensor select_rows(const torch::Tensor& features, const std::vector<std::int64_t>& ids);
 torch::Tensor to_index_tensor(const std::vector<std::int64_t>& ids, const torch::Device& device);
 
 }  // namespace croma

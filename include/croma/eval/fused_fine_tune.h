@@ -29,7 +29,7 @@
 
 namespace croma {
 
-class FusedFineTune {
+class FusedFineTune : public FusedFineTuning {
  public:
   // The fused fine-tuning of `model` on `target_features` (every target item, [items, dim]),
   // or nullptr where it does not apply. The kernels are checked once against the model's own
@@ -38,14 +38,10 @@ class FusedFineTune {
   static std::unique_ptr<FusedFineTune> create(const CromaModel& model, const torch::Tensor& target_features,
                                                bool head_only);
 
-  // Every later task starts from these parameters (numel floats, any device).
-  void set_start(const torch::Tensor& parameters) { weights_.set_start(parameters); }
   // Fine-tunes a copy of the start on the task's support items (eval.steps Adam steps at
   // eval.lr, full batch, cross-entropy over the first eval.ways logits) and returns its
   // accuracy on the query items.
   double run(const EvalOptions& eval, const FewShotTask& task);
-  // The fast weights after the last run() (all numel of them).
-  const torch::Tensor& weights() const { return weights_.fast(); }
 
  private:
   // The target path's kernels (e_t; or the input map, then the shared e_s) and phi, run on
@@ -69,13 +65,11 @@ class FusedFineTune {
   void backward(Net& net);
   bool agrees_with_model();
 
-  const CromaModel& model_;
   torch::Tensor features_;  // [items, dim], contiguous CPU floats
   bool head_only_;
   std::vector<std::vector<DenseLayer>> path_layers_;  // e_t; or the input map, then e_s
   std::vector<DenseLayer> head_layers_;
   float scale_;  // sqrt(embed_dim), as CromaModel::scaled
-  FineTunedWeights weights_;
   Net support_, query_;
   std::vector<float> z_, norms_, dz_, logits_, dlogits_;
 };

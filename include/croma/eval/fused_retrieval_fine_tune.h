@@ -28,7 +28,7 @@
 
 namespace croma {
 
-class FusedRetrievalFineTune {
+class FusedRetrievalFineTune : public FusedFineTuning {
  public:
   // The fused fine-tuning of `model`'s encoders with `alignment`'s loss on these features
   // (every item of each modality, [items, dim]), or nullptr where it does not apply. The
@@ -37,14 +37,10 @@ class FusedRetrievalFineTune {
                                                         const torch::Tensor& source_features,
                                                         const torch::Tensor& target_features);
 
-  // Every later task starts from these parameters (numel floats, any device).
-  void set_start(const torch::Tensor& parameters) { weights_.set_start(parameters); }
   // Fine-tunes a copy of the start on the task's support pairs and returns the cosine
   // similarities of its query pairs, [queries, queries]: source query i against target
   // query j (a CPU float tensor, the autograd path's qs qtᵀ).
   torch::Tensor run(const EvalOptions& eval, const RetrievalTask& task);
-  // The fast weights after the last run() (all numel of them).
-  const torch::Tensor& weights() const { return weights_.fast(); }
 
  private:
   // Both encoder paths on one row count: one set for the support rows, one for the query
@@ -63,13 +59,11 @@ class FusedRetrievalFineTune {
   void embed(Net& net, const std::vector<std::int64_t>& source_items, const std::vector<std::int64_t>& target_items);
   bool agrees_with_model();
 
-  const CromaModel& model_;
   AlignmentLossSettings alignment_;  // the run's alignment loss
   torch::Tensor source_features_, target_features_;  // contiguous CPU floats
   std::vector<DenseLayer> source_layers_;  // e_s
   std::vector<DenseLayer> target_layers_;  // e_t, or the shared encoder's input map
   bool shared_;
-  FineTunedWeights weights_;
   Net support_, query_;
   std::vector<float> zs_, zt_, ns_, nt_, dzs_, dzt_;
 };

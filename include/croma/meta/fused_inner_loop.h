@@ -70,13 +70,14 @@ class FusedInnerLoop {
     std::vector<DenseLayer> class_chain;  // phi's hidden layer, then the class head
   };
   using Member = std::vector<DenseLayer> Parts::*;
-  // The one description of which parts a problem runs in the fast weights (all of them
-  // trained: each writes its gradient at every inner step); the frozen e_s reads the
-  // meta-parameters and is not among them. create() loads, copies and clears from it.
-  static std::vector<Member> parts_run(const InnerProblem& p, bool shared);
+  // The kernels' parts that a problem's parts (inner_parts()) run in the fast weights (all of
+  // them trained: each writes its gradient at every inner step); the frozen e_s reads the
+  // meta-parameters and is not among them. create() loads, copies and clears from them.
+  static std::vector<Member> parts_run(const InnerParts& p, bool shared);
   static ModelPart model_part(Member member);
 
-  FusedInnerLoop(const TaskContext& ctx, std::vector<InnerProblem> problems, Parts parts, std::int64_t slots);
+  FusedInnerLoop(const TaskContext& ctx, std::vector<InnerProblem> problems, std::vector<InnerParts> problem_parts,
+                 Parts parts, std::int64_t slots);
   // The kernels reproduce the model's forward functions on a few real rows.
   bool agrees_with_model();
 
@@ -92,7 +93,7 @@ class FusedInnerLoop {
     torch::Tensor first, second, first_labels, second_labels, embedding;
   };
   // One inner step of one slot; returns its loss. The gradient lands in grad_[slot].
-  double step(const InnerProblem& problem, Slot& s, const Minibatch& rows);
+  double step(const InnerProblem& problem, const InnerParts& parts, Slot& s, const Minibatch& rows);
   double alignment_step(Slot& s, const Minibatch& rows);
   double domain_step(Slot& s, const Minibatch& rows, bool adversarial);
   // Rows behind the frozen e_s, then `head`: cross-entropy.
@@ -105,6 +106,8 @@ class FusedInnerLoop {
   // The kernels a row set runs through, each feeding the next.
   Path source_path(Slot& s) const { return {s.source.get()}; }
   Path target_path(Slot& s, bool after_source) const;
+  // The adapted path of rows entering at `path` (kSource or kTarget).
+  Path row_path(Slot& s, RowPath path) const;
   // Source rows (first) and target rows (second) into zs_ and zt_; and back from dzs_, dzt_.
   void encode_both(Slot& s, const Minibatch& rows);
   void encode_both_backward(Slot& s);
@@ -112,6 +115,7 @@ class FusedInnerLoop {
 
   const TaskContext& ctx_;
   std::vector<InnerProblem> problems_;  // one per task, as create() saw them
+  std::vector<InnerParts> problem_parts_;  // and the parts each runs
   // Per task: what its inner loop reads or adapts in the fast weights (its range, and the
   // parts outside it the loss runs, e.g. e_s under the adversarial task), merged. Each slot
   // starts a task from the meta-parameters there.

@@ -30,7 +30,7 @@ struct SearchDistribution {
 
 struct HyperParameter {
   std::string option;          // the `croma train` option, without "--"
-  std::string json_pointer;    // where config.json keeps it, e.g. "/meta/inner_lr"
+  std::string json_pointer;    // where config.json keeps it, e.g. "/meta/inner_lr" (the option table's)
   SearchDistribution distribution;
   std::optional<double> paper;  // the paper's value (Tables 5-7), where it gives one
   std::string note;             // why this range, in a few words

@@ -7,6 +7,11 @@
 //
 // Every method gets the same budget: 2 * --steps episodes per task slot, the number CroMA
 // spends (one alignment and one classification episode per step).
+//
+// Each method is declared once, as one row of the table in method.cpp: its name, whether it
+// shares one encoder, and its phases with their kinds of task. The traits below, the model
+// variant, the phases, the hyperparameter registry (meta/hyperparameters.h) and croma bench
+// all read that row.
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -50,6 +55,10 @@ std::vector<std::int64_t> class_revealing_target_items(const EpisodeSampler& sam
 // The model variant a method trains (shared encoder, decoder, domain head, class head over
 // the `train_classes` meta-train classes).
 void configure_model(Method method, std::int64_t train_classes, ModelShape& shape);
+
+// CroMA's inner tasks (alignment, then classification under e_s held at the meta-parameters):
+// the tasks a MetaTrainer starts with.
+InnerTaskList croma_tasks(const TaskContext& context);
 
 struct Phase {
   std::string name;

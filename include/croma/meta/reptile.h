@@ -9,14 +9,10 @@
 
 namespace croma {
 
-// delta_sum[range] += fast[range] - meta[range]
-void accumulate_reptile_delta(torch::Tensor& delta_sum, const torch::Tensor& fast,
-                              const torch::Tensor& meta, ParamRange range);
-
-// The exact form MetaTrainer uses (meta/exact_sum.h): sums[range] += round((fast - meta)[range]
-// * 2^fp.frac_bits), sums an int64 tensor on the device of fast and meta. Each slot's delta is
-// rounded on its own, so the sum over slots does not depend on their order or on which rank
-// holds them. Returns the number of entries refused (not finite or out of range).
+// How MetaTrainer sums a slot's delta, exactly (meta/exact_sum.h): sums[range] +=
+// round((fast - meta)[range] * 2^fp.frac_bits), sums an int64 tensor on the device of fast and
+// meta. Each slot's delta is rounded on its own, so the sum over slots does not depend on their
+// order or on which rank holds them. Returns the number of entries refused (not finite or out of range).
 std::int64_t accumulate_reptile_delta_exact(torch::Tensor& sums, const torch::Tensor& fast,
                                             const torch::Tensor& meta, ParamRange range,
                                             const FixedPoint& fp);
@@ -25,10 +21,6 @@ std::int64_t accumulate_reptile_delta_exact(torch::Tensor& sums, const torch::Te
 // synchronisation (exact_sum.h's tensor add_fixed).
 void accumulate_reptile_delta_exact(torch::Tensor sums, const torch::Tensor& fast, const torch::Tensor& meta,
                                     ParamRange range, const FixedPoint& fp, torch::Tensor refused);
-
-// meta += epsilon * delta_sum / task_count
-void apply_reptile_update(torch::Tensor& meta, const torch::Tensor& delta_sum,
-                          double task_count, double epsilon);
 
 // A stretch of parameters and how many of a meta-step's task kinds adapt it.
 struct TaskCoverage {
@@ -43,7 +35,7 @@ std::vector<TaskCoverage> task_coverage(const std::vector<ParamRange>& ranges, s
 // The Reptile step when several task kinds may adapt the same parameters (e_s in the shared
 // baselines): each parameter moves by epsilon times the mean of the deltas of the episodes
 // that adapted it, i.e. delta_sum / (slots * tasks covering it); parameters no task adapts
-// stay. With disjoint ranges this is apply_reptile_update(meta, delta_sum, slots, epsilon).
+// stay. With disjoint ranges this is meta += epsilon * delta_sum / slots on every range.
 void apply_reptile_update(torch::Tensor& meta, const torch::Tensor& delta_sum,
                           const std::vector<TaskCoverage>& coverage, double slots, double epsilon);
 

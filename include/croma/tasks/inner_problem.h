@@ -9,6 +9,7 @@
 // CPU. Both draw minibatches with the one draw_minibatch() below, so they consume the random
 // streams identically by construction.
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -48,6 +49,29 @@ struct InnerProblem {
   // The second row set's minibatch takes the first's rows (strong pairs keep rows matched).
   bool paired = false;
 };
+
+// The MLP head a problem's loss runs after the encoders.
+enum class InnerHead {
+  kNone,        // the loss reads the embeddings themselves (alignment)
+  kClassifier,  // phi (classification)
+  kClassChain,  // phi's hidden layer, then the class head (source classes)
+  kDecoder,     // the decoder (reconstruction)
+  kDomainHead,  // the discriminator: trained on the embeddings held fixed, then held fixed
+                // itself for the encoders' loss (domain adversarial, domain confusion)
+};
+
+// Which MLP parts one inner step of a problem runs: each row set's path into the model, and
+// the head after them. The one statement of it: the fused kernels (meta/fused_inner_loop.h)
+// load, run and clear the parts it names, and croma bench counts their products from it.
+struct InnerParts {
+  RowPath first = RowPath::kNone, second = RowPath::kNone;
+  InnerHead head = InnerHead::kNone;
+};
+
+// The parts of `problem` on a model whose parts are MLPs (`shared_encoder`: one encoder for
+// both modalities), or nullopt where the fused kernels do not run it: a custom loss, or row
+// paths that no built-in task poses with its loss.
+std::optional<InnerParts> inner_parts(const InnerProblem& problem, bool shared_encoder);
 
 // One episode's rows, filled by InnerTask::sample(): features of each row set, and per row its
 // class label (classification) or pair group id (alignment); undefined where the loss reads none.
