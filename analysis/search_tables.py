@@ -231,12 +231,12 @@ def compute(root, search_cells, final_cells):
 
 
 def summarise(spec, selection, search_cells, final_cells, runs=None):
-    """results.json of a search: from the final cells' eval.json under ROOT, or from `runs`
-    ({(group, seed): eval.json}, e.g. a committed episodes.json.gz; then compute is left empty)."""
+    """results.json of a search: from `runs` ({(group, seed): eval.json}, read once by the caller,
+    or from a committed episodes.json.gz), else from the final cells' eval.json under ROOT. Compute
+    is what the cells' cell-time.json under ROOT record (nothing, away from the runs)."""
     root = spec["root"]
     s = spec["search"]
-    from_disk = runs is None
-    if from_disk:
+    if runs is None:
         runs = load_final(root, final_cells)
     groups = {}
     for c in final_cells:
@@ -315,7 +315,7 @@ def summarise(spec, selection, search_cells, final_cells, runs=None):
                "selection_rule": "best mean meta-val accuracy (over the evaluated shot counts) over the trial seeds",
                "rows": rows, "paired_vs_croma": paired, "missing": missing,
                "selected": {g: {k: v for k, v in sel.items() if k != "configurations"} for g, sel in selection.items()},
-               "compute": compute(root, search_cells, final_cells) if from_disk else {}}
+               "compute": compute(root, search_cells, final_cells)}
     raw = raw_heads(runs)
     if raw:
         summary["raw_heads"] = raw
@@ -860,8 +860,8 @@ def markdown_tables(summary, selection, root, draw=True):
 
 def write_tables(spec, selection, search_cells, final_cells):
     root = spec["root"]
-    runs = load_final(root, final_cells)
-    summary = summarise(spec, selection, search_cells, final_cells)
+    runs = load_final(root, final_cells)  # read once: for the tables and for episodes.json.gz
+    summary = summarise(spec, selection, search_cells, final_cells, runs=runs)
     write(os.path.join(root, "results.json"), json.dumps(summary, indent=1) + "\n")
     write_episodes(os.path.join(root, EPISODES_FILE), episodes_document(final_cells, runs))
     written = {"results": os.path.join(root, "results.json"), "episodes": os.path.join(root, EPISODES_FILE)}
