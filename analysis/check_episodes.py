@@ -54,7 +54,10 @@ def check(folder):
         differences.append(("results.json", first_difference(committed_text, text)))
     for name, table in search_tables.markdown_tables(summary, selection, folder, draw=False).items():
         path = os.path.join(folder, name)
-        old = open(path).read() if os.path.exists(path) else ""
+        old = ""
+        if os.path.exists(path):
+            with open(path) as f:
+                old = f.read()
         if old != table:
             differences.append((name, first_difference(old, table) if old else "not committed"))
     return differences

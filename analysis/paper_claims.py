@@ -204,7 +204,7 @@ def gap_changes(summary, k=5, reference="croma", other="oracle"):
                  for s in seeds]
         if len(diffs) < 2:
             return None
-        mean, half, n = st.t_interval(diffs)
+        mean, half, n = st.interval_over(list(zip(seeds, diffs)))
         out.append({"p": p, "mean": mean, "ci95": half, "n": n})
     return out
 

@@ -54,6 +54,31 @@ def t_interval(values, level=0.95):
     return mean, float(student_t.ppf(1 - (1 - level) / 2, n - 1)) * sd / math.sqrt(n), n
 
 
+def interval_over(pairs, level=0.95):
+    """t_interval over final runs given as [(replicate, value)]. Where the search drew class
+    splits (replicates "split=S,seed=N"), the runs of one split are averaged first and the interval
+    is over the split means (n = the number of splits): runs on one split share its classes, so
+    they are not independent draws, and the split means carry class sampling and seed noise both."""
+    if not pairs or not str(pairs[0][0]).startswith("split="):
+        return t_interval([v for _, v in pairs], level)
+    by_split = {}
+    for rep, value in pairs:
+        by_split.setdefault(rep.split(",", 1)[0], []).append(value)
+    return t_interval([sum(v) / len(v) for v in by_split.values()], level)
+
+
+def splits_note(search):
+    """A sentence for every table's intro where the final stage drew class splits, else ""."""
+    splits = search.get("class_split_seeds")
+    if not splits:
+        return ""
+    return (f" Class splits resampled: each selected configuration ran {len(search['final_seeds'])} fresh seeds on "
+            f"each of {len(splits)} class splits (class split seeds {', '.join(map(str, splits))}; 0 is the data's "
+            "own split); a split's runs are averaged and every interval is the 95 % t-interval of the "
+            f"{len(splits)} split means, so it includes class sampling; CroMA and a row pair by split, seed and "
+            "episode.")
+
+
 # ---- multiplicity: Holm's step-down correction within one table ----------------------------
 
 HOLM_ALPHA = 0.05
@@ -186,14 +211,21 @@ def episodes(result, which):
     return out
 
 
+def replicate(cell):
+    """What a final run replicates: its training seed, or "split=S,seed=N" where the search draws
+    class splits too (jobs/search.py "class_split_seeds"). Runs of two methods with the same
+    replicate saw the same classes, items and episodes, so they pair."""
+    return cell.get("replicate", cell["seed"])
+
+
 def load_final(root, cells):
-    """{(group, seed): eval.json} of the finished final cells."""
+    """{(group, replicate): eval.json} of the finished final cells."""
     runs = {}
     for c in cells:
         path = os.path.join(root, "final", "runs", c["name"], "eval.json")
         if os.path.exists(path):
             with open(path) as f:
-                runs[(c["group"], c["seed"])] = json.load(f)
+                runs[(c["group"], replicate(c))] = json.load(f)
     return runs
 
 
@@ -240,9 +272,9 @@ def summarise(spec, selection, search_cells, final_cells, runs=None):
         runs = load_final(root, final_cells)
     groups = {}
     for c in final_cells:
-        groups.setdefault(c["group"], {"method": c["method"], "point": c["point"], "seeds": []})["seeds"].append(c["seed"])
+        groups.setdefault(c["group"], {"method": c["method"], "point": c["point"], "seeds": []})["seeds"].append(replicate(c))
     rows = {}
-    missing = [c["name"] for c in final_cells if (c["group"], c["seed"]) not in runs]
+    missing = [c["name"] for c in final_cells if (c["group"], replicate(c)) not in runs]
     for group, g in groups.items():
         done = [seed for seed in g["seeds"] if (group, seed) in runs]
         if not done:
@@ -260,15 +292,15 @@ def summarise(spec, selection, search_cells, final_cells, runs=None):
         row["episodes"] = first.get("episodes")
         row["ways"] = first.get("ways")
         for (k, noise), members in per_cell.items():
-            trained = t_interval([r["accuracy_mean"] for _, r in members])
-            initial = t_interval([r["initial_accuracy_mean"] for _, r in members])
+            trained = interval_over([(sd, r["accuracy_mean"]) for sd, r in members])
+            initial = interval_over([(sd, r["initial_accuracy_mean"]) for sd, r in members])
             cell = {"shots": k, "label_noise": noise, "mean": trained[0], "ci95": trained[1],
                     "n_seeds": trained[2], "initial_mean": initial[0], "initial_ci95": initial[1],
                     "per_seed": {str(seed): r["accuracy_mean"] for seed, r in members}}
             # What meta-training added to this method's own start (its model, its initial
             # parameters), paired episode by episode inside each run, then over seeds.
             if all("gain_mean" in r for _, r in members):
-                gain = t_interval([r["gain_mean"] for _, r in members])
+                gain = interval_over([(sd, r["gain_mean"]) for sd, r in members])
                 cell["gain_mean"], cell["gain_ci95"] = gain[0], gain[1]
             row["cells"][f"{k}|{noise}"] = cell
         heads = frozen_heads(runs, group, done)
@@ -283,8 +315,8 @@ def summarise(spec, selection, search_cells, final_cells, runs=None):
                     for r in runs[(group, seed)].get("retrieval", []):
                         if r["shots"] == k:
                             for d in vals:
-                                vals[d].append(r[d]["recall_at_1"])
-                row["retrieval"][str(k)] = {d: dict(zip(("mean", "ci95", "n"), t_interval(v))) for d, v in vals.items() if v}
+                                vals[d].append((seed, r[d]["recall_at_1"]))
+                row["retrieval"][str(k)] = {d: dict(zip(("mean", "ci95", "n"), interval_over(v))) for d, v in vals.items() if v}
         rows[group] = row
     # CroMA minus each baseline, paired: the same seed gives the same world, the same episodes
     # (croma eval's tasks depend on the seed and the split only) and the same support labels.
@@ -306,9 +338,9 @@ def summarise(spec, selection, search_cells, final_cells, runs=None):
                 if len(ea) != len(eb) or runs[(ref_group, seed)].get("eval_seed") != runs[(group, seed)].get("eval_seed"):
                     raise ValueError(f"{group} seed {seed}: its episodes do not pair with {REFERENCE}'s "
                                      f"({len(ea)} against {len(eb)} episodes, or another --eval-seed)")
-                diffs.append(sum(x - y for x, y in zip(ea, eb)) / len(ea))
+                diffs.append((seed, sum(x - y for x, y in zip(ea, eb)) / len(ea)))
             if diffs:
-                mean, half, n = t_interval(diffs)
+                mean, half, n = interval_over(diffs)
                 paired.setdefault(group, {})[key] = {"mean": mean, "ci95": half, "n_seeds": n,
                                                      "excludes_zero": half is not None and abs(mean) > half}
     summary = {"name": spec["name"], "train": spec.get("train", {}), "eval": spec.get("eval", {}), "search": s,
@@ -338,17 +370,17 @@ def frozen_heads(runs, group, seeds):
             key = f"{cell['head']}|{cell['shots']}|{float(cell['label_noise'])}"
             entry = per_key.setdefault(key, {"trained": [], "initial": [], "gain": []})
             if "trained" in cell:
-                entry["trained"].append(cell["trained"]["accuracy_mean"])
+                entry["trained"].append((seed, cell["trained"]["accuracy_mean"]))
             if "initial" in cell:
-                entry["initial"].append(cell["initial"]["accuracy_mean"])
+                entry["initial"].append((seed, cell["initial"]["accuracy_mean"]))
                 if "trained_minus_this_mean" in cell["initial"]:
-                    entry["gain"].append(cell["initial"]["trained_minus_this_mean"])
+                    entry["gain"].append((seed, cell["initial"]["trained_minus_this_mean"]))
     out = {}
     for key, entry in per_key.items():
         out[key] = {}
         for name, values in entry.items():
             if len(values) == len(seeds):
-                mean, half, n = t_interval(values)
+                mean, half, n = interval_over(values)
                 out[key][name] = {"mean": mean, "ci95": half, "n_seeds": n}
     return out
 
@@ -370,7 +402,7 @@ def raw_heads(runs):
             seen[seed] = value
     out = {}
     for key, by_seed in per_key.items():
-        mean, half, n = t_interval([by_seed[sd] for sd in sorted(by_seed)])
+        mean, half, n = interval_over([(sd, by_seed[sd]) for sd in sorted(by_seed)])
         out[key] = {"mean": mean, "ci95": half, "n_seeds": n, "per_seed": {str(sd): by_seed[sd] for sd in sorted(by_seed)}}
     return out
 
@@ -393,7 +425,7 @@ def heads_table(summary):
            "support set, on the frozen embedding. 'trained' reads the method's meta-trained embedding, 'untrained' "
            "its own initial parameters' embedding, 'gain' is trained minus untrained paired by episode within each "
            "run. The raw rows read the standardised target features with no network (the same for every method: "
-           "one value per seed).", "",
+           "one value per seed)." + splits_note(summary["search"]), "",
            "| method | head | " + " | ".join(f"{key_text(c)} trained | untrained | gain" for c in cols) + " |",
            "|---|---|" + "---|---|---|" * len(cols)]
     for group, r in rows.items():
@@ -435,10 +467,11 @@ MACHINE_KEYS = ("run_dir", "checkpoint", "output")
 def episodes_document(final_cells, runs):
     """What episodes.json.gz holds: every final cell (finished or not) and each finished run's
     eval.json, per-episode accuracies included, less its machine paths."""
-    cells = [{k: c[k] for k in ("name", "group", "method", "point", "seed")} for c in final_cells]
-    done = [{"group": c["group"], "seed": c["seed"],
-             "eval": {k: v for k, v in runs[(c["group"], c["seed"])].items() if k not in MACHINE_KEYS}}
-            for c in final_cells if (c["group"], c["seed"]) in runs]
+    keys = ("name", "group", "method", "point", "seed", "split", "replicate")
+    cells = [{k: c[k] for k in keys if k in c} for c in final_cells]
+    done = [{**{k: c[k] for k in ("group", "seed", "replicate") if k in c},
+             "eval": {k: v for k, v in runs[(c["group"], replicate(c))].items() if k not in MACHINE_KEYS}}
+            for c in final_cells if (c["group"], replicate(c)) in runs]
     return {"format": EPISODES_FORMAT, "cells": cells, "runs": done}
 
 
@@ -454,13 +487,13 @@ def write_episodes(path, document):
 
 
 def read_episodes(path):
-    """(final cells, {(group, seed): eval.json}) of an episodes.json.gz."""
+    """(final cells, {(group, replicate): eval.json}) of an episodes.json.gz."""
     import gzip
     with gzip.open(path, "rt") as f:
         document = json.load(f)
     if document.get("format") != EPISODES_FORMAT:
         raise ValueError(f"{path}: not a croma episodes file (format {document.get('format')!r})")
-    runs = {(r["group"], r["seed"]): r["eval"] for r in document["runs"]}
+    runs = {(r["group"], replicate(r)): r["eval"] for r in document["runs"]}
     return document["cells"], runs
 
 
@@ -611,7 +644,7 @@ def table2(summary):
            f"selected by {summary['selection_rule']}; no meta-test number was read to select. "
            f"Every method had the same budget ({json.dumps(summary['train'])}). "
            f"'CroMA −' columns: CroMA minus the row, paired by seed and episode, 95 % t-interval over seeds; "
-           f"* as stated above. " + label_counts_note(summary), "",
+           f"* as stated above." + splits_note(s) + " " + label_counts_note(summary), "",
            control_text(control), ""]
     for point in points:
         noise = float(point.get("label-noise", 0.0))
@@ -675,7 +708,7 @@ def noise_figure(summary, root, draw=True):
            "Symmetric noise on the meta-train target labels a method reads and on the support labels at "
            "meta-test; every method selected again at each noise level on meta-val. Mean ± 95 % t-interval "
            "over the final seeds; in brackets CroMA minus the row, paired by seed and episode, 95 % t-interval "
-           "over seeds.", ""]
+           "over seeds." + splits_note(summary["search"]), ""]
     series = {}
     for k in shots:
         out += [f"## {k}-shot", "", "| method | " + " | ".join(f"p = {p}" for p in noises) + " |",
@@ -723,7 +756,7 @@ def table4(summary):
     rows = [r for r in summary["rows"].values() if "retrieval" in r]
     if not rows:
         return None
-    out = ["# Few-shot retrieval (Table 4)", "", "Recall@1 (%), mean ± 95 % t-interval over the final seeds.", "",
+    out = ["# Few-shot retrieval (Table 4)", "", "Recall@1 (%), mean ± 95 % t-interval over the final seeds." + splits_note(summary["search"]), "",
            "| method | k | source → target | target → source |", "|---|---|---|---|"]
     for r in rows:
         for k, v in r["retrieval"].items():
@@ -775,7 +808,7 @@ def gains_table(summary):
     out = [f"# {summary['name']}: what training added to each method's own start", "",
            "Accuracy (%) of each method's untrained start (its own model and initial parameters, the same "
            "meta-test episodes) and the gain of the trained model over it, paired episode by episode within "
-           "each run; mean over the fresh seeds ± the 95 % t-interval of the seed means.", "",
+           "each run; mean over the fresh seeds ± the 95 % t-interval of the seed means." + splits_note(summary["search"]), "",
            "| method | " + " | ".join(f"untrained {key_text(k)} | gain {key_text(k)}" for k in keys) + " |",
            "|---|" + "---|---|" * len(keys)]
     for group, row in summary["rows"].items():

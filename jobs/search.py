@@ -11,10 +11,16 @@ A search spec has "search" where a grid spec has "grid" (see jobs/sweep.py for t
       "axes": {"label-noise": [0, 0.2]},    # optional: fixed options crossed with the methods;
                                      # every method is selected again at each point
       "val_eval": {"eval-tasks": 200},      # optional: extra `croma eval` options for selection
-      "final_eval_by_method": {"croma": {"head-features": "trained,initial,raw"}}
+      "final_eval_by_method": {"croma": {"head-features": "trained,initial,raw"}},
                                      # optional: `croma eval` options of one method's final runs
                                      # (over "eval"), e.g. the raw-features row, which is the same
                                      # for every method on the same episodes, computed once
+      "class_split_seeds": [0, 1, 2, 3, 4]
+                                     # optional, feature shards only: every final seed runs on each
+                                     # of these class splits (`croma train --class-split-seed`; 0 is
+                                     # the data's own split), so the tables' intervals include class
+                                     # sampling: a split's runs are averaged, the interval is over
+                                     # the split means. The search stage reads the data's own split.
     }
 
 A registry option that "train" or an axis sets is fixed, not searched.
@@ -59,7 +65,7 @@ import random
 import subprocess
 
 SEARCH_KEYS = {"methods", "configurations", "trial_seeds", "final_seeds", "draw_seed", "axes", "val_eval",
-               "final_eval_by_method", "halving"}
+               "final_eval_by_method", "halving", "class_split_seeds"}
 HALVING_KEYS = {"keep", "rungs"}
 RUNG_KEYS = {"seeds", "val_eval", "train"}
 
@@ -113,7 +119,12 @@ def validate(spec, where):
     axes = s.get("axes", {})
     if not isinstance(axes, dict) or not all(isinstance(v, list) and v for v in axes.values()):
         raise SearchError(f"{where}: search \"axes\" must be an object of option: [values]")
-    for key in ("method", "seed"):
+    splits = s.get("class_split_seeds")
+    if splits is not None and (not isinstance(splits, list) or not splits or len(set(splits)) != len(splits)
+                               or not all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in splits)):
+        raise SearchError(f"{where}: search \"class_split_seeds\" must be a non-empty list of distinct seeds >= 0 "
+                          f"(0: the data's own class split)")
+    for key in ("method", "seed", "class-split-seed"):
         if key in axes or key in spec.get("train", {}):
             raise SearchError(f"{where}: \"{key}\" is set by the search; remove it from \"axes\"/\"train\"")
     if not isinstance(s.get("val_eval", {}), dict):
@@ -448,16 +459,40 @@ def final_cells(spec, selection, option_args):
             sel = selection[group_name(method, point)]
             if "refused" in sel:
                 continue
-            for seed in s["final_seeds"]:
-                name = f"{group_name(method, point)},seed={seed}"
+            for split, seed in replicates(spec):
+                group = group_name(method, point)
+                name = group + ("" if split is None else f",split={split}") + f",seed={seed}"
                 # Trained as the selection's last rung trained (a rung may grow the steps).
                 train = (option_args({**spec.get("train", {}), **rungs(spec)[-1]["train"]}) + option_args(point)
                          + ["--method", method]
-                         + option_args(sel["hparams"]) + ["--seed", str(seed)])
-                out.append({"index": len(out) + 1, "name": name, "group": group_name(method, point),
-                            "method": method, "point": point, "config": sel["config"], "seed": seed,
-                            "params": {**point, "method": method, "seed": seed}, "hparams": sel["hparams"],
-                            "train": train, "done": "eval.json",
-                            "eval": option_args({**spec.get("eval", {}),
-                                                 **s.get("final_eval_by_method", {}).get(method, {})})})
+                         + option_args(sel["hparams"]) + ["--seed", str(seed)]
+                         + ([] if split is None else ["--class-split-seed", str(split)]))
+                cell = {"index": len(out) + 1, "name": name, "group": group,
+                        "method": method, "point": point, "config": sel["config"], "seed": seed,
+                        "params": {**point, "method": method, "seed": seed}, "hparams": sel["hparams"],
+                        "train": train, "done": "eval.json",
+                        "eval": option_args({**spec.get("eval", {}),
+                                             **s.get("final_eval_by_method", {}).get(method, {})})}
+                if split is not None:
+                    cell["split"] = split
+                    cell["params"]["class-split-seed"] = split
+                    cell["replicate"] = replicate_name(split, seed)
+                out.append(cell)
     return out
+
+
+def replicates(spec):
+    """The final stage's (class split seed, training seed) pairs: every final seed on every class
+    split of "class_split_seeds" (split None: the spec has none, the data's own split only)."""
+    s = spec["search"]
+    return [(split, seed) for split in s.get("class_split_seeds", [None]) for seed in s["final_seeds"]]
+
+
+def replicate_name(split, seed):
+    return f"split={split},seed={seed}"
+
+
+def replicate_of(cell):
+    """What a final run replicates: its seed, or its (class split, seed) where splits are drawn.
+    Runs of two methods with the same replicate saw the same classes, items and episodes."""
+    return cell.get("replicate", cell["seed"])

@@ -409,6 +409,8 @@ nlohmann::json EvaluationRun::summary() const {
                             {"checkpoint_step", checkpoint_.step},
                             {"split", to_string(split_)},
                             {"val_split", o_.prep.val_split},
+                            {"class_split_seed", o_.prep.class_split_seed},
+                            {"classes", exp_->sampler().split().classes(split_)},
                             {"standardize", o_.prep.standardize},
                             {"ways", e_.eval.ways},
                             {"tasks", e_.eval.tasks},

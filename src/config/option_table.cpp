@@ -69,6 +69,11 @@ void add_preparation(Train& t) {
            "--val-split items: fraction of each meta-train class's target items held out for validation")
       .open_fraction().stored_at("data.val_items_fraction")
       .stored_when([](const TrainOptions& o) { return o.prep.val_split != "classes"; });
+  t.option("class-split-seed", prep(&PrepOptions::class_split_seed),
+           "feature shards: 0 keeps the shards' meta-train/val/test classes; N > 0 redraws which classes go "
+           "where from seed N, with the same number in each split")
+      .stored_at("data.class_split_seed").absent_means("0")
+      .stored_when([](const TrainOptions& o) { return o.prep.class_split_seed != 0; });
 }
 
 void add_world(Train& t) {

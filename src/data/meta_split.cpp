@@ -95,6 +95,22 @@ MetaSplit make_meta_split(const CrossModalDataset& data, double train_fraction,
   return split_items(data, classes, rng);
 }
 
+ClassSplit resample_class_split(const ClassSplit& given, std::uint64_t seed) {
+  std::vector<std::int64_t> all;
+  for (const auto* part : {&given.train, &given.val, &given.test}) all.insert(all.end(), part->begin(), part->end());
+  std::sort(all.begin(), all.end());  // the draw must not depend on the order the file lists them in
+  Rng rng(seed, streams::kClassSplit);
+  rng.shuffle(all);
+  const auto n_train = static_cast<std::ptrdiff_t>(given.train.size());
+  const auto n_val = static_cast<std::ptrdiff_t>(given.val.size());
+  ClassSplit out;
+  out.train.assign(all.begin(), all.begin() + n_train);
+  out.val.assign(all.begin() + n_train, all.begin() + n_train + n_val);
+  out.test.assign(all.begin() + n_train + n_val, all.end());
+  for (auto* part : {&out.train, &out.val, &out.test}) std::sort(part->begin(), part->end());
+  return out;
+}
+
 MetaSplit make_meta_split(const CrossModalDataset& data, const ClassSplit& classes,
                           std::uint64_t seed) {
   check_class_split(data.num_classes, classes);

@@ -13,12 +13,18 @@ namespace croma {
 Experiment::Experiment(const TrainOptions& o, const std::string& command, const FeatureStandardization* stored) {
   MetaSplit split;
   if (o.data.empty()) {
+    if (o.prep.class_split_seed != 0) {
+      throw OptionError("--class-split-seed: the built-in world already draws its class split from --seed; "
+                        "the option redraws the split of feature shards (--data)");
+    }
     data_ = generate_concept_world(o.world, o.seed);
     split = make_meta_split(data_, o.world.train_fraction, o.world.val_fraction, o.seed);
   } else {
     auto shards = load_shards(o.data, command, Communicator::world());
     data_ = std::move(shards.data);
-    split = make_meta_split(data_, shards.split, o.seed);
+    const auto classes = o.prep.class_split_seed != 0 ? resample_class_split(shards.split, o.prep.class_split_seed)
+                                                      : shards.split;
+    split = make_meta_split(data_, classes, o.seed);
   }
 
   prep_ = o.prep;

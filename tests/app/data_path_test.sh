@@ -194,5 +194,36 @@ expect_error "--eval-shots 2 plus --eval-queries 4 exceeds the smallest meta-val
 "$croma" train --data "$work/smallval/smallval.shards.txt" --run-dir "$work/sv0" --steps 2 --val-every 0 "${small[@]}" \
   >/dev/null 2>"$work/sv0.err" && ok || fail "--val-every 0 still checks validation: $(cat "$work/sv0.err")"
 
+# --- --class-split-seed: the shards' classes drawn again, recorded, read back by eval ---------
+for cs in 0 5 6; do
+  train --run-dir "$work/cs$cs" --method oracle --class-split-seed $cs >/dev/null 2>"$work/cs.err" ||
+    fail "train --class-split-seed $cs: $(cat "$work/cs.err")"
+  "$croma" eval --run-dir "$work/cs$cs" --eval-tasks 3 >/dev/null 2>"$work/cs.err" || fail "eval of --class-split-seed $cs: $(cat "$work/cs.err")"
+done
+"$py" - "$work" <<'PY' && ok || fail "--class-split-seed: recorded, redrawn with the same sizes, meta-test classes never trained on"
+import json, sys, h5py
+w = sys.argv[1]
+with h5py.File(f"{w}/shards/noval-00000-of-00001.h5") as f:
+    yt = f["target/labels"][()]
+tests = {}
+for cs in (0, 5, 6):
+    c = json.load(open(f"{w}/cs{cs}/config.json"))
+    assert c["data"].get("class_split_seed", 0) == cs, c["data"]
+    assert ("class_split_seed" in c["data"]) == (cs != 0), c["data"]  # 0: nothing new recorded
+    e = json.load(open(f"{w}/cs{cs}/eval.json"))
+    assert e["class_split_seed"] == cs, e["class_split_seed"]
+    tests[cs] = e["classes"]
+    assert len(e["classes"]) == 5 and len(set(e["classes"])) == 5 and set(e["classes"]) <= set(range(10)), e["classes"]
+    with h5py.File(f"{w}/cs{cs}/checkpoints/final.h5") as f:
+        seen = json.loads(f["train_state"].attrs["bookkeeping"])["target_seen"]
+    assert seen and not [i for i in seen if yt[i] in e["classes"]], (cs, "the oracle read a meta-test item")
+assert tests[0] == [5, 6, 7, 8, 9], tests[0]  # the file's own split
+assert tests[5] != tests[0] or tests[6] != tests[0], tests  # a seed that is ignored gives the file's split
+assert tests[5] != tests[6], tests
+PY
+expect_error "--class-split-seed: the built-in world already draws its class split from --seed" \
+  train --run-dir "$work/cs_world" --class-split-seed 2 --steps 2 "${small[@]}"
+[ -e "$work/cs_world" ] && fail "a refused --class-split-seed left a run directory" || ok
+
 echo "data_path: $passed passed, $failures failed"
 [ $failures -eq 0 ]

@@ -148,6 +148,20 @@ TEST(PrepOptions, ParseValidateAndRoundTrip) {
   EXPECT_FALSE(nlohmann::json(parse({"--val-split", "classes"}))["data"].contains("val_items_fraction"));
 }
 
+TEST(PrepOptions, ClassSplitSeedIsStoredOnlyWhenItRedrawsTheSplit) {
+  EXPECT_EQ(parse({}).prep.class_split_seed, 0u);
+  EXPECT_FALSE(nlohmann::json(parse({}))["data"].contains("class_split_seed"));
+  const auto o = parse({"--class-split-seed", "3"});
+  nlohmann::json j = o;
+  EXPECT_EQ(j["data"]["class_split_seed"], 3);
+  TrainOptions back;
+  from_json(j, back);
+  EXPECT_EQ(back.prep.class_split_seed, 3u);
+  j["data"].erase("class_split_seed");  // a run from before the option kept the file's split
+  from_json(j, back);
+  EXPECT_EQ(back.prep.class_split_seed, 0u);
+}
+
 TEST(PrepOptions, RunsFromBeforeTheOptionsReadRawFeaturesAndValidatedOnClasses) {
   nlohmann::json j = parse({"--standardize", "on", "--val-split", "items"});
   j["data"].erase("standardize");

@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <set>
+#include <vector>
 
 #include "croma/data/concept_world.h"
 #include "croma/data/meta_split.h"
@@ -171,6 +173,53 @@ TEST_F(ExplicitSplitTest, HeldOutItemsAreDrawnFromTheSeed) {
   hold_out_val_items(data, c, 0.2, 4);
   EXPECT_EQ(a.val_target_items, b.val_target_items);
   EXPECT_NE(a.val_target_items, c.val_target_items);
+}
+
+
+// --class-split-seed: the classes of a data set's split, drawn again with the same sizes.
+TEST(ResampledClassSplit, KeepsTheClassesAndSizesAndIsDrawnFromTheSeed) {
+  const ClassSplit given{{3, 1, 4, 15, 9, 2}, {6, 5}, {0, 7, 8}};
+  const std::set<std::int64_t> all{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 15};
+  std::set<std::vector<std::int64_t>> tests_seen;
+  for (std::uint64_t seed = 1; seed <= 40; ++seed) {
+    const auto s = resample_class_split(given, seed);
+    ASSERT_EQ(s.train.size(), 6u);
+    ASSERT_EQ(s.val.size(), 2u);
+    ASSERT_EQ(s.test.size(), 3u);
+    std::set<std::int64_t> union_of;
+    for (const auto* part : {&s.train, &s.val, &s.test}) {
+      EXPECT_TRUE(std::is_sorted(part->begin(), part->end()));
+      union_of.insert(part->begin(), part->end());
+    }
+    EXPECT_EQ(union_of, all) << "seed " << seed << ": a class lost, repeated or invented";
+    const auto again = resample_class_split(given, seed);
+    EXPECT_EQ(again.train, s.train);
+    EXPECT_EQ(again.test, s.test);
+    tests_seen.insert(s.test);
+  }
+  // 165 possible meta-test triples: 40 seeds that ignored the seed would give one.
+  EXPECT_GT(tests_seen.size(), 25u);
+}
+
+TEST(ResampledClassSplit, DoesNotDependOnTheOrderTheFileListsClassesIn) {
+  const ClassSplit a{{3, 1, 4, 15, 9, 2}, {6, 5}, {0, 7, 8}};
+  const ClassSplit b{{2, 9, 15, 4, 1, 3}, {5, 6}, {8, 7, 0}};
+  for (std::uint64_t seed : {1u, 2u, 99u}) {
+    const auto x = resample_class_split(a, seed), y = resample_class_split(b, seed);
+    EXPECT_EQ(x.train, y.train);
+    EXPECT_EQ(x.val, y.val);
+    EXPECT_EQ(x.test, y.test);
+  }
+}
+
+TEST_F(ExplicitSplitTest, AResampledSplitBuildsAMetaSplitOfItsOwnClasses) {
+  const ClassSplit given{{0, 1, 2, 3, 4, 5}, {6, 7}, {8, 9}};
+  const auto classes = resample_class_split(given, 7);
+  const auto split = make_meta_split(data, classes, 1);
+  EXPECT_EQ(split.test_classes, classes.test);
+  for (std::size_t k = 0; k < classes.test.size(); ++k) {
+    for (auto i : split.test_target_items[k]) EXPECT_EQ(data.target.labels[static_cast<std::size_t>(i)], classes.test[k]);
+  }
 }
 
 }  // namespace

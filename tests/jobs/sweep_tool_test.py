@@ -595,6 +595,86 @@ class SearchTool(unittest.TestCase):
         with self.assertRaises(ValueError):
             compare_results.compare(old, dict(new, name="y"))
 
+    def test_class_splits_run_every_seed_on_every_split_and_nest_the_interval(self):
+        repo = os.path.dirname(os.path.dirname(SWEEP))
+        sys.path.insert(0, os.path.join(repo, "analysis"))
+        import check_episodes
+        import search_tables
+        from scipy import stats
+        self.write_spec(class_split_seeds=[0, 4, 5], final_seeds=[7, 8])
+        spec = sweep.load_spec(self.spec_path)
+        for c in sweep.search.search_cells(spec, sweep.option_args):
+            # The search itself reads the data's own split: no cell of it redraws the classes.
+            self.assertNotIn("--class-split-seed", c["train"])
+            run = os.path.join(spec["root"], "search", "runs", c["name"])
+            os.makedirs(run)
+            with open(os.path.join(run, "eval-val.json"), "w") as f:
+                json.dump({"split": "meta-val", "results": [{"shots": 1, "accuracy_mean": 0.3 + 0.01 * c["config"]}]}, f)
+        _, _, final = sweep.search_stages(spec)
+        self.assertEqual(len(final), 2 * 3 * 2)
+        self.assertEqual(final[0]["name"], "method=croma,split=0,seed=7")
+        self.assertEqual(final[0]["train"][-4:], ["--seed", "7", "--class-split-seed", "0"])
+        self.assertEqual({(c["split"], c["seed"]) for c in final if c["method"] == "oracle"},
+                         {(k, sd) for k in (0, 4, 5) for sd in (7, 8)})
+        acc = {}
+        for c in final:
+            # A split effect (class sampling) larger than the seed effect, and a method effect.
+            episodes = [0.4 + 0.05 * c["split"] + 0.01 * c["seed"] + (0.03 if c["method"] == "croma" else 0.0) + 0.01 * i
+                        + 0.002 * c["split"] * (c["method"] == "croma") * i for i in range(4)]
+            acc[(c["method"], c["split"], c["seed"])] = episodes
+            run = os.path.join(spec["root"], "final", "runs", c["name"])
+            os.makedirs(run)
+            m = sum(episodes) / 4
+            with open(os.path.join(run, "eval.json"), "w") as f:
+                json.dump({"results": [{"shots": 1, "label_noise": 0.0, "accuracy_mean": m, "initial_accuracy_mean": 0.2,
+                                        "gain_mean": m - 0.2, "trained": {"seeds": [{"task_accuracy": episodes}]}}],
+                           "eval_seed": 1, "episodes": 4, "ways": 5, "class_split_seed": c["split"]}, f)
+        p = subprocess.run([sys.executable, SWEEP, "aggregate", self.spec_path], capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        written = json.loads(p.stdout.strip().splitlines()[-1])["written"]
+        with open(written["results"]) as f:
+            summary = json.load(f)
+
+        def nested(values_by_split):
+            means = [sum(v) / len(v) for v in values_by_split]
+            sd = stats.tstd(means)
+            return sum(means) / len(means), stats.t.ppf(0.975, len(means) - 1) * sd / len(means) ** 0.5
+
+        mean = lambda v: sum(v) / len(v)  # noqa: E731
+        cell = summary["rows"]["method=oracle"]["cells"]["1|0.0"]
+        want = nested([[mean(acc[("oracle", k, sd)]) for sd in (7, 8)] for k in (0, 4, 5)])
+        self.assertAlmostEqual(cell["mean"], want[0], places=12)
+        self.assertAlmostEqual(cell["ci95"], want[1], places=12)
+        self.assertEqual(cell["n_seeds"], 3)  # the interval is over the 3 split means, not 6 runs
+        self.assertEqual(sorted(cell["per_seed"]), sorted(f"split={k},seed={sd}" for k in (0, 4, 5) for sd in (7, 8)))
+        # Paired by split, seed and episode, then over split means.
+        d = summary["paired_vs_croma"]["method=oracle"]["1|0.0"]
+        want = nested([[mean([a - b for a, b in zip(acc[("croma", k, sd)], acc[("oracle", k, sd)])]) for sd in (7, 8)]
+                       for k in (0, 4, 5)])
+        self.assertAlmostEqual(d["mean"], want[0], places=12)
+        self.assertAlmostEqual(d["ci95"], want[1], places=12)
+        with open(written["table2"]) as f:
+            self.assertIn("Class splits resampled: each selected configuration ran 2 fresh seeds on each of 3 class splits",
+                          f.read())
+        # The episodes file keeps the replicates apart, and the tables reproduce from it.
+        folder = os.path.join(self.dir, "committed")
+        os.makedirs(folder)
+        for name in ("results.json", "selection.json", "table2.md", "gains.md", "selected.md", "search.md",
+                     "episodes.json.gz"):
+            with open(os.path.join(spec["root"], name), "rb") as src, open(os.path.join(folder, name), "wb") as dst:
+                dst.write(src.read())
+        _, runs = search_tables.read_episodes(os.path.join(folder, "episodes.json.gz"))
+        self.assertEqual(len(runs), 12)
+        self.assertEqual(runs[("method=croma", "split=4,seed=8")]["class_split_seed"], 4)
+        self.assertEqual(check_episodes.check(folder), [])
+        for search, message in ((dict(class_split_seeds=[]), '"class_split_seeds" must be a non-empty list'),
+                                (dict(class_split_seeds=[1, 1]), '"class_split_seeds" must be a non-empty list'),
+                                (dict(class_split_seeds=[-1]), '"class_split_seeds" must be a non-empty list')):
+            self.write_spec(**search)
+            p = subprocess.run([sys.executable, SWEEP, "status", self.spec_path], capture_output=True, text=True)
+            self.assertNotEqual(p.returncode, 0)
+            self.assertIn(message, p.stderr)
+
     def test_bad_search_specs_give_one_clear_error(self):
         for search, message in ((dict(final_seeds=[1, 9]), "must be fresh"),
                                 (dict(configurations=0), '"configurations" must be an integer >= 1'),

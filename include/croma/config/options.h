@@ -153,6 +153,10 @@ struct PrepOptions {
   std::string standardize = "auto";  // auto | on | off; auto: on for feature shards, off for the built-in world
   std::string val_split = "auto";    // classes | items | auto; auto: items exactly when the data has no meta-val classes
   double val_items_fraction = 0.2;   // items: fraction of each meta-train class's target items held out
+  // Feature shards: 0 keeps the class split the shards carry; any other value redraws it from
+  // this seed with the same sizes (data/meta_split.h resample_class_split), so that a study can
+  // put class sampling into its intervals without rebuilding the data.
+  std::uint64_t class_split_seed = 0;
 };
 
 struct TrainOptions {

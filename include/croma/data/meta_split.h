@@ -62,6 +62,12 @@ struct ClassSplit {
 MetaSplit make_meta_split(const CrossModalDataset& data, double train_fraction,
                           double val_fraction, std::uint64_t seed);
 
+// A class split drawn again: the classes of `given` (all three splits together, in increasing
+// id order) shuffled by seed and cut into splits of the same sizes, so a resampled split keeps
+// the data set's proportions. Deterministic in (given, seed) on every platform; each seed gives
+// its own draw, independent of the training seed.
+ClassSplit resample_class_split(const ClassSplit& given, std::uint64_t seed);
+
 // Uses the given class split; only the halving of meta-train source items is drawn from
 // seed. Throws std::runtime_error when a class id is out of range or repeated (in one split
 // or across two) or when the meta-train or meta-test split is empty. An empty meta-val split

@@ -23,6 +23,7 @@ constexpr std::uint64_t kSplit = 0x53'0000'0000ULL;
 constexpr std::uint64_t kLabelNoise = 0x4C'0000'0000ULL;
 constexpr std::uint64_t kEvalNoise = 0x4E'0000'0000ULL;
 constexpr std::uint64_t kValItems = 0x56'0000'0000ULL;  // held-out validation items (data/meta_split.h)
+constexpr std::uint64_t kClassSplit = 0x43'0000'0000ULL;  // --class-split-seed (data/meta_split.h)
 // Meta-training task slots use stream ids 0 .. (ranks * tasks_per_rank - 1).
 }  // namespace streams
 
