@@ -33,16 +33,25 @@ def sha256(path):
     return h.hexdigest()
 
 
-def recorded_args(argv, ignored=("--workers", "--sources-json")):
+def recorded_args(argv, ignored=("--workers", "--sources-json"), folders=()):
     """The command line minus options that do not change the output (worker counts, the list of
     sources), in both `--opt value` and `--opt=value` form: provenance records it, and reruns
-    must give the same checksums."""
+    must give the same checksums. Options in `folders` (input and output folders, whose contents
+    the manifest describes by versions and checksums) keep their name with the value written
+    FOLDER, so that builds into different folders or on different machines give the same bytes."""
     out, skip = [], False
     for arg in argv:
         if skip:
             skip = False
+            if out and out[-1] in folders:
+                out.append("FOLDER")
         elif arg in ignored:
             skip = True
+        elif arg in folders:
+            out.append(arg)
+            skip = True
+        elif arg.startswith(tuple(o + "=" for o in folders)):
+            out.append(arg.split("=", 1)[0] + "=FOLDER")
         elif not arg.startswith(tuple(o + "=" for o in ignored)):
             out.append(arg)
     return out

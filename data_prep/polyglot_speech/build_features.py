@@ -301,7 +301,7 @@ def main(argv):
     provenance = {
         "benchmark": "many-language text-to-speech language identification (UDHR text -> espeak-ng speech)",
         "prep": "data_prep/polyglot_speech/build.sh",
-        "command": "data_prep/polyglot_speech/build_features.py " + " ".join(croma_shards.recorded_args(argv)),
+        "command": "data_prep/polyglot_speech/build_features.py " + " ".join(croma_shards.recorded_args(argv, folders=("--udhr", "--sounds", "--out"))),
         "sources": json.loads(a.sources_json) if a.sources_json else [],
         "inputs": [{"file": LANGUAGES[lang][1] + ".html",
                     "sha256": croma_shards.sha256(os.path.join(a.udhr, LANGUAGES[lang][1] + ".html"))}

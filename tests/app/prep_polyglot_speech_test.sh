@@ -5,7 +5,7 @@
 # items fall into three disjoint sets (text only, pair, spoken only); every strong pair joins a
 # text with espeak-ng speech of that very text (re-synthesised here from the item's id) in one
 # class; NAME.texts.json holds the texts the features were computed from; real recordings are
-# unpaired; clusters are families of >= 2 languages; reruns are byte-identical, and the class
+# unpaired; clusters are families of >= 2 languages; reruns (also into another folder) are byte-identical, and the class
 # split follows --split-seed.
 # usage: prep_polyglot_speech_test.sh CROMA MPIRUN
 set -uo pipefail
@@ -72,6 +72,10 @@ grep -q "skipping ja (.*cannot read" "$work/prep.err" && ok || fail "ja not skip
 cp "$work/out/tiny.manifest.json" "$work/first.json"
 build "$work/out" && ok || fail "second prep failed: $(cat "$work/prep.err")"
 cmp -s "$work/out/tiny.manifest.json" "$work/first.json" && ok || fail "rerun changed the manifest (checksums)"
+# Another output folder (another machine's paths): the same bytes, folders are not recorded.
+build "$work/elsewhere" && ok || fail "prep into another folder failed: $(cat "$work/prep.err")"
+cmp -s "$work/elsewhere/tiny.manifest.json" "$work/first.json" && cmp -s "$work/elsewhere/tiny-00000-of-00002.h5" "$work/out/tiny-00000-of-00002.h5" &&
+  ok || fail "a build into another folder differs (a path recorded?)"
 
 out=$("$croma" inspect "$work/out/tiny.shards.txt" 2>"$work/inspect.err") || fail "inspect failed: $(cat "$work/inspect.err")"
 "$py" - "$(tail -n 1 <<<"$out")" "$work/out" "$here/../../data_prep" <<'PY' && ok || fail "benchmark content check"
