@@ -25,6 +25,7 @@ test_packages=(
   python3-matplotlib                   # analysis/ draws the figures (tables, Fig. 7, Fig. 8)
   python3-torch           # analysis/load_encoder_torch.py: a checkpoint's encoders as torch.nn modules (and its test)
   librsvg2-bin sox        # data_prep renders SVG pictures and decodes audio (and their tests)
+  espeak-ng               # data_prep/polyglot_speech synthesises speech (and its test)
   slurm-wlm munge         # the Slurm tests run a one-node and a two-node cluster (tests/slurm/)
   iproute2 util-linux     # the two-node cluster: network namespaces, veth links (ip), nsenter, unshare
   clang libclang-rt-14-dev  # libFuzzer: the shard-reader fuzz test (tests/fuzz/)
