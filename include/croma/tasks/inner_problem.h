@@ -43,6 +43,10 @@ std::string to_string(InnerLoss loss);
 
 struct InnerProblem {
   InnerLoss loss = InnerLoss::kCustom;
+  // The row sets by role, not by modality: `first` is the set every loss reads (a one-sided
+  // task's only set; the source side of alignment and of the domain losses), `second` the other
+  // side of a two-sided loss (kNone otherwise). Which modality each is, and how it enters the
+  // model, is its RowPath: target classification's `first` is kTarget, alignment's kSource.
   RowPath first = RowPath::kNone, second = RowPath::kNone;
   // Rows of one inner step's minibatch: min(rows, batch) distinct rows of each row set.
   std::int64_t batch = 0;
@@ -64,7 +68,7 @@ enum class InnerHead {
 // the head after them. The one statement of it: the fused kernels (meta/fused_inner_loop.h)
 // load, run and clear the parts it names, and croma bench counts their products from it.
 struct InnerParts {
-  RowPath first = RowPath::kNone, second = RowPath::kNone;
+  RowPath first = RowPath::kNone, second = RowPath::kNone;  // as InnerProblem's
   InnerHead head = InnerHead::kNone;
 };
 
@@ -76,7 +80,7 @@ std::optional<InnerParts> inner_parts(const InnerProblem& problem, bool shared_e
 // One episode's rows, filled by InnerTask::sample(): features of each row set, and per row its
 // class label (classification) or pair group id (alignment); undefined where the loss reads none.
 struct InnerEpisode {
-  FeatureBatch first, second;
+  FeatureBatch first, second;  // the row sets of InnerProblem's first and second
   torch::Tensor first_labels, second_labels;
 };
 
