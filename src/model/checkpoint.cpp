@@ -82,11 +82,35 @@ void write_int_attribute(hid_t target, const char* name, std::int64_t value) {
   }
 }
 
+// Creation properties without object times: HDF5 stamps each group and dataset with the clock
+// otherwise, and two checkpoints of one state would differ byte for byte.
+struct UntimedCreation {
+  Handle group{H5Pcreate(H5P_GROUP_CREATE), H5Pclose};
+  Handle dataset{H5Pcreate(H5P_DATASET_CREATE), H5Pclose};
+  UntimedCreation() {
+    if (!group.ok() || !dataset.ok() || H5Pset_obj_track_times(group.get(), 0) < 0 ||
+        H5Pset_obj_track_times(dataset.get(), 0) < 0) {
+      throw std::runtime_error("cannot make HDF5 creation properties");
+    }
+  }
+};
+
+// The groups above `path` ("a/b/c": a, a/b), created untimed where they do not exist yet.
+void create_parent_groups(hid_t file, const std::string& path, const UntimedCreation& props) {
+  for (auto slash = path.find('/'); slash != std::string::npos; slash = path.find('/', slash + 1)) {
+    const auto parent = path.substr(0, slash);
+    if (parent.empty() || H5Lexists(file, parent.c_str(), H5P_DEFAULT) > 0) continue;
+    Handle group(H5Gcreate2(file, parent.c_str(), H5P_DEFAULT, props.group.get(), H5P_DEFAULT), H5Gclose);
+    if (!group.ok()) throw std::runtime_error("cannot create group " + parent);
+  }
+}
+
 void write_bytes_dataset(hid_t parent, const std::string& name, const std::string& bytes,
-                         hid_t link_props) {
+                         const UntimedCreation& props) {
+  create_parent_groups(parent, name, props);
   const hsize_t n = bytes.size();
   Handle space(H5Screate_simple(1, &n, nullptr), H5Sclose);
-  Handle dset(H5Dcreate2(parent, name.c_str(), H5T_STD_U8LE, space.get(), link_props, H5P_DEFAULT,
+  Handle dset(H5Dcreate2(parent, name.c_str(), H5T_STD_U8LE, space.get(), H5P_DEFAULT, props.dataset.get(),
                          H5P_DEFAULT),
               H5Dclose);
   if (!dset.ok() ||
@@ -111,13 +135,13 @@ std::string rng_dataset_name(std::int64_t rank, std::int64_t slot) {
   return "train_state/rng/rank" + std::to_string(rank) + "/slot" + std::to_string(slot);
 }
 
-void write_state(hid_t file, const TrainingState& st, hid_t link_props) {
+void write_state(hid_t file, const TrainingState& st, const UntimedCreation& props) {
   if (static_cast<std::int64_t>(st.rng_states.size()) != st.world_size * st.tasks_per_rank) {
     throw std::runtime_error("training state has " + std::to_string(st.rng_states.size()) +
                              " random streams for " + std::to_string(st.world_size) + " rank(s) x " +
                              std::to_string(st.tasks_per_rank) + " slot(s)");
   }
-  Handle group(H5Gcreate2(file, "train_state", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose);
+  Handle group(H5Gcreate2(file, "train_state", H5P_DEFAULT, props.group.get(), H5P_DEFAULT), H5Gclose);
   if (!group.ok()) throw std::runtime_error("cannot create group train_state");
   write_int_attribute(group.get(), "world_size", st.world_size);
   write_int_attribute(group.get(), "tasks_per_rank", st.tasks_per_rank);
@@ -125,7 +149,7 @@ void write_state(hid_t file, const TrainingState& st, hid_t link_props) {
   for (std::int64_t r = 0; r < st.world_size; ++r) {
     for (std::int64_t t = 0; t < st.tasks_per_rank; ++t) {
       write_bytes_dataset(file, rng_dataset_name(r, t),
-                          st.rng_states[static_cast<std::size_t>(r * st.tasks_per_rank + t)], link_props);
+                          st.rng_states[static_cast<std::size_t>(r * st.tasks_per_rank + t)], props);
     }
   }
 }
@@ -205,14 +229,19 @@ void write_checkpoint(const std::string& path, const ParamLayout& layout, const 
       std::remove(tmp.c_str());
       fail(path, e.what());
     }
-    Handle link_props(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
-    H5Pset_create_intermediate_group(link_props.get(), 1);
+    const UntimedCreation props;
     const float* base = params.data_ptr<float>();
     for (const auto& e : layout.entries()) {
       std::vector<hsize_t> dims(e.shape.begin(), e.shape.end());
       Handle space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), H5Sclose);
+      try {
+        create_parent_groups(file.get(), e.name, props);
+      } catch (const std::exception& error) {
+        std::remove(tmp.c_str());
+        fail(path, error.what());
+      }
       Handle dset(H5Dcreate2(file.get(), e.name.c_str(), H5T_IEEE_F32LE, space.get(),
-                             link_props.get(), H5P_DEFAULT, H5P_DEFAULT),
+                             H5P_DEFAULT, props.dataset.get(), H5P_DEFAULT),
                   H5Dclose);
       if (!dset.ok() ||
           H5Dwrite(dset.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, base + e.offset) < 0) {
@@ -222,7 +251,7 @@ void write_checkpoint(const std::string& path, const ParamLayout& layout, const 
     }
     if (ck.state) {
       try {
-        write_state(file.get(), *ck.state, link_props.get());
+        write_state(file.get(), *ck.state, props);
       } catch (const std::exception& e) {
         std::remove(tmp.c_str());
         fail(path, e.what());
