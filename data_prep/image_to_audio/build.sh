@@ -10,6 +10,7 @@
 # usage: data_prep/image_to_audio/build.sh [OUT_DIR] [--no-0ad] [extra build_features.py options]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+source "$here/../build_tools.sh"
 out=$(mkdir -p "${1:-data/image_to_audio}" && cd "${1:-data/image_to_audio}" && pwd)
 shift $(($# > 0 ? 1 : 0))
 with_0ad=1
@@ -17,16 +18,8 @@ if [ "${1:-}" = "--no-0ad" ]; then with_0ad=0; shift; fi
 cache="$out/.cache"
 mkdir -p "$cache"
 
-apt_packages=(tuxpaint-stamps-default gcompris-qt-data openclipart-svg librsvg2-bin webp sox libsox-fmt-all
-              python3-h5py python3-numpy)
-missing=()
-for p in "${apt_packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
-if [ ${#missing[@]} -gt 0 ]; then
-  $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
-fi
+install_debian_packages tuxpaint-stamps-default gcompris-qt-data openclipart-svg librsvg2-bin webp sox libsox-fmt-all \
+  python3-h5py python3-numpy
 
 oad_args=()
 oad_source=""
@@ -52,7 +45,6 @@ PY
   oad_source=$(printf ',\n {"name": "0ad-data (Debian, audio/ of public.zip only)", "version": "%s", "licence": "CC-BY-SA-3.0 (art and sounds)", "use": "sound effects (target modality)"}' "$(cat "$cache/0ad/VERSION")")
 fi
 
-version() { dpkg-query -W -f='${Version}' "$1"; }
 sources=$(cat <<JSON
 [{"name": "tuxpaint-stamps-default (Debian)", "version": "$(version tuxpaint-stamps-default)", "licence": "GPL-2+ (stamps), see its copyright file", "use": "stamp pictures (source) and stamp sound effects (target)"},
  {"name": "gcompris-qt-data (Debian)", "version": "$(version gcompris-qt-data)", "licence": "GPL-3+ / CC-BY-SA-4.0 and others, see its copyright file", "use": "activity pictures (source) and sounds (target), read from the Qt .rcc bundles"},

@@ -104,6 +104,11 @@ def voice_of(item_key):
     return VARIANTS[h[0] % len(VARIANTS)], RATES[h[1] % len(RATES)], PITCHES[h[2] % len(PITCHES)]
 
 
+def speech_features(samples, sequences):
+    """Log-mel frames (--sequences) or the fixed log-mel summary of 16 kHz mono samples."""
+    return features.log_mel_frames(samples) if sequences else features.log_mel_summary(samples)
+
+
 def synthesise(job):
     """(voice, rate, pitch, text, sequences) -> (features or None, seconds of speech)."""
     voice, rate, pitch, text, sequences = job
@@ -116,14 +121,12 @@ def synthesise(job):
         samples = features.decode_audio(wav.name)
     if len(samples) < 400:
         return None, 0.0
-    f = features.log_mel_frames(samples) if sequences else features.log_mel_summary(samples)
-    return f, len(samples) / 16000.0
+    return speech_features(samples, sequences), len(samples) / 16000.0
 
 
 def recording(job):
     path, sequences = job
-    samples = features.decode_audio(path)
-    return features.log_mel_frames(samples) if sequences else features.log_mel_summary(samples)
+    return speech_features(features.decode_audio(path), sequences)
 
 
 def espeak_voices():
@@ -291,11 +294,10 @@ def main(argv):
     say(f"{len(class_names)} languages in {len(cluster_names)} families, {len(src_ids)} texts, "
         f"{n_synth} synthetic and {sum(real_counts.values())} real utterances, {len(pairs)} strong pairs")
 
-    os.makedirs(a.out, exist_ok=True)
+    # Written after the shards, so that data write_shards refuses leave no texts file behind;
+    # its checksum goes into the manifest from the bytes themselves.
     texts_file = f"{a.name}.texts.json"
-    with open(os.path.join(a.out, texts_file), "w", encoding="utf-8") as f:
-        json.dump(texts, f, ensure_ascii=False, indent=0, sort_keys=True)
-        f.write("\n")
+    texts_bytes = (json.dumps(texts, ensure_ascii=False, indent=0, sort_keys=True) + "\n").encode("utf-8")
     fractions = [float(v) for v in a.split_fractions.split(",")]
     split = croma_shards.random_class_split(len(class_names), fractions[0], fractions[1], a.split_seed)
     provenance = {
@@ -315,7 +317,7 @@ def main(argv):
                              "seconds_per_char": round(float(np.median(ratios[lang])), 4)}
                       for lang in class_names},
         "skipped": skipped,
-        "texts": {"file": texts_file, "sha256": croma_shards.sha256(os.path.join(a.out, texts_file)),
+        "texts": {"file": texts_file, "sha256": hashlib.sha256(texts_bytes).hexdigest(),
                   "sets": f"each language's UDHR items ({a.shortest}-{a.longest} characters, each text once) "
                           f"split by a permutation (seed {a.text_seed}) into three disjoint sets: pair (source "
                           f"text + target speech of it, <= {a.pair_texts}), spoken (target speech only, "
@@ -353,6 +355,10 @@ def main(argv):
         tgt["features"] = np.stack(tgt_feat)
     m = croma_shards.write_shards(a.out, a.name, class_names, split, src, tgt, pairs, provenance,
                                   cluster_names=cluster_names, shards=a.shards)
+    tmp = os.path.join(a.out, texts_file + ".tmp")
+    with open(tmp, "wb") as f:
+        f.write(texts_bytes)
+    os.replace(tmp, os.path.join(a.out, texts_file))
     say(f"wrote {len(m['files'])} shards and {texts_file} to {a.out}")
     return 0
 

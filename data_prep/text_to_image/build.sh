@@ -6,19 +6,12 @@
 # usage: data_prep/text_to_image/build.sh [OUT_DIR]     (default: data/text_to_image)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+source "$here/../build_tools.sh"
 out=$(mkdir -p "${1:-data/text_to_image}" && cd "${1:-data/text_to_image}" && pwd)
 cache="$out/.cache"
 mkdir -p "$cache"
 
-apt_packages=(unicode-cldr-core unicode-data librsvg2-bin python3-h5py python3-numpy)
-missing=()
-for p in "${apt_packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
-  $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
-fi
+install_debian_packages unicode-cldr-core unicode-data librsvg2-bin python3-h5py python3-numpy
 
 npm_packages=("@iconify-json/noto@1.2.9" "@iconify-json/twemoji@1.2.5")
 for spec in "${npm_packages[@]}"; do
@@ -30,7 +23,6 @@ for spec in "${npm_packages[@]}"; do
   fi
 done
 
-version() { dpkg-query -W -f='${Version}' "$1"; }
 sources=$(cat <<JSON
 [{"name": "unicode-cldr-core (Debian)", "version": "$(version unicode-cldr-core)", "licence": "Unicode-DFS-2016", "use": "CLDR emoji annotations (names, keywords)"},
  {"name": "unicode-data (Debian)", "version": "$(version unicode-data)", "licence": "Unicode-DFS-2016", "use": "emoji-test.txt groups and subgroups"},
