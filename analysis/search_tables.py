@@ -263,7 +263,7 @@ def compute(root, search_cells, final_cells):
 
 
 def summarise(spec, selection, search_cells, final_cells, runs=None):
-    """results.json of a search: from `runs` ({(group, seed): eval.json}, read once by the caller,
+    """results.json of a search: from `runs` ({(group, replicate): eval.json}, read once by the caller,
     or from a committed episodes.json.gz), else from the final cells' eval.json under ROOT. Compute
     is what the cells' cell-time.json under ROOT record (nothing, away from the runs)."""
     root = spec["root"]

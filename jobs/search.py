@@ -461,7 +461,7 @@ def final_cells(spec, selection, option_args):
                 continue
             for split, seed in replicates(spec):
                 group = group_name(method, point)
-                name = group + ("" if split is None else f",split={split}") + f",seed={seed}"
+                name = f"{group},{f'seed={seed}' if split is None else replicate_name(split, seed)}"
                 # Trained as the selection's last rung trained (a rung may grow the steps).
                 train = (option_args({**spec.get("train", {}), **rungs(spec)[-1]["train"]}) + option_args(point)
                          + ["--method", method]
@@ -489,10 +489,7 @@ def replicates(spec):
 
 
 def replicate_name(split, seed):
+    """A final cell's replicate where the search draws class splits; analysis/search_tables.py
+    (interval_over) reads the split back from its "split=S" part."""
     return f"split={split},seed={seed}"
 
-
-def replicate_of(cell):
-    """What a final run replicates: its seed, or its (class split, seed) where splits are drawn.
-    Runs of two methods with the same replicate saw the same classes, items and episodes."""
-    return cell.get("replicate", cell["seed"])

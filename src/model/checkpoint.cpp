@@ -87,12 +87,9 @@ void write_int_attribute(hid_t target, const char* name, std::int64_t value) {
 struct UntimedCreation {
   Handle group{H5Pcreate(H5P_GROUP_CREATE), H5Pclose};
   Handle dataset{H5Pcreate(H5P_DATASET_CREATE), H5Pclose};
-  UntimedCreation() {
-    if (!group.ok() || !dataset.ok() || H5Pset_obj_track_times(group.get(), 0) < 0 ||
-        H5Pset_obj_track_times(dataset.get(), 0) < 0) {
-      throw std::runtime_error("cannot make HDF5 creation properties");
-    }
-  }
+  // Set once, after both lists are made (members initialise in declaration order).
+  const bool ok = group.ok() && dataset.ok() && H5Pset_obj_track_times(group.get(), 0) >= 0 &&
+                  H5Pset_obj_track_times(dataset.get(), 0) >= 0;
 };
 
 // The groups above `path` ("a/b/c": a, a/b), created untimed where they do not exist yet.
@@ -230,6 +227,10 @@ void write_checkpoint(const std::string& path, const ParamLayout& layout, const 
       fail(path, e.what());
     }
     const UntimedCreation props;
+    if (!props.ok) {
+      std::remove(tmp.c_str());
+      fail(path, "cannot make HDF5 creation properties");
+    }
     const float* base = params.data_ptr<float>();
     for (const auto& e : layout.entries()) {
       std::vector<hsize_t> dims(e.shape.begin(), e.shape.end());
