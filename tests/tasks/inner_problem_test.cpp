@@ -3,13 +3,17 @@
 // definition of a step's loss.
 #include <gtest/gtest.h>
 
+#include <map>
 #include <set>
+#include <string>
+#include <vector>
 
 #include "croma/meta/experiment.h"
 #include "croma/meta/meta_trainer.h"
 #include "croma/meta/method.h"
 #include "croma/model/losses.h"
 #include "croma/tasks/inner_problem.h"
+#include "croma/tasks/inner_task.h"
 #include "test_support.h"
 
 namespace croma {
@@ -66,36 +70,49 @@ TEST(DrawMinibatch, AllStepsAtOnceAreTheStepByStepDrawsInOneTensor) {
   EXPECT_FALSE(one[0].second.defined());
 }
 
-// What each method's tasks declare: the problem is the paper's definition of that method.
-TEST(InnerProblems, EveryMethodsTasksStateTheirRowsHeadsAndLosses) {
-  auto o = testing::tiny_options();
-  o.world.classes_per_cluster = 2;
-  std::map<std::string, std::vector<std::string>> seen;
+// Calls visit(method name, its experiment, one of its tasks) for every task of every phase of
+// every method, on the tiny options (with clusters that are not classes, for unsup-meta-weak).
+template <class Visit>
+void for_each_task_of_every_method(const TrainOptions& base, Visit visit) {
+  auto o = base;
   for (const auto& name : method_names()) {
     o.meta.method = name;
     Experiment exp(o);
     const auto comm = Communicator::self();
     MetaTrainer trainer(exp.model(), exp.sampler(), o.meta, o.seed, comm, torch::kCPU);
     for (const auto& phase : plan_method(parse_method(name), o, exp.sampler())) {
-      for (const auto& task : phase.make_tasks(trainer.context())) {
-        const auto p = task->problem();
-        seen[name].push_back(to_string(p.loss) + ":" + std::to_string(static_cast<int>(p.first)) + ":" +
-                             std::to_string(static_cast<int>(p.second)));
-        EXPECT_NE(p.loss, InnerLoss::kCustom) << name << " / " << task->name();
-        EXPECT_GT(p.batch, 0) << name << " / " << task->name();
-        if (p.loss == InnerLoss::kAlignment) {
-          EXPECT_EQ(p.batch, o.meta.align_batch);
-          EXPECT_EQ(p.paired, o.meta.pairs == PairKind::kStrong);
-        } else {
-          EXPECT_EQ(p.batch, o.meta.inner_batch) << name;
-          EXPECT_FALSE(p.paired) << name;
-        }
-      }
+      for (const auto& task : phase.make_tasks(trainer.context())) visit(name, exp, *task);
     }
   }
-  auto code = [](InnerLoss loss, RowPath a, RowPath b = RowPath::kNone) {
-    return to_string(loss) + ":" + std::to_string(static_cast<int>(a)) + ":" + std::to_string(static_cast<int>(b));
-  };
+}
+
+TrainOptions options_for_every_method() {
+  auto o = testing::tiny_options();
+  o.world.classes_per_cluster = 2;
+  return o;
+}
+
+std::string code(InnerLoss loss, RowPath a, RowPath b = RowPath::kNone) {
+  return to_string(loss) + ":" + std::to_string(static_cast<int>(a)) + ":" + std::to_string(static_cast<int>(b));
+}
+
+// What each method's tasks declare: the problem is the paper's definition of that method.
+TEST(InnerProblems, EveryMethodsTasksStateTheirRowsHeadsAndLosses) {
+  const auto o = options_for_every_method();
+  std::map<std::string, std::vector<std::string>> seen;
+  for_each_task_of_every_method(o, [&](const std::string& name, const Experiment&, const InnerTask& task) {
+    const auto p = task.problem();
+    seen[name].push_back(code(p.loss, p.first, p.second));
+    EXPECT_NE(p.loss, InnerLoss::kCustom) << name << " / " << task.name();
+    EXPECT_GT(p.batch, 0) << name << " / " << task.name();
+    if (p.loss == InnerLoss::kAlignment) {
+      EXPECT_EQ(p.batch, o.meta.align_batch);
+      EXPECT_EQ(p.paired, o.meta.pairs == PairKind::kStrong);
+    } else {
+      EXPECT_EQ(p.batch, o.meta.inner_batch) << name;
+      EXPECT_FALSE(p.paired) << name;
+    }
+  });
   const auto align = code(InnerLoss::kAlignment, RowPath::kSource, RowPath::kTarget);
   // CroMA adapts phi over the frozen e_s (Algorithm 1); the shared methods adapt the encoder.
   EXPECT_EQ(seen["croma"], (std::vector<std::string>{align, code(InnerLoss::kClassification, RowPath::kFrozenSource)}));
@@ -111,22 +128,13 @@ TEST(InnerProblems, EveryMethodsTasksStateTheirRowsHeadsAndLosses) {
 // Which MLP parts a problem runs: every method's problems have them on the method's own
 // model, and a problem no built-in task poses has none.
 TEST(InnerParts, EveryMethodsProblemsNameTheirPartsAndOtherProblemsNone) {
-  auto o = testing::tiny_options();
-  o.world.classes_per_cluster = 2;
-  for (const auto& name : method_names()) {
-    o.meta.method = name;
-    Experiment exp(o);
-    const auto comm = Communicator::self();
-    MetaTrainer trainer(exp.model(), exp.sampler(), o.meta, o.seed, comm, torch::kCPU);
-    for (const auto& phase : plan_method(parse_method(name), o, exp.sampler())) {
-      for (const auto& task : phase.make_tasks(trainer.context())) {
-        const auto parts = inner_parts(task->problem(), exp.model().shape().shared_encoder);
-        ASSERT_TRUE(parts) << name << " / " << task->name();
-        EXPECT_EQ(parts->first, task->problem().first) << name;
-        EXPECT_EQ(parts->second, task->problem().second) << name;
-      }
-    }
-  }
+  for_each_task_of_every_method(options_for_every_method(),
+                                [](const std::string& name, const Experiment& exp, const InnerTask& task) {
+    const auto parts = inner_parts(task.problem(), exp.model().shape().shared_encoder);
+    ASSERT_TRUE(parts) << name << " / " << task.name();
+    EXPECT_EQ(parts->first, task.problem().first) << name;
+    EXPECT_EQ(parts->second, task.problem().second) << name;
+  });
   EXPECT_FALSE(inner_parts(InnerProblem{}, false));  // a custom loss
   const InnerProblem source_under_phi{InnerLoss::kClassification, RowPath::kSource, RowPath::kNone, 8, false};
   EXPECT_FALSE(inner_parts(source_under_phi, false));  // posed only with a shared encoder
