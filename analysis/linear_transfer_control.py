@@ -137,7 +137,10 @@ def main(argv):
     p.add_argument("--shrinkage", type=float, default=0.1)
     p.add_argument("--seed", type=int, default=1)
     a = p.parse_args(argv)
-    x, y, split = read_target(shard_paths(a.shards))
+    try:
+        x, y, split = read_target(shard_paths(a.shards))
+    except (OSError, KeyError) as e:  # a missing file, or an HDF5 file that is not feature shards
+        raise SystemExit(f"linear_transfer_control: cannot read feature shards {a.shards}: {e}")
     rows = run(x, y, split, [int(k) for k in a.shots.split(",")], a.ways, a.queries, a.episodes, a.shrinkage, a.seed)
     pct = lambda c: f"{100 * c['mean']:.1f}" + ("" if c["ci95"] is None else f" ± {100 * c['ci95']:.1f}")  # noqa: E731
     print(f"| k | raw nearest mean | meta-train discriminant | gain (paired) |\n|---|---|---|---|")

@@ -81,6 +81,18 @@ class LinearTransferControl(unittest.TestCase):
         self.assertNotEqual(p.returncode, 0)
         self.assertIn("need 11 items in 5 meta-test classes; the smallest has 8", p.stderr)
 
+    def test_a_missing_or_foreign_file_is_one_clear_error(self):
+        foreign = os.path.join(self.tmp.name, "foreign.h5")
+        import h5py
+        with h5py.File(foreign, "w") as f:
+            f["x"] = np.zeros(3)
+        for path, words in ((os.path.join(self.tmp.name, "none.shards.txt"), "No such file"),
+                            (foreign, "cannot read feature shards")):
+            p = subprocess.run([sys.executable, SCRIPT, path], capture_output=True, text=True)
+            self.assertEqual(p.returncode, 1, p.stderr)
+            self.assertIn(words, p.stderr)
+            self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
+
 
 if __name__ == "__main__":
     result = unittest.main(exit=False, verbosity=1).result
