@@ -5,6 +5,7 @@ import importlib.util
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -222,6 +223,19 @@ class RealPool(unittest.TestCase):
                 self.assertEqual(ev["split"], "meta-test")
                 self.assertEqual(len(ev["results"][0]["trained"]["seeds"][0]["task_accuracy"]), 8)
                 self.assertTrue(os.path.exists(os.path.join(runs, name, "reference-time.json")))
+            # The replay reads a rung of e episodes as the first e of the pool's: croma's
+            # evaluation with fewer tasks (same seed) gives exactly those first episodes.
+            one = os.path.join(runs, sorted(os.listdir(runs))[0])
+            with open(os.path.join(one, "eval-val.json")) as f:
+                full = json.load(f)["results"][0]["trained"]["seeds"][0]["task_accuracy"]
+            copy = os.path.join(d, "copy")
+            shutil.copytree(one, copy)
+            p = subprocess.run([CROMA, "eval", "--run-dir", copy, "--split", "val", "--skip-untrained",
+                                "--eval-shots", "1", "--eval-queries", "3", "--eval-tasks", "3"],
+                               capture_output=True, text=True)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            with open(os.path.join(copy, "eval-val.json")) as f:
+                self.assertEqual(json.load(f)["results"][0]["trained"]["seeds"][0]["task_accuracy"], full[:3])
             stamps = {n: os.path.getmtime(os.path.join(runs, n, "eval.json")) for n in os.listdir(runs)}
             p = run("pool", spec_path)
             self.assertEqual(p.returncode, 0, p.stderr)
