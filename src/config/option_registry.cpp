@@ -106,6 +106,20 @@ std::int64_t parse_integer(const std::string& option, const std::string& text) {
   return value;
 }
 
+// Digits only: std::stoull (and Boost, which reads through it) would take "-1" as 2^64 - 1.
+std::uint64_t parse_unsigned(const std::string& option, const std::string& text) {
+  std::size_t used = 0;
+  unsigned long long value = 0;
+  const bool digits = !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
+  try {
+    if (digits) value = std::stoull(text, &used);
+  } catch (const std::exception&) {
+    used = 0;  // out of range
+  }
+  if (used == 0 || used != text.size()) invalid(option, "'" + text + "' (expected an integer >= 0)");
+  return value;
+}
+
 // Comma-separated numbers; `what` describes the list in the error.
 template <class Number>
 std::vector<Number> parse_list(const std::string& option, const std::string& text, const std::string& what,
@@ -138,8 +152,10 @@ T from_text(const std::string& option, const std::string& text, const Domain& do
     const auto& names = domain.choices.size() == 2 ? domain.choices : std::vector<std::string>{"false", "true"};
     if (text != names[0] && text != names[1]) not_one_of(option, text, names);
     return text == names[1];
-  } else if constexpr (is<T, std::int64_t> || is<T, std::uint64_t>) {
-    return static_cast<T>(parse_integer(option, text));
+  } else if constexpr (is<T, std::int64_t>) {
+    return parse_integer(option, text);
+  } else if constexpr (is<T, std::uint64_t>) {
+    return parse_unsigned(option, text);
   } else if constexpr (is<T, double>) {
     std::size_t used = 0;
     double value = 0;
@@ -275,14 +291,15 @@ std::vector<ValueRef> refs(const OptionEntry<Options>& e, const Options& o) {
 }
 
 // Types Boost.Program_options converts itself, so that --help shows defaults and reports bad
-// numbers exactly as it always has; every other type is parsed from text here.
+// numbers exactly as it always has; every other type is parsed from text here. Unsigned
+// integers are parsed here too: Boost would wrap a negative number around.
 template <class Options>
 bool typed_by_boost(const OptionEntry<Options>& e, ValueRef ref) {
   if (e.per_modality() || (!e.domain.choices.empty() && std::holds_alternative<bool*>(ref))) return false;
   return std::visit(
       [](auto* p) {
         using T = Pointee<decltype(p)>;
-        return is<T, bool> || is<T, std::int64_t> || is<T, std::uint64_t> || is<T, double> || is<T, std::string>;
+        return is<T, bool> || is<T, std::int64_t> || is<T, double> || is<T, std::string>;
       },
       ref);
 }
@@ -307,7 +324,7 @@ boost::shared_ptr<po::option_description> describe(const OptionEntry<Options>& e
           using T = Pointee<decltype(p)>;
           if constexpr (is<T, bool>) {
             return po::bool_switch(p);
-          } else if constexpr (is<T, std::int64_t> || is<T, std::uint64_t> || is<T, double> || is<T, std::string>) {
+          } else if constexpr (is<T, std::int64_t> || is<T, double> || is<T, std::string>) {
             return with_default(po::value(p), *p, e.required, e.show_default);
           } else {
             return nullptr;  // never: typed_by_boost

@@ -66,6 +66,19 @@ TEST(TrainOptions, BadValuesNameTheOptionAndTheAllowedRange) {
   EXPECT_EQ(error_of({"--eval-repeats", "0"}), "invalid value for --eval-repeats: 0 (must be >= 1)");
 }
 
+TEST(TrainOptions, SeedsAreUnsignedAndANegativeSeedIsAnErrorNotAWrap) {
+  EXPECT_EQ(error_of({"--seed", "-1"}), "invalid value for --seed: '-1' (expected an integer >= 0)");
+  EXPECT_EQ(error_of({"--class-split-seed", "-3"}),
+            "invalid value for --class-split-seed: '-3' (expected an integer >= 0)");
+  EXPECT_EQ(error_of({"--seed", "+1"}), "invalid value for --seed: '+1' (expected an integer >= 0)");
+  EXPECT_EQ(error_of({"--seed", "1.5"}), "invalid value for --seed: '1.5' (expected an integer >= 0)");
+  EXPECT_EQ(error_of({"--seed", "18446744073709551616"}),
+            "invalid value for --seed: '18446744073709551616' (expected an integer >= 0)");
+  EXPECT_EQ(parse({"--seed", "18446744073709551615"}).seed, UINT64_MAX);
+  EXPECT_EQ(parse({"--seed", "7", "--class-split-seed", "4"}).prep.class_split_seed, 4u);
+  EXPECT_EQ(parse({}).seed, 1u);
+}
+
 TEST(TrainOptions, TrainingLabelNoiseBecomesTheDefaultEvaluationNoise) {
   EXPECT_EQ(parse({"--label-noise", "0.3"}).eval.label_noise, (std::vector<double>{0.3}));
   EXPECT_EQ(parse({"--label-noise", "0.3", "--eval-label-noise", "0,0.5"}).eval.label_noise,
