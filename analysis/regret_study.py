@@ -46,7 +46,6 @@ every regret is biased upwards by the same winner's curse.
 """
 import argparse
 import json
-import math
 import os
 import subprocess
 import sys
@@ -54,11 +53,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-from scipy import stats
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "jobs"))
+sys.path[:0] = [HERE, os.path.join(HERE, "..", "jobs")]
 import search  # noqa: E402  (jobs/search.py: promote(), the search's own ranking)
+import search_tables  # noqa: E402  (analysis/search_tables.py: t_interval(), the tables' own interval)
 import sweep   # noqa: E402  (jobs/sweep.py: the spec, the search stage's cells and local runs)
 
 # Today's protocol first: every other procedure is compared with it.
@@ -92,7 +91,7 @@ def pool_stage(spec):
     return sweep.stage_spec(spec, search.stage_dir(0)), cells
 
 
-def reference_args(spec, cell):
+def reference_args(cell):
     """`croma eval` options of a cell's reference evaluation: its meta-val options on meta-test."""
     args = list(cell["eval"])
     i = args.index("--split")
@@ -105,7 +104,7 @@ def evaluate_reference(spec, st_spec, cell):
     if os.path.exists(os.path.join(run_dir, "eval.json")):
         return cell["name"], "done"
     threads = int(spec.get("local", {}).get("threads", 1))
-    cmd = [spec["croma"], "eval", "--run-dir", run_dir, "--threads", str(threads)] + reference_args(spec, cell)
+    cmd = [spec["croma"], "eval", "--run-dir", run_dir, "--threads", str(threads)] + reference_args(cell)
     start = time.time()
     with open(os.path.join(run_dir, "reference.out"), "w") as out:
         rc = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT,
@@ -246,15 +245,6 @@ def replay(g, procedure, configs, seeds, perms):
     return best, seconds
 
 
-def t_interval(values):
-    values = np.asarray(values, dtype=float)
-    n = len(values)
-    mean = float(values.mean())
-    if n < 2:
-        return mean, None
-    return mean, float(stats.t.ppf(0.975, n - 1) * values.std(ddof=1) / math.sqrt(n))
-
-
 def study(pool, procedures, draws, searched, seed=0):
     """{group: {"best": config, "best_reference": acc, "procedures": [{...}]}}: each procedure's
     regret (points) and CPU-hours per draw, summarised, and paired against the first procedure."""
@@ -278,8 +268,9 @@ def study(pool, procedures, draws, searched, seed=0):
                 hits[i] += chosen == best_cfg
         rows = []
         for i, p in enumerate(procedures):
-            mean, half = t_interval(regrets[i])
-            diff, diff_half = t_interval(np.array(regrets[0]) - np.array(regrets[i]))
+            mean, half, _ = search_tables.t_interval(regrets[i])
+            diff, diff_half, _ = search_tables.t_interval(
+                [float(x) for x in np.array(regrets[0]) - np.array(regrets[i])])
             rows.append({"procedure": p["name"], "keep": p["keep"], "rungs": p["rungs"],
                          "regret": mean, "regret_ci95": half, "picks_best": hits[i] / draws,
                          "cpu_hours": float(np.mean(cpu[i])),

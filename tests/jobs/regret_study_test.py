@@ -19,6 +19,8 @@ SCRIPT = os.path.join(HERE, "..", "..", "analysis", "regret_study.py")
 spec_ = importlib.util.spec_from_file_location("regret_study", SCRIPT)
 regret = importlib.util.module_from_spec(spec_)
 spec_.loader.exec_module(regret)
+sys.path.insert(0, HERE)
+import fake_croma  # noqa: E402  (tests/jobs/fake_croma.py)
 
 REGISTRY = {"method": "croma", "hyperparameters": [
     {"name": "inner-lr", "json_pointer": "/meta/inner_lr", "default": 0.01, "paper": None,
@@ -32,13 +34,7 @@ class SyntheticPool(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.TemporaryDirectory()
         self.dir = self.tmp.name
-        bindir = os.path.join(self.dir, "bin")
-        os.makedirs(bindir)
-        with open(os.path.join(self.dir, "registry.json"), "w") as f:
-            json.dump(REGISTRY, f)
-        with open(os.path.join(bindir, "croma"), "w") as f:
-            f.write('#!/bin/bash\ncat "$(dirname "$0")/../registry.json"\n')
-        os.chmod(os.path.join(bindir, "croma"), 0o755)
+        fake_croma.install(self.dir, REGISTRY)
         self.spec_path = os.path.join(self.dir, "spec.json")
 
     def tearDown(self):

@@ -10,6 +10,8 @@ import tempfile
 import unittest
 
 SWEEP = sys.argv.pop(1)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fake_croma  # noqa: E402  (tests/jobs/fake_croma.py)
 spec_ = importlib.util.spec_from_file_location("sweep", SWEEP)
 sweep = importlib.util.module_from_spec(spec_)
 spec_.loader.exec_module(sweep)
@@ -183,13 +185,7 @@ class SearchTool(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.TemporaryDirectory()
         self.dir = self.tmp.name
-        bindir = os.path.join(self.dir, "bin")
-        os.makedirs(bindir)
-        with open(os.path.join(self.dir, "registry.json"), "w") as f:
-            json.dump(REGISTRY, f)
-        with open(os.path.join(bindir, "croma"), "w") as f:
-            f.write('#!/bin/bash\necho "$@" >> "$(dirname "$0")/../croma.log"\ncat "$(dirname "$0")/../registry.json"\n')
-        os.chmod(os.path.join(bindir, "croma"), 0o755)
+        fake_croma.install(self.dir, REGISTRY)
         self.spec_path = os.path.join(self.dir, "spec.json")
         self.write_spec()
 
