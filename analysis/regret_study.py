@@ -151,6 +151,8 @@ def read_json(path, what):
             return json.load(f)
     except OSError:
         raise StudyError(f"'{path}' is missing: {what}")
+    except ValueError as e:
+        raise StudyError(f"'{path}' is not valid JSON ({e}): {what}")
 
 
 def load_pool(spec):
@@ -199,11 +201,19 @@ def validate_procedures(procedures, pool):
     for p in procedures:
         if not isinstance(p, dict) or set(p) != {"name", "keep", "rungs"}:
             raise StudyError(f"procedure {p!r}: needs exactly \"name\", \"keep\" and \"rungs\"")
-        if not isinstance(p["keep"], int) or p["keep"] < 1 or (len(p["rungs"]) > 1 and p["keep"] < 2):
-            raise StudyError(f"procedure '{p['name']}': \"keep\" must be an integer >= 2 with several rungs")
+        integer = lambda x: isinstance(x, int) and not isinstance(x, bool)
+        rungs = p["rungs"]
+        if (not isinstance(rungs, list) or not rungs
+                or not all(isinstance(r, list) and len(r) == 2 and all(integer(x) and x >= 1 for x in r) for r in rungs)):
+            raise StudyError(f"procedure '{p['name']}': \"rungs\" must be a non-empty list of [seeds, episodes], "
+                             f"each an integer >= 1")
+        if not integer(p["keep"]) or p["keep"] < 1:
+            raise StudyError(f"procedure '{p['name']}': \"keep\" must be an integer >= 1")
+        if len(rungs) > 1 and p["keep"] < 2:
+            raise StudyError(f"procedure '{p['name']}': \"keep\" must be >= 2 with several rungs")
         for g in pool.values():
-            for seeds, episodes in p["rungs"]:
-                if not (1 <= seeds <= len(g["seeds"])) or not (1 <= episodes <= g["episodes"]):
+            for seeds, episodes in rungs:
+                if seeds > len(g["seeds"]) or episodes > g["episodes"]:
                     raise StudyError(f"procedure '{p['name']}': rung [{seeds}, {episodes}] needs more than the pool "
                                      f"holds ({len(g['seeds'])} seeds x {g['episodes']} episodes)")
 

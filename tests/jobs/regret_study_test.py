@@ -171,7 +171,14 @@ class SyntheticPool(unittest.TestCase):
         bad = [(["--procedures", self.procedures_file([{"name": "x", "keep": 1, "rungs": [[3, 50]]}])],
                 "rung [3, 50] needs more than the pool holds (2 seeds x 50 episodes)"),
                (["--draws", "1"], "at least 2 draws"),
-               (["--searched", "9", "--procedures", one], "holds 4 configurations")]
+               (["--searched", "9", "--procedures", one], "holds 4 configurations"),
+               (["--procedures", self.procedures_file([{"name": "y", "keep": 1, "rungs": "ab"}])],
+                "procedure 'y': \"rungs\" must be a non-empty list of [seeds, episodes], each an integer >= 1"),
+               (["--procedures", self.procedures_file([{"name": "z", "keep": 1, "rungs": [[1, 10], [2, 50]]}])],
+                "procedure 'z': \"keep\" must be >= 2 with several rungs"),
+               (["--procedures", self.procedures_file([{"name": "w", "keep": 0, "rungs": [[1, 10]]}])],
+                "procedure 'w': \"keep\" must be an integer >= 1"),
+               (["--procedures", self.text_file("{bad")], "is not valid JSON")]
         for extra, message in bad:
             p = subprocess.run([sys.executable, SCRIPT, "study", self.spec_path, "--out", out] + extra,
                                capture_output=True, text=True, cwd=self.dir)
@@ -188,6 +195,12 @@ class SyntheticPool(unittest.TestCase):
                                halving={"keep": 2, "rungs": [{"seeds": [1]}, {"seeds": [1, 2]}]})
         with self.assertRaisesRegex(regret.StudyError, "successive halving"):
             regret.pool_stage(spec)
+
+    def text_file(self, text):
+        path = os.path.join(self.dir, f"text-{len(os.listdir(self.dir))}.json")
+        with open(path, "w") as f:
+            f.write(text)
+        return path
 
     def procedures_file(self, procedures):
         path = os.path.join(self.dir, f"procedures-{len(os.listdir(self.dir))}.json")
